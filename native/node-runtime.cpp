@@ -1,0 +1,238 @@
+// node.h first: it fixes NAPI_VERSION before node_api.h would default it.
+#include <node.h>
+
+#include "node-runtime.h"
+
+#include "binding.h"
+#include "plugin-context.h"
+#include "request-bridge.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <memory>
+#include <vector>
+
+namespace orthanc_fhir {
+
+namespace {
+
+// Loads the bundle that sits beside the shared library. `require` given to
+// this script only reaches built-in modules, hence createRequire.
+const char kBootstrap[] =
+    "const bundle = process._linkedBinding('orthanc').bundlePath;\n"
+    "require('module').createRequire(bundle)(bundle);\n";
+
+// Process-wide state, created once and kept for the life of the process
+// (the library is linked with -z nodelete so it survives /tools/reset).
+std::unique_ptr<node::MultiIsolatePlatform> g_platform;
+std::unique_ptr<node::InitializationResult> g_initialization;
+
+std::string InitializeProcessOnce() {
+  static std::once_flag once;
+  static std::string error;
+  std::call_once(once, [] {
+    // Orthanc loads plugins RTLD_LOCAL; native addons that JavaScript loads
+    // need libnode's napi_* symbols in the global scope.
+    Dl_info info;
+    if (dladdr(reinterpret_cast<void*>(&node::SpinEventLoop), &info) != 0 && info.dli_fname != nullptr) {
+      dlopen(info.dli_fname, RTLD_NOW | RTLD_GLOBAL | RTLD_NOLOAD);
+    }
+    using namespace node::ProcessFlags;
+    // Leave Orthanc's signals, stdio, resource limits and command line alone.
+    const auto flags = static_cast<Flags>(
+        kNoStdioInitialization | kNoDefaultSignalHandling | kDisableNodeOptionsEnv | kDisableCLIOptions |
+        kNoInitializeV8 | kNoInitializeNodeV8Platform | kNoParseGlobalDebugVariables |
+        kNoAdjustResourceLimits | kNoUseLargePages | kNoPrintHelpOrVersionOutput);
+    g_initialization = node::InitializeOncePerProcess({"orthanc-fhir"}, flags);
+    if (g_initialization->early_return() || g_initialization->exit_code() != 0) {
+      error = "Node.js refused to initialize";
+      for (const auto& message : g_initialization->errors()) {
+        error += ": " + message;
+      }
+      return;
+    }
+    g_platform = node::MultiIsolatePlatform::Create(2);
+    v8::V8::InitializePlatform(g_platform.get());
+    v8::V8::Initialize();
+  });
+  return error;
+}
+
+}  // namespace
+
+NodeRuntime& NodeRuntime::Instance() {
+  static NodeRuntime instance;
+  return instance;
+}
+
+std::string NodeRuntime::Start(const std::string& bundlePath, std::chrono::milliseconds startTimeout) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    bundlePath_ = bundlePath;
+    stopRequested_ = false;
+    attached_ = false;
+    threadExited_ = false;
+    fatal_.clear();
+  }
+  RequestBridge::Instance().Reset();
+
+  // Threads inherit the signal mask: Node's thread and every thread it makes
+  // (platform workers, libuv's pool) leave all signals to Orthanc's threads.
+  sigset_t all, previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &previous);
+  thread_ = std::thread([this] { ThreadMain(); });
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+
+  std::unique_lock<std::mutex> lock(mutex_);
+  const bool settled = changed_.wait_for(lock, startTimeout, [this] {
+    return attached_ || !fatal_.empty() || threadExited_;
+  });
+  if (!fatal_.empty()) {
+    return fatal_;
+  }
+  if (!settled) {
+    return "the JavaScript bundle did not start within the start-up time-out";
+  }
+  if (!attached_) {
+    return "the JavaScript bundle stopped before it registered its request handler";
+  }
+  return "";
+}
+
+void NodeRuntime::Stop(std::chrono::milliseconds joinTimeout) {
+  RequestBridge::Instance().BeginShutdown();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopRequested_ = true;
+    if (env_ != nullptr) {
+      node::Stop(env_);  // also ends an endless loop (TerminateExecution)
+    }
+    changed_.notify_all();
+  }
+  if (!thread_.joinable()) {
+    return;
+  }
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (changed_.wait_for(lock, joinTimeout, [this] { return threadExited_; })) {
+    lock.unlock();
+    thread_.join();
+  } else {
+    lock.unlock();
+    Log(LogLevel::Error, "the Node.js thread did not stop in time; leaving it behind");
+    thread_.detach();
+  }
+}
+
+void NodeRuntime::Recycle(const std::string& why) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (env_ != nullptr && !stopRequested_) {
+    Log(LogLevel::Warning, "restarting the JavaScript environment: " + why);
+    node::Stop(env_);
+  }
+}
+
+void NodeRuntime::ReportAttached() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  attached_ = true;
+  changed_.notify_all();
+}
+
+void NodeRuntime::ReportFatal(const std::string& message) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (fatal_.empty()) {
+    fatal_ = message;
+  }
+  stopRequested_ = true;  // a fatal error (bad configuration) is not retried
+  if (env_ != nullptr) {
+    node::Stop(env_);
+  }
+  changed_.notify_all();
+}
+
+void NodeRuntime::ThreadMain() {
+  const std::string error = InitializeProcessOnce();
+  if (!error.empty()) {
+    ReportFatal(error);
+  }
+  auto backoff = std::chrono::milliseconds(0);
+  while (error.empty()) {
+    const auto started = std::chrono::steady_clock::now();
+    RunEnvironment();
+
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (stopRequested_) {
+      break;
+    }
+    // An environment that dies at once would otherwise spin: back off.
+    const bool quick = std::chrono::steady_clock::now() - started < std::chrono::seconds(2);
+    backoff = quick ? std::min(std::max(backoff * 2, std::chrono::milliseconds(250)), std::chrono::milliseconds(30000))
+                    : std::chrono::milliseconds(0);
+    changed_.wait_for(lock, backoff, [this] { return stopRequested_; });
+    if (stopRequested_) {
+      break;
+    }
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  threadExited_ = true;
+  changed_.notify_all();
+}
+
+void NodeRuntime::RunEnvironment() {
+  using namespace node::EnvironmentFlags;
+  // Not kOwnsProcessState: JavaScript may not chdir, umask or setuid Orthanc.
+  const auto flags = static_cast<Flags>(kNoCreateInspector | kNoGlobalSearchPaths);
+  std::vector<std::string> errors;
+  std::unique_ptr<node::CommonEnvironmentSetup> setup = node::CommonEnvironmentSetup::Create(
+      g_platform.get(), &errors, std::vector<std::string>{"orthanc-fhir"}, std::vector<std::string>{}, flags);
+  if (!setup) {
+    std::string message = "cannot create the JavaScript environment";
+    for (const auto& e : errors) {
+      message += ": " + e;
+    }
+    Log(LogLevel::Error, message);
+    return;
+  }
+
+  v8::Isolate* isolate = setup->isolate();
+  node::Environment* env = setup->env();
+  {
+    v8::Locker locker(isolate);
+    v8::Isolate::Scope isolateScope(isolate);
+    v8::HandleScope handleScope(isolate);
+    v8::Context::Scope contextScope(setup->context());
+
+    node::AddLinkedBinding(env, "orthanc", InitBinding);
+    // process.exit() and uncaught errors end this environment, never Orthanc.
+    node::SetProcessExitHandler(env, [](node::Environment* exiting, int code) {
+      Log(LogLevel::Warning, "JavaScript called process.exit(" + std::to_string(code) + ")");
+      node::Stop(exiting);
+    });
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (stopRequested_) {
+        node::Stop(env);
+      }
+      env_ = env;
+    }
+
+    if (!node::LoadEnvironment(env, kBootstrap).IsEmpty()) {
+      node::SpinEventLoop(env).FromMaybe(1);
+    }
+
+    bool shuttingDown;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      env_ = nullptr;
+      shuttingDown = stopRequested_;
+    }
+    DetachBinding(shuttingDown);
+    node::Stop(env);  // stops what is left (timers, handles) before teardown
+  }
+  setup.reset();
+}
+
+}  // namespace orthanc_fhir

@@ -1,0 +1,34 @@
+// The Orthanc context of the current plugin life, and logging into Orthanc's
+// log. Set in OrthancPluginInitialize, cleared in OrthancPluginFinalize.
+#pragma once
+
+#include <orthanc/OrthancCPlugin.h>
+
+#include <atomic>
+#include <string>
+
+namespace orthanc_fhir {
+
+inline std::atomic<OrthancPluginContext*>& ContextSlot() {
+  static std::atomic<OrthancPluginContext*> context{nullptr};
+  return context;
+}
+
+inline OrthancPluginContext* Context() { return ContextSlot().load(); }
+
+enum class LogLevel { Error = 0, Warning = 1, Info = 2 };
+
+inline void Log(LogLevel level, const std::string& message) {
+  OrthancPluginContext* context = Context();
+  if (context == nullptr) {
+    return;
+  }
+  const std::string text = "FHIR: " + message;
+  switch (level) {
+    case LogLevel::Error: OrthancPluginLogError(context, text.c_str()); break;
+    case LogLevel::Warning: OrthancPluginLogWarning(context, text.c_str()); break;
+    default: OrthancPluginLogInfo(context, text.c_str()); break;
+  }
+}
+
+}  // namespace orthanc_fhir

@@ -1,0 +1,286 @@
+// Orthanc's entry points. They read the configuration, start the embedded
+// Node.js runtime and register the routes; every request is handed to
+// JavaScript through the request bridge. Nothing thrown here reaches Orthanc.
+#include "binding.h"
+#include "node-runtime.h"
+#include "plugin-context.h"
+#include "request-bridge.h"
+
+#include <json/json.h>
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <cctype>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <memory>
+#include <sstream>
+
+#ifndef ORTHANC_FHIR_VERSION
+#define ORTHANC_FHIR_VERSION "0.0.0"
+#endif
+
+namespace orthanc_fhir {
+
+namespace {
+
+struct Settings {
+  std::chrono::milliseconds requestTimeout{30000};
+  std::string bundlePath;
+};
+
+bool g_running = false;
+Settings g_settings;
+
+// Counts the HTTP threads inside ServeFhir, so that Orthanc's stop can let
+// them write their 503 before Orthanc closes the connections.
+class ActiveRequests {
+ public:
+  class Scope {
+   public:
+    explicit Scope(ActiveRequests& owner) : owner_(owner) {
+      std::lock_guard<std::mutex> lock(owner_.mutex_);
+      owner_.count_++;
+    }
+    ~Scope() {
+      std::lock_guard<std::mutex> lock(owner_.mutex_);
+      if (--owner_.count_ == 0) owner_.idle_.notify_all();
+    }
+
+   private:
+    ActiveRequests& owner_;
+  };
+
+  void WaitIdle(std::chrono::milliseconds limit) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    idle_.wait_for(lock, limit, [this] { return count_ == 0; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable idle_;
+  size_t count_ = 0;
+};
+
+ActiveRequests g_active;
+
+constexpr std::chrono::milliseconds kStartTimeout{30000};
+constexpr std::chrono::milliseconds kStopTimeout{10000};
+// After a time-out, a Node thread that cannot pick up a no-op within this
+// delay is stuck (an endless loop, say) and its environment is recreated.
+constexpr std::chrono::milliseconds kStallLimit{1000};
+
+std::string LibraryDirectory() {
+  Dl_info info;
+  if (dladdr(reinterpret_cast<void*>(&LibraryDirectory), &info) == 0 || info.dli_fname == nullptr) {
+    return ".";
+  }
+  std::string path = info.dli_fname;
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+// Reads what the shim itself needs from the "Fhir" section; JavaScript
+// validates the rest. Returns false with `enabled` unset when disabled.
+std::string ReadSettings(OrthancPluginContext* context, bool& enabled, Settings& settings) {
+  enabled = false;
+  char* text = OrthancPluginGetConfiguration(context);
+  if (text == nullptr) {
+    return "cannot read Orthanc's configuration";
+  }
+  Json::Value root;
+  std::string errors;
+  Json::CharReaderBuilder builder;
+  std::unique_ptr<Json::CharReader> reader(builder.newCharReader());
+  const bool parsed = reader->parse(text, text + strlen(text), &root, &errors);
+  OrthancPluginFreeString(context, text);
+  if (!parsed || !root.isObject()) {
+    return "cannot parse Orthanc's configuration: " + errors;
+  }
+  const Json::Value& section = root["Fhir"];
+  if (section.isNull()) {
+    return "";
+  }
+  if (!section.isObject()) {
+    return "\"Fhir\" must be an object";
+  }
+  const Json::Value& enable = section["Enable"];
+  if (!enable.isNull() && !enable.isBool()) {
+    return "\"Fhir.Enable\" must be true or false";
+  }
+  enabled = enable.isBool() && enable.asBool();
+  const Json::Value& timeout = section["RequestTimeout"];
+  if (!timeout.isNull()) {
+    if (!timeout.isNumeric() || timeout.asDouble() <= 0 || timeout.asDouble() > 3600) {
+      return "\"Fhir.RequestTimeout\" must be a number of seconds between 0 and 3600";
+    }
+    settings.requestTimeout = std::chrono::milliseconds(static_cast<int64_t>(timeout.asDouble() * 1000));
+  }
+  const Json::Value& bundle = section["Bundle"];
+  if (!bundle.isNull() && !bundle.isString()) {
+    return "\"Fhir.Bundle\" must be a path";
+  }
+  settings.bundlePath = bundle.isString() ? bundle.asString() : LibraryDirectory() + "/orthanc-fhir.js";
+  return "";
+}
+
+const char* MethodName(OrthancPluginHttpMethod method) {
+  switch (method) {
+    case OrthancPluginHttpMethod_Get: return "GET";
+    case OrthancPluginHttpMethod_Post: return "POST";
+    case OrthancPluginHttpMethod_Put: return "PUT";
+    case OrthancPluginHttpMethod_Delete: return "DELETE";
+    default: return "UNKNOWN";
+  }
+}
+
+HttpRequest ToRequest(const char* url, const OrthancPluginHttpRequest* request) {
+  HttpRequest result;
+  result.method = MethodName(request->method);
+  result.url = url;
+  for (uint32_t i = 0; i < request->getCount; i++) {
+    result.query.emplace_back(request->getKeys[i], request->getValues[i]);
+  }
+  for (uint32_t i = 0; i < request->headersCount; i++) {
+    std::string key = request->headersKeys[i];
+    std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return std::tolower(c); });
+    result.headers.emplace_back(std::move(key), request->headersValues[i]);
+  }
+  if (request->body != nullptr) {
+    result.body.assign(static_cast<const char*>(request->body), request->bodySize);
+  }
+  return result;
+}
+
+void Send(OrthancPluginContext* context, OrthancPluginRestOutput* output, const HttpAnswer& answer) {
+  std::string contentType = "application/octet-stream";
+  std::string allow;
+  for (const auto& header : answer.headers) {
+    if (header.first == "content-type") {
+      contentType = header.second;
+    } else if (header.first == "allow") {
+      allow = header.second;
+    } else {
+      OrthancPluginSetHttpHeader(context, output, header.first.c_str(), header.second.c_str());
+    }
+  }
+  if (answer.status == 200) {
+    OrthancPluginAnswerBuffer(context, output, answer.body.data(), static_cast<uint32_t>(answer.body.size()),
+                              contentType.c_str());
+  } else if (answer.status == 405) {
+    // Orthanc sends 405 only through this call, without a body.
+    OrthancPluginSendMethodNotAllowed(context, output, allow.c_str());
+  } else {
+    OrthancPluginSetHttpHeader(context, output, "Content-Type", contentType.c_str());
+    OrthancPluginSendHttpStatus(context, output, answer.status, answer.body.data(),
+                                static_cast<uint32_t>(answer.body.size()));
+  }
+}
+
+OrthancPluginErrorCode ServeFhir(OrthancPluginRestOutput* output, const char* url,
+                                 const OrthancPluginHttpRequest* request) {
+  try {
+    ActiveRequests::Scope active(g_active);
+    OrthancPluginContext* context = Context();
+    HttpAnswer answer = RequestBridge::Instance().Handle(ToRequest(url, request), g_settings.requestTimeout);
+    Send(context, output, answer);
+    if (answer.timedOut && !RequestBridge::Instance().Probe(kStallLimit)) {
+      NodeRuntime::Instance().Recycle("its event loop has been blocked since a request timed out");
+    }
+    return OrthancPluginErrorCode_Success;
+  } catch (const std::exception& e) {
+    Log(LogLevel::Error, std::string("request failed: ") + e.what());
+  } catch (...) {
+    Log(LogLevel::Error, "request failed");
+  }
+  return OrthancPluginErrorCode_InternalError;
+}
+
+OrthancPluginErrorCode OnChange(OrthancPluginChangeType changeType, OrthancPluginResourceType resourceType,
+                                const char* resourceId) {
+  try {
+    if (changeType == OrthancPluginChangeType_OrthancStopped) {
+      // Answer requests in flight at once instead of holding up shutdown,
+      // and give their threads the moment they need to send the answer.
+      RequestBridge::Instance().BeginShutdown();
+      g_active.WaitIdle(std::chrono::milliseconds(2000));
+    }
+    RelayChange(changeType, resourceType, resourceId);
+  } catch (...) {
+    Log(LogLevel::Error, "cannot relay a change event");
+  }
+  return OrthancPluginErrorCode_Success;
+}
+
+}  // namespace
+
+}  // namespace orthanc_fhir
+
+using namespace orthanc_fhir;
+
+extern "C" {
+
+ORTHANC_PLUGINS_API int32_t OrthancPluginInitialize(OrthancPluginContext* context) {
+  try {
+    ContextSlot() = context;
+    if (!OrthancPluginCheckVersion(context)) {
+      std::ostringstream message;
+      message << "this plugin needs Orthanc " << ORTHANC_PLUGINS_MINIMAL_MAJOR_NUMBER << "."
+              << ORTHANC_PLUGINS_MINIMAL_MINOR_NUMBER << "." << ORTHANC_PLUGINS_MINIMAL_REVISION_NUMBER
+              << " or later, not " << context->orthancVersion;
+      Log(LogLevel::Error, message.str());
+      return -1;
+    }
+    OrthancPluginSetDescription(context, "FHIR R5 server for the images and orders of Orthanc");
+
+    bool enabled = false;
+    Settings settings;
+    const std::string error = ReadSettings(context, enabled, settings);
+    if (!error.empty()) {
+      Log(LogLevel::Error, "bad configuration: " + error);
+      return -1;
+    }
+    if (!enabled) {
+      Log(LogLevel::Warning, "disabled (set \"Fhir\": {\"Enable\": true} to serve /fhir)");
+      return 0;
+    }
+    g_settings = settings;
+    const std::string failure = NodeRuntime::Instance().Start(settings.bundlePath, kStartTimeout);
+    if (!failure.empty()) {
+      Log(LogLevel::Error, "cannot start: " + failure);
+      NodeRuntime::Instance().Stop(kStopTimeout);
+      return -1;
+    }
+    g_running = true;
+    OrthancPluginRegisterRestCallbackNoLock(context, "/fhir", ServeFhir);
+    OrthancPluginRegisterRestCallbackNoLock(context, "/fhir/(.*)", ServeFhir);
+    OrthancPluginRegisterOnChangeCallback(context, OnChange);
+    Log(LogLevel::Warning, "serving FHIR R5 at /fhir");
+    return 0;
+  } catch (const std::exception& e) {
+    Log(LogLevel::Error, std::string("cannot start: ") + e.what());
+  } catch (...) {
+    Log(LogLevel::Error, "cannot start");
+  }
+  return -1;
+}
+
+ORTHANC_PLUGINS_API void OrthancPluginFinalize() {
+  try {
+    if (g_running) {
+      NodeRuntime::Instance().Stop(kStopTimeout);
+      g_running = false;
+    }
+  } catch (...) {
+    Log(LogLevel::Error, "error while stopping");
+  }
+  ContextSlot() = nullptr;
+}
+
+ORTHANC_PLUGINS_API const char* OrthancPluginGetName() { return "orthanc-fhir"; }
+
+ORTHANC_PLUGINS_API const char* OrthancPluginGetVersion() { return ORTHANC_FHIR_VERSION; }
+
+}  // extern "C"

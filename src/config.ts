@@ -1,0 +1,92 @@
+// The "Fhir" section of Orthanc's configuration, validated once at start-up.
+// A bad value stops Orthanc's start with a clear message rather than
+// surfacing later as odd answers. The shim reads Enable, RequestTimeout and
+// Bundle itself; they are validated here too so that the README's table is
+// the whole truth.
+
+export interface FhirConfig {
+  requestTimeoutSeconds: number;
+  /** Public base URL of /fhir as clients see it (behind a proxy, say); no trailing slash. */
+  publicBaseUrl?: string;
+  /** Largest request body accepted, in bytes. */
+  maxBodySize: number;
+  /** Page size of searches without _count, and the cap on _count. */
+  defaultCount: number;
+  maxCount: number;
+  /** Root of the DICOMweb plugin's REST API, from the "DicomWeb" section. */
+  dicomWebRoot: string;
+}
+
+export class ConfigurationError extends Error {}
+
+type Json = Record<string, unknown>;
+
+const KNOWN_KEYS = new Set([
+  'Enable',
+  'RequestTimeout',
+  'Bundle',
+  'PublicBaseUrl',
+  'MaxBodySize',
+  'DefaultCount',
+  'MaxCount',
+]);
+
+function positiveInteger(section: Json, key: string, fallback: number, max: number): number {
+  const value = section[key];
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
+    throw new ConfigurationError(`"Fhir.${key}" must be an integer between 1 and ${max}`);
+  }
+  return value;
+}
+
+export function readConfig(orthanc: Json): FhirConfig {
+  const raw = orthanc.Fhir ?? {};
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ConfigurationError('"Fhir" must be an object');
+  }
+  const section = raw as Json;
+  for (const key of Object.keys(section)) {
+    if (!KNOWN_KEYS.has(key)) {
+      throw new ConfigurationError(`Unknown option "Fhir.${key}" (known: ${[...KNOWN_KEYS].join(', ')})`);
+    }
+  }
+  const timeout = section.RequestTimeout ?? 30;
+  if (typeof timeout !== 'number' || !(timeout > 0) || timeout > 3600) {
+    throw new ConfigurationError('"Fhir.RequestTimeout" must be a number of seconds between 0 and 3600');
+  }
+  let publicBaseUrl: string | undefined;
+  if (section.PublicBaseUrl !== undefined) {
+    if (typeof section.PublicBaseUrl !== 'string') {
+      throw new ConfigurationError('"Fhir.PublicBaseUrl" must be a URL');
+    }
+    let url: URL;
+    try {
+      url = new URL(section.PublicBaseUrl);
+    } catch {
+      throw new ConfigurationError(`"Fhir.PublicBaseUrl" is not a URL: ${section.PublicBaseUrl}`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new ConfigurationError('"Fhir.PublicBaseUrl" must be an http or https URL');
+    }
+    publicBaseUrl = section.PublicBaseUrl.replace(/\/+$/, '');
+  }
+  const defaultCount = positiveInteger(section, 'DefaultCount', 50, 10000);
+  const maxCount = positiveInteger(section, 'MaxCount', 1000, 10000);
+  if (defaultCount > maxCount) {
+    throw new ConfigurationError('"Fhir.DefaultCount" cannot exceed "Fhir.MaxCount"');
+  }
+  const dicomWeb = orthanc.DicomWeb;
+  const root =
+    typeof dicomWeb === 'object' && dicomWeb !== null && typeof (dicomWeb as Json).Root === 'string'
+      ? ((dicomWeb as Json).Root as string)
+      : '/dicom-web/';
+  return {
+    requestTimeoutSeconds: timeout,
+    publicBaseUrl,
+    maxBodySize: positiveInteger(section, 'MaxBodySize', 10 * 1024 * 1024, 1024 * 1024 * 1024),
+    defaultCount,
+    maxCount,
+    dicomWebRoot: '/' + root.replace(/^\/+|\/+$/g, ''),
+  };
+}

@@ -1,0 +1,69 @@
+// One error model: every failure is an OperationOutcomeError carrying its HTTP
+// status; toOutcome maps anything thrown to a status and an OperationOutcome,
+// and anything unexpected is a 500, never a 4xx.
+import type { IssueSeverity, OperationOutcome, OperationOutcomeIssue } from './types';
+
+export class OperationOutcomeError extends Error {
+  constructor(
+    readonly status: number,
+    readonly outcome: OperationOutcome,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(outcome.issue.map((issue) => issue.diagnostics ?? issue.code).join('; '));
+    this.name = 'OperationOutcomeError';
+  }
+}
+
+export function outcome(
+  code: string,
+  diagnostics: string,
+  options: { severity?: IssueSeverity; expression?: string[] } = {},
+): OperationOutcome {
+  const issue: OperationOutcomeIssue = { severity: options.severity ?? 'error', code, diagnostics };
+  if (options.expression && options.expression.length > 0) {
+    issue.expression = options.expression;
+  }
+  return { resourceType: 'OperationOutcome', issue: [issue] };
+}
+
+function fail(status: number, code: string, diagnostics: string, expression?: string[]): OperationOutcomeError {
+  return new OperationOutcomeError(status, outcome(code, diagnostics, { expression }));
+}
+
+export const badRequest = (diagnostics: string, expression?: string[]) =>
+  fail(400, 'invalid', diagnostics, expression);
+export const notSupported = (diagnostics: string, expression?: string[]) =>
+  fail(400, 'not-supported', diagnostics, expression);
+export const notFound = (diagnostics: string) => fail(404, 'not-found', diagnostics);
+export const gone = (diagnostics: string) => fail(410, 'deleted', diagnostics);
+export const notAcceptable = (diagnostics: string) => fail(406, 'not-supported', diagnostics);
+export const unsupportedMediaType = (diagnostics: string) => fail(415, 'not-supported', diagnostics);
+export const conflict = (diagnostics: string) => fail(409, 'conflict', diagnostics);
+export const preconditionFailed = (diagnostics: string) => fail(412, 'conflict', diagnostics);
+export const unprocessable = (diagnostics: string, expression?: string[]) =>
+  fail(422, 'processing', diagnostics, expression);
+export const tooLarge = (diagnostics: string) => fail(413, 'too-long', diagnostics);
+
+export function methodNotAllowed(diagnostics: string, allowed: string[]): OperationOutcomeError {
+  return new OperationOutcomeError(405, outcome('not-supported', diagnostics), { allow: allowed.join(', ') });
+}
+
+export interface MappedError {
+  status: number;
+  outcome: OperationOutcome;
+  headers: Record<string, string>;
+  /** True when the error was not raised on purpose: worth a log line. */
+  unexpected: boolean;
+}
+
+export function toOutcome(error: unknown): MappedError {
+  if (error instanceof OperationOutcomeError) {
+    return { status: error.status, outcome: error.outcome, headers: error.headers, unexpected: false };
+  }
+  return {
+    status: 500,
+    outcome: outcome('exception', 'Internal error while processing the request', { severity: 'fatal' }),
+    headers: {},
+    unexpected: true,
+  };
+}

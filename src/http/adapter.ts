@@ -1,0 +1,111 @@
+// The HTTP edge: turns a request from the shim into a FhirRequest, runs it
+// through the router and renders the answer. Every failure, from a bad
+// Accept header to a crash in a handler, leaves here as an OperationOutcome
+// with its status.
+import type { FhirConfig } from '../config';
+import { badRequest, outcome, toOutcome, tooLarge } from '../fhir/outcome';
+import type { Resource } from '../fhir/types';
+import type { FhirRequest, FhirResponse } from '../interactions/request';
+import type { NativeAnswer, NativeRequest } from '../native';
+import { publicBaseUrl } from './base-url';
+import { checkBodyContentType, negotiate, type ResponseFormat } from './negotiation';
+import { renderResource } from './render';
+
+export interface RequestHandler {
+  handle(request: FhirRequest): Promise<FhirResponse>;
+}
+
+export type Logger = (message: string) => void;
+
+const MOUNT = '/fhir';
+/** Parameters about the answer's form, consumed here rather than by search. */
+const FORMAT_PARAMETERS = new Set(['_format', '_pretty']);
+
+/** Orthanc hands over the path already percent-decoded: split it, no more. */
+export function splitPath(url: string): string[] {
+  const path = url.startsWith(MOUNT) ? url.slice(MOUNT.length) : url;
+  return path.split('/').filter((segment) => segment !== '');
+}
+
+function parseBody(request: NativeRequest, maxBodySize: number): unknown {
+  if (request.method !== 'POST' && request.method !== 'PUT') {
+    return undefined;
+  }
+  if (request.body.length > maxBodySize) {
+    throw tooLarge(`The request body exceeds the limit of ${maxBodySize} bytes`);
+  }
+  const contentType = request.headers['content-type'];
+  if (contentType?.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
+    return undefined; // a POST _search: its parameters join the query
+  }
+  checkBodyContentType(contentType);
+  if (request.body.length === 0) {
+    return undefined;
+  }
+  try {
+    return JSON.parse(request.body.toString('utf8'));
+  } catch (error) {
+    throw badRequest(`The body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+function formParameters(request: NativeRequest): Array<[string, string]> {
+  const contentType = request.headers['content-type']?.toLowerCase() ?? '';
+  if (request.method !== 'POST' || !contentType.startsWith('application/x-www-form-urlencoded')) {
+    return [];
+  }
+  return [...new URLSearchParams(request.body.toString('utf8')).entries()];
+}
+
+function answer(status: number, headers: Record<string, string>, resource: Resource | undefined,
+  format: ResponseFormat, pretty: boolean, baseUrl: string): NativeAnswer {
+  const rendered = renderResource(resource, status, format, pretty, baseUrl);
+  return { status, headers: { ...headers, 'content-type': rendered.contentType }, body: rendered.body };
+}
+
+export function createHttpHandler(
+  router: RequestHandler,
+  config: FhirConfig,
+  logError: Logger,
+): (request: NativeRequest) => Promise<NativeAnswer> {
+  return async (request) => {
+    const baseUrl = publicBaseUrl(config.publicBaseUrl, request.headers);
+    const parameters = [...request.query, ...formParameters(request)];
+    const format = parameters.find(([name]) => name === '_format')?.[1];
+    const pretty = parameters.some(([name, value]) => name === '_pretty' && value === 'true');
+    let chosen: ResponseFormat = 'json';
+    try {
+      chosen = negotiate(format, request.headers['accept']);
+      const fhirRequest: FhirRequest = {
+        method: request.method,
+        path: splitPath(request.url),
+        query: parameters.filter(([name]) => !FORMAT_PARAMETERS.has(name)),
+        headers: request.headers,
+        body: parseBody(request, config.maxBodySize),
+        baseUrl,
+      };
+      const response = await router.handle(fhirRequest);
+      return answer(response.status, response.headers ?? {}, response.resource, chosen, pretty, baseUrl);
+    } catch (error) {
+      const mapped = toOutcome(error);
+      if (mapped.unexpected) {
+        logError(`${request.method} ${request.url} failed: ${(error as Error)?.stack ?? String(error)}`);
+      }
+      return answer(mapped.status, mapped.headers, mapped.outcome, chosen, pretty, baseUrl);
+    }
+  };
+}
+
+/** The answers the shim gives on its own: [timed out, unavailable, failed]. */
+export function cannedAnswers(): [NativeAnswer, NativeAnswer, NativeAnswer] {
+  const make = (status: number, code: string, text: string): NativeAnswer => ({
+    status,
+    headers: { 'content-type': 'application/fhir+json; charset=utf-8' },
+    body: JSON.stringify(outcome(code, text, { severity: 'fatal' })),
+  });
+  return [
+    make(504, 'timeout', 'The FHIR request did not complete in time'),
+    make(503, 'transient', 'The FHIR service is unavailable (starting or stopping); retry later'),
+    make(500, 'exception', 'The FHIR request handler failed'),
+  ];
+}

@@ -1,0 +1,25 @@
+// The plain request and response the FHIR layer works with: it never sees
+// HTTP, Orthanc or the native binding.
+import type { Resource } from '../fhir/types';
+
+export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+export interface FhirRequest {
+  method: Method;
+  /** Decoded path segments after the base, e.g. ['Patient', '123']. */
+  path: string[];
+  /** Search and operation parameters, in order, repeated names kept. */
+  query: Array<[string, string]>;
+  /** Lower-cased header names. */
+  headers: Record<string, string>;
+  /** Parsed JSON body of POST and PUT. */
+  body?: unknown;
+  /** Public base URL of the FHIR service, without trailing slash. */
+  baseUrl: string;
+}
+
+export interface FhirResponse {
+  status: number;
+  resource?: Resource;
+  headers?: Record<string, string>;
+}
