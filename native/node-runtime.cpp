@@ -22,8 +22,12 @@ namespace {
 // Loads the bundle that sits beside the shared library. `require` given to
 // this script only reaches built-in modules, hence createRequire.
 const char kBootstrap[] =
-    "const bundle = process._linkedBinding('orthanc').bundlePath;\n"
-    "require('module').createRequire(bundle)(bundle);\n";
+    "const binding = process._linkedBinding('orthanc');\n"
+    "try {\n"
+    "  require('module').createRequire(binding.bundlePath)(binding.bundlePath);\n"
+    "} catch (error) {\n"
+    "  binding.fatal(`cannot load ${binding.bundlePath}: ${(error && error.stack) || error}`);\n"
+    "}\n";
 
 // Process-wide state, created once and kept for the life of the process
 // (the library is linked with -z nodelete so it survives /tools/reset).
@@ -227,6 +231,13 @@ void NodeRuntime::RunEnvironment() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       env_ = nullptr;
+      if (!attached_ && fatal_.empty()) {
+        // The first environment of this plugin life never got going: no
+        // point retrying what will fail the same way.
+        fatal_ = "the JavaScript bundle " + bundlePath_ + " ended before it registered its request handler";
+        stopRequested_ = true;
+        changed_.notify_all();
+      }
       shuttingDown = stopRequested_;
     }
     DetachBinding(shuttingDown);

@@ -17,5 +17,5 @@ const common = {
 
 Promise.all([
   esbuild.build({ ...common, entryPoints: [path.join(root, 'src/index.ts')], outfile: path.join(root, 'dist/plugin/orthanc-fhir.js') }),
-  esbuild.build({ ...common, entryPoints: [path.join(root, 'test/fixtures/test-plugin.ts')], outfile: path.join(root, 'build/test/test-plugin.js') }),
+  esbuild.build({ ...common, entryPoints: [path.join(root, 'test/fixtures/test-plugin.ts')], outfile: path.join(root, '.build/test/test-plugin.js') }),
 ]).catch(() => process.exit(1));

@@ -4,7 +4,7 @@ const fs = require('fs');
 const path = require('path');
 
 const root = path.join(__dirname, '..');
-const source = path.join(root, 'build/native/Release/libOrthancFhir.so');
+const source = path.join(root, '.build/native/Release/libOrthancFhir.so');
 const target = path.join(root, 'dist/plugin/libOrthancFhir.so');
 fs.mkdirSync(path.dirname(target), { recursive: true });
 fs.copyFileSync(source, target);

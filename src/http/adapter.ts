@@ -27,6 +27,18 @@ export function splitPath(url: string): string[] {
   return path.split('/').filter((segment) => segment !== '');
 }
 
+/** Orthanc 1.10 hands GET arguments over still percent-encoded. */
+export function decodeQuery(query: Array<[string, string]>): Array<[string, string]> {
+  const decode = (text: string) => {
+    try {
+      return decodeURIComponent(text.replace(/\+/g, ' '));
+    } catch {
+      throw badRequest(`Malformed percent-encoding in the query: ${text}`);
+    }
+  };
+  return query.map(([name, value]) => [decode(name), decode(value)]);
+}
+
 function parseBody(request: NativeRequest, maxBodySize: number): unknown {
   if (request.method !== 'POST' && request.method !== 'PUT') {
     return undefined;
@@ -70,12 +82,12 @@ export function createHttpHandler(
 ): (request: NativeRequest) => Promise<NativeAnswer> {
   return async (request) => {
     const baseUrl = publicBaseUrl(config.publicBaseUrl, request.headers);
-    const parameters = [...request.query, ...formParameters(request)];
-    const format = parameters.find(([name]) => name === '_format')?.[1];
-    const pretty = parameters.some(([name, value]) => name === '_pretty' && value === 'true');
     let chosen: ResponseFormat = 'json';
+    let pretty = false;
     try {
-      chosen = negotiate(format, request.headers['accept']);
+      const parameters = [...decodeQuery(request.query), ...formParameters(request)];
+      pretty = parameters.some(([name, value]) => name === '_pretty' && value === 'true');
+      chosen = negotiate(parameters.find(([name]) => name === '_format')?.[1], request.headers['accept']);
       const fhirRequest: FhirRequest = {
         method: request.method,
         path: splitPath(request.url),

@@ -1,0 +1,17 @@
+// The search engine's public API: pure functions over FHIR JSON, no I/O.
+//
+//   const search = defineSearch({ resourceType: 'Patient', params: ['_id', 'name', 'birthdate'] }); // at load
+//   const request = parseSearchRequest(search, fhirRequest);   // 400 OperationOutcomeError on bad input
+//   const { total, page } = runSearch(patients, request);      // or matchesSearch() per resource
+//   return buildSearchBundle({ search: request, baseUrl: fhirRequest.baseUrl, matches: page, total });
+export { buildSearchBundle, searchQuery, searchUrl, type SearchBundleInput } from './bundle';
+export { parseDateRange } from './dates';
+export {
+  defineSearch, officialResourceTypes, officialSearchParam, resolveSearchParam, searchParamDeclarations,
+  type SearchDefinition, type SearchParamDefinition, type SearchSetup,
+} from './definitions';
+export { compileFhirPath, evaluateFhirPath, FhirPathError, type CompiledFhirPath, type FhirPathItem } from './fhirpath';
+export { compareForSort, matchesFilter, matchesSearch, normalizeText } from './match';
+export { parseSearchQuery, parseSearchRequest, preferLenient, type ParseOptions } from './parse';
+export { includeReferences, revIncludeQueries, runSearch, type SearchResult } from './run';
+export type * from './types';

@@ -1,0 +1,300 @@
+// Parses a type-level search query (R5 search.html) into a SearchRequest.
+// Errors are OperationOutcomeErrors with status 400 naming the parameter:
+// a bad value is always an error; an unknown or unsupported parameter is an
+// error too unless the client asked for lenient handling
+// (Prefer: handling=lenient), in which case it is ignored with a warning.
+// Modifiers the server does not support are always rejected, as the spec
+// requires. Paging uses _offset (the index of the page's first match), which
+// the Bundle links carry: the engine is stateless and I/O-free.
+import { badRequest, notSupported } from '../fhir/outcome';
+import type { OperationOutcomeIssue } from '../fhir/types';
+import type { FhirRequest } from '../interactions/request';
+import { parseDateRange } from './dates';
+import type { SearchDefinition } from './definitions';
+import { localReference, parseReference } from './reference';
+import type {
+  IncludeRule, NumberValue, OfTypeValue, Prefix, ReferenceValue, ResolvedSearchParam, SearchFilter, SearchRequest,
+  SortRule, SummaryMode, TokenValue, TotalMode,
+} from './types';
+
+export interface ParseOptions {
+  /** Ignore unknown/unsupported parameters with a warning instead of failing. */
+  readonly lenient?: boolean;
+  /** Public base URL: absolute reference values on it are read as relative ones. */
+  readonly baseUrl?: string;
+  /** 'Now' for the ap prefix; defaults to the current time. */
+  readonly now?: number | Date;
+}
+
+// Handled by the HTTP layer (content negotiation, pretty printing).
+const TRANSPORT_PARAMS = new Set(['_format', '_pretty']);
+const SINGLE_RESULT_PARAMS = new Set(['_count', '_offset', '_sort', '_summary', '_total', '_elements']);
+const PREFIXES: readonly Prefix[] = ['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap'];
+// Modifiers defined by the spec that this server does not implement (others are unknown).
+const KNOWN_MODIFIERS = new Set(['above', 'below', 'code-text', 'contains', 'exact', 'identifier', 'in', 'iterate',
+  'missing', 'not', 'not-in', 'of-type', 'text', 'text-advanced', 'type']);
+const ID = /^[A-Za-z0-9\-.]{1,64}$/;
+
+/** True when the Prefer header asks for lenient handling of unknown parameters. */
+export function preferLenient(headers: Readonly<Record<string, string>>): boolean {
+  const prefer = headers['prefer'];
+  return prefer !== undefined && prefer.split(/[,;]/).some((p) => p.replace(/\s+/g, '').toLowerCase() === 'handling=lenient');
+}
+
+/** Parses request.query, lenient from its Prefer header and baseUrl from the request. */
+export function parseSearchRequest(definition: SearchDefinition, request: FhirRequest, options: { now?: number | Date } = {}): SearchRequest {
+  return parseSearchQuery(definition, request.query, { ...options, lenient: preferLenient(request.headers), baseUrl: request.baseUrl });
+}
+
+/** Splits at separators not preceded by a backslash; the pieces keep their escapes. */
+export function splitUnescaped(value: string, separator: string): string[] {
+  const pieces: string[] = [];
+  let current = '';
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i]!;
+    if (c === '\\' && i + 1 < value.length) {
+      current += c + value[++i];
+    } else if (c === separator) {
+      pieces.push(current);
+      current = '';
+    } else {
+      current += c;
+    }
+  }
+  pieces.push(current);
+  return pieces;
+}
+
+/** Removes the search escapes \\, \, \| and \$. */
+export function unescapeValue(value: string): string {
+  return value.replace(/\\([\\,|$])/g, '$1');
+}
+
+export function parseSearchQuery(
+  definition: SearchDefinition,
+  query: ReadonlyArray<readonly [string, string]>,
+  options: ParseOptions = {},
+): SearchRequest {
+  const warnings: OperationOutcomeIssue[] = [];
+  const unsupported = (diagnostics: string, name: string): void => {
+    if (!options.lenient) throw notSupported(diagnostics, [name]);
+    warnings.push({ severity: 'warning', code: 'not-supported', diagnostics: `${diagnostics}: ignored`, expression: [name] });
+  };
+  const seen = new Set<string>();
+  const filters: SearchFilter[] = [];
+  const include: IncludeRule[] = [];
+  const revInclude: IncludeRule[] = [];
+  let count = definition.defaultCount;
+  let offset = 0;
+  let sort: SortRule[] = [];
+  let summary: SummaryMode | undefined;
+  let total: TotalMode | undefined;
+  let elements: string[] | undefined;
+
+  for (const [name, value] of query) {
+    const colon = name.indexOf(':');
+    const code = colon < 0 ? name : name.slice(0, colon);
+    const modifier = colon < 0 ? undefined : name.slice(colon + 1);
+    if (TRANSPORT_PARAMS.has(name)) continue;
+    if (SINGLE_RESULT_PARAMS.has(name)) {
+      if (seen.has(name)) throw badRequest(`Parameter '${name}' may appear only once`, [name]);
+      seen.add(name);
+    }
+    switch (name) {
+      case '_count':
+        count = Math.min(nonNegativeInteger(name, value), definition.maxCount);
+        continue;
+      case '_offset':
+        offset = nonNegativeInteger(name, value);
+        continue;
+      case '_sort':
+        sort = parseSort(definition, value, unsupported);
+        continue;
+      case '_include':
+      case '_revinclude': {
+        const rule = parseInclude(definition, name, value);
+        if (rule) (name === '_include' ? include : revInclude).push(rule);
+        else unsupported(`${name}=${value} is not supported for ${definition.resourceType}`, name);
+        continue;
+      }
+      case '_summary':
+        if (value === 'count' || value === 'false' || value === 'data') summary = value;
+        else if (value === 'true' || value === 'text') unsupported(`_summary=${value} is not supported`, name);
+        else throw badRequest(`_summary must be one of true, text, data, count, false (got '${value}')`, [name]);
+        continue;
+      case '_total':
+        if (value !== 'none' && value !== 'estimate' && value !== 'accurate') {
+          throw badRequest(`_total must be none, estimate or accurate (got '${value}')`, [name]);
+        }
+        total = value;
+        continue;
+      case '_elements':
+        elements = value.split(',').map((e) => e.trim()).filter((e) => e !== '');
+        for (const element of elements) {
+          if (!/^[A-Za-z][A-Za-z0-9]*$/.test(element)) throw badRequest(`_elements: '${element}' is not an element name`, [name]);
+        }
+        continue;
+    }
+    if (modifier !== undefined && (SINGLE_RESULT_PARAMS.has(code) || code === '_include' || code === '_revinclude')) {
+      unsupported(`'${name}' is not supported`, name); // e.g. _include:iterate
+      continue;
+    }
+    if (code.includes('.')) {
+      unsupported(`Chained search ('${name}') is not supported`, name);
+      continue;
+    }
+    const param = definition.params.get(code);
+    if (param === undefined) {
+      unsupported(`Unknown or unsupported search parameter '${code}' for ${definition.resourceType}`, name);
+      continue;
+    }
+    // "Parameters with no value are ignored" (search.html).
+    if (value === '') continue;
+    filters.push(parseFilter(param, name, modifier, value, options.baseUrl));
+  }
+
+  const now = options.now === undefined ? Date.now() : typeof options.now === 'number' ? options.now : options.now.getTime();
+  return {
+    resourceType: definition.resourceType,
+    filters, sort, include, revInclude, count, offset, summary, total, elements, warnings, now,
+    baseUrl: options.baseUrl,
+  };
+}
+
+function nonNegativeInteger(name: string, value: string): number {
+  if (!/^\d{1,9}$/.test(value)) throw badRequest(`${name} must be a non-negative integer (got '${value}')`, [name]);
+  return Number(value);
+}
+
+function parseSort(definition: SearchDefinition, value: string, unsupported: (d: string, n: string) => void): SortRule[] {
+  const rules: SortRule[] = [];
+  for (const item of value.split(',')) {
+    const descending = item.startsWith('-');
+    const code = descending ? item.slice(1) : item;
+    if (code === '') throw badRequest(`_sort has an empty item ('${value}')`, ['_sort']);
+    const param = definition.params.get(code);
+    if (param) rules.push({ param, descending });
+    else unsupported(`Cannot sort on '${code}': not a search parameter of ${definition.resourceType}`, '_sort');
+  }
+  return rules;
+}
+
+/** An include the provider declared, or undefined ('*', :iterate and undeclared ones). */
+function parseInclude(definition: SearchDefinition, name: '_include' | '_revinclude', value: string): IncludeRule | undefined {
+  const [source, code, target] = value.split(':');
+  if (source === undefined || code === undefined) return undefined;
+  const declared = name === '_include' ? definition.include : definition.revInclude;
+  if (!declared.includes(value) && !declared.includes(`${source}:${code}`)) return undefined;
+  const param = name === '_include' ? definition.includeParams.get(code) : definition.revIncludeParams.get(`${source}:${code}`);
+  return param ? { source, param, target, raw: value } : undefined;
+}
+
+function parseFilter(param: ResolvedSearchParam, name: string, modifier: string | undefined, rawValue: string, baseUrl?: string): SearchFilter {
+  const base = { param, name, rawValue };
+  const values = splitUnescaped(rawValue, ',').filter((v) => v !== '');
+  const invalid = (message: string) => badRequest(`Parameter '${name}': ${message}`, [name]);
+  if (modifier === 'missing') {
+    if (rawValue !== 'true' && rawValue !== 'false') throw invalid(`:missing takes true or false (got '${rawValue}')`);
+    return { ...base, kind: 'missing', missing: rawValue === 'true' };
+  }
+  const rejectModifier = () => {
+    if (modifier !== undefined && !KNOWN_MODIFIERS.has(modifier)) throw invalid(`unknown modifier ':${modifier}'`);
+    return notSupported(`Modifier ':${modifier}' is not supported on ${param.type} parameter '${param.code}'`, [name]);
+  };
+  switch (param.type) {
+    case 'string':
+      if (modifier !== undefined && modifier !== 'exact' && modifier !== 'contains') throw rejectModifier();
+      return { ...base, kind: 'string', modifier, values: values.map(unescapeValue) };
+    case 'token':
+      if (modifier === 'text') return { ...base, kind: 'token-text', values: values.map(unescapeValue) };
+      if (modifier === 'of-type') return { ...base, kind: 'token-of-type', values: values.map((v) => parseOfType(v, invalid)) };
+      if (modifier !== undefined && modifier !== 'not') throw rejectModifier();
+      return { ...base, kind: 'token', not: modifier === 'not', values: values.map((v) => parseToken(v, invalid)) };
+    case 'date':
+      if (modifier !== undefined) throw rejectModifier();
+      return {
+        ...base,
+        kind: 'date',
+        values: values.map((v) => {
+          const [prefix, text] = splitPrefix(v, invalid);
+          const range = parseDateRange(text);
+          if (!range) throw invalid(`'${text}' is not a valid date, dateTime or instant`);
+          return { prefix, range };
+        }),
+      };
+    case 'number':
+      if (modifier !== undefined) throw rejectModifier();
+      return { ...base, kind: 'number', values: values.map((v) => parseNumber(v, invalid)) };
+    case 'uri':
+      if (modifier !== undefined) throw rejectModifier();
+      return { ...base, kind: 'uri', values: values.map(unescapeValue) };
+    case 'reference': {
+      if (modifier === 'identifier') {
+        return { ...base, kind: 'reference-identifier', values: values.map((v) => parseToken(v, invalid)) };
+      }
+      const typeModifier = modifier !== undefined && /^[A-Z][A-Za-z]+$/.test(modifier) ? modifier : undefined;
+      if (modifier !== undefined && typeModifier === undefined) throw rejectModifier();
+      if (typeModifier && param.target.length > 0 && !param.target.includes(typeModifier)) {
+        throw invalid(`${typeModifier} is not a target type of '${param.code}'`);
+      }
+      return { ...base, kind: 'reference', values: values.map((v) => parseReferenceValue(unescapeValue(v), param, typeModifier, baseUrl, invalid)) };
+    }
+  }
+}
+
+function parseToken(piece: string, invalid: (m: string) => Error): TokenValue {
+  const parts = splitUnescaped(piece, '|').map(unescapeValue);
+  if (parts.length === 1) return { code: parts[0] };
+  if (parts.length > 2) throw invalid(`'${piece}' has more than one unescaped '|'`);
+  const [system, code] = parts as [string, string];
+  if (system === '' && code === '') throw invalid(`'|' alone is not a token`);
+  return code === '' ? { system } : { system, code };
+}
+
+function parseOfType(piece: string, invalid: (m: string) => Error): OfTypeValue {
+  const parts = splitUnescaped(piece, '|').map(unescapeValue);
+  if (parts.length !== 3 || parts.some((p) => p === '')) throw invalid(`:of-type takes system|code|value (got '${piece}')`);
+  const [system, code, value] = parts as [string, string, string];
+  return { system, code, value };
+}
+
+function splitPrefix(piece: string, invalid: (m: string) => Error): [Prefix, string] {
+  const head = piece.slice(0, 2);
+  if (/^[a-z]{2}$/.test(head)) {
+    if (!(PREFIXES as readonly string[]).includes(head)) throw invalid(`unknown prefix '${head}'`);
+    return [head as Prefix, piece.slice(2)];
+  }
+  return ['eq', piece];
+}
+
+function parseNumber(piece: string, invalid: (m: string) => Error): NumberValue {
+  const [prefix, text] = splitPrefix(piece, invalid);
+  const match = /^([+-]?\d+(?:\.(\d+))?)(?:[eE]([+-]?\d+))?$/.exec(text);
+  if (!match) throw invalid(`'${text}' is not a number`);
+  const value = Number(text);
+  // Implicit precision: half a unit of the last significant digit (100 -> ±0.5, 1e2 -> ±50).
+  const half = 0.5 * 10 ** (Number(match[3] ?? 0) - (match[2]?.length ?? 0));
+  return { prefix, value, low: value - half, high: value + half };
+}
+
+function parseReferenceValue(
+  value: string,
+  param: ResolvedSearchParam,
+  typeModifier: string | undefined,
+  baseUrl: string | undefined,
+  invalid: (m: string) => Error,
+): ReferenceValue {
+  if (typeModifier !== undefined && ID.test(value)) return { type: typeModifier, id: value };
+  const parsed = parseReference(value);
+  if (parsed.type !== undefined) {
+    const local = parseReference(localReference(value, baseUrl));
+    if (local.base !== undefined) return { url: local.url }; // another server's resource: compared as a URL
+    if (typeModifier !== undefined && typeModifier !== local.type) throw invalid(`'${value}' is not a ${typeModifier}`);
+    if (param.target.length > 0 && !param.target.includes(local.type!)) {
+      throw invalid(`${local.type} is not a target type of '${param.code}'`);
+    }
+    return { type: local.type, id: local.id };
+  }
+  if (typeModifier !== undefined) throw invalid(`'${value}' is not a ${typeModifier} id`);
+  return ID.test(value) ? { id: value } : { url: value };
+}
