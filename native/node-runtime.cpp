@@ -48,7 +48,7 @@ std::string InitializeProcessOnce() {
     // Leave Orthanc's signals, stdio, resource limits and command line alone.
     const auto flags = static_cast<Flags>(
         kNoStdioInitialization | kNoDefaultSignalHandling | kDisableNodeOptionsEnv | kDisableCLIOptions |
-        kNoInitializeV8 | kNoInitializeNodeV8Platform | kNoParseGlobalDebugVariables |
+        kNoInitializeV8 | kNoInitializeNodeV8Platform | kNoParseGlobalDebugVariables | kNoInitOpenSSL |
         kNoAdjustResourceLimits | kNoUseLargePages | kNoPrintHelpOrVersionOutput);
     g_initialization = node::InitializeOncePerProcess({"orthanc-fhir"}, flags);
     if (g_initialization->early_return() || g_initialization->exit_code() != 0) {
@@ -157,14 +157,22 @@ void NodeRuntime::ReportFatal(const std::string& message) {
   changed_.notify_all();
 }
 
+using Clock = std::chrono::steady_clock;
+
+long MillisecondsSince(Clock::time_point start) {
+  return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count());
+}
+
 void NodeRuntime::ThreadMain() {
+  const auto started = Clock::now();
   const std::string error = InitializeProcessOnce();
+  Log(LogLevel::Info, "Node.js process-wide initialization: " + std::to_string(MillisecondsSince(started)) + " ms");
   if (!error.empty()) {
     ReportFatal(error);
   }
   auto backoff = std::chrono::milliseconds(0);
   while (error.empty()) {
-    const auto started = std::chrono::steady_clock::now();
+    const auto lifeStarted = Clock::now();
     RunEnvironment();
 
     std::unique_lock<std::mutex> lock(mutex_);
@@ -172,7 +180,7 @@ void NodeRuntime::ThreadMain() {
       break;
     }
     // An environment that dies at once would otherwise spin: back off.
-    const bool quick = std::chrono::steady_clock::now() - started < std::chrono::seconds(2);
+    const bool quick = Clock::now() - lifeStarted < std::chrono::seconds(2);
     backoff = quick ? std::min(std::max(backoff * 2, std::chrono::milliseconds(250)), std::chrono::milliseconds(30000))
                     : std::chrono::milliseconds(0);
     changed_.wait_for(lock, backoff, [this] { return stopRequested_; });
@@ -189,6 +197,7 @@ void NodeRuntime::RunEnvironment() {
   using namespace node::EnvironmentFlags;
   // Not kOwnsProcessState: JavaScript may not chdir, umask or setuid Orthanc.
   const auto flags = static_cast<Flags>(kNoCreateInspector | kNoGlobalSearchPaths);
+  const auto started = Clock::now();
   std::vector<std::string> errors;
   std::unique_ptr<node::CommonEnvironmentSetup> setup = node::CommonEnvironmentSetup::Create(
       g_platform.get(), &errors, std::vector<std::string>{"orthanc-fhir"}, std::vector<std::string>{}, flags);
@@ -223,7 +232,10 @@ void NodeRuntime::RunEnvironment() {
       env_ = env;
     }
 
-    if (!node::LoadEnvironment(env, kBootstrap).IsEmpty()) {
+    Log(LogLevel::Info, "JavaScript environment created: " + std::to_string(MillisecondsSince(started)) + " ms");
+    const bool loaded = !node::LoadEnvironment(env, kBootstrap).IsEmpty();
+    Log(LogLevel::Info, "JavaScript bundle loaded: " + std::to_string(MillisecondsSince(started)) + " ms");
+    if (loaded) {
       node::SpinEventLoop(env).FromMaybe(1);
     }
 

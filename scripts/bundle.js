@@ -10,7 +10,6 @@ const common = {
   platform: 'node',
   target: 'node18',
   format: 'cjs',
-  sourcemap: 'inline',
   logLevel: 'warning',
   define: { ORTHANC_FHIR_VERSION: JSON.stringify(version) },
 };

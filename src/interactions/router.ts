@@ -2,6 +2,7 @@
 // resource module that declares it. Errors are thrown as
 // OperationOutcomeError; the HTTP layer maps them to statuses.
 import { methodNotAllowed, notFound } from '../fhir/outcome';
+import type { Resource } from '../fhir/types';
 import type { ResourceProvider, SystemOperation, TypeInteraction } from '../resources/provider';
 import { buildCapabilityStatement, type ServerDescription } from './capability';
 import type { FhirRequest, FhirResponse, Method } from './request';
@@ -11,6 +12,8 @@ const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
 export class Router {
   private readonly providers = new Map<string, ResourceProvider>();
   private readonly operations = new Map<string, SystemOperation>();
+  /** The CapabilityStatement never changes for a base URL: built once. */
+  private readonly capabilities = new Map<string, Resource>();
 
   constructor(
     providers: readonly ResourceProvider[],
@@ -56,8 +59,13 @@ export class Router {
     throw notFound(`Unknown URL: ${request.path.join('/')}`);
   }
 
-  capabilityStatement(baseUrl: string) {
-    return buildCapabilityStatement([...this.providers.values()], [...this.operations.values()], this.server, baseUrl);
+  capabilityStatement(baseUrl: string): Resource {
+    let statement = this.capabilities.get(baseUrl);
+    if (statement === undefined) {
+      statement = buildCapabilityStatement([...this.providers.values()], [...this.operations.values()], this.server, baseUrl);
+      if (this.capabilities.size < 16) this.capabilities.set(baseUrl, statement); // bounded: Host comes from clients
+    }
+    return statement;
   }
 
   private base(request: FhirRequest): FhirResponse {

@@ -154,6 +154,13 @@ describe('spine: /fhir served from the embedded Node.js', function () {
     expect(answer.text).to.contain('18.');
   });
 
+  it('offers Node crypto inside Orthanc', async () => {
+    const answer = await get(`${orthanc.fhirUrl}/$fault?kind=crypto`);
+    expect(answer.status).to.equal(200);
+    // sha1('orthanc'), then a v4 UUID
+    expect(answer.text).to.match(/"[0-9a-f]{40} [0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-/);
+  });
+
   it('gives 50 concurrent clients each their own answer', async function () {
     this.timeout(30000);
     const values = Array.from({ length: 50 }, (_, i) => `client-${i}-${Math.random().toString(36).slice(2)}`);

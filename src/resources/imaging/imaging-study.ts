@@ -226,32 +226,30 @@ function mapSeries(
   if (!validUid(uid)) return undefined;
 
   const modality = tagString(tags, 'Modality');
-  // series.modality is 1..1; Modality is type 1 in DICOM, so its absence
-  // means broken data: say so in text rather than guess a code.
-  const result: ImagingStudySeries = {
-    uid,
-    modality: modality !== undefined ? { coding: [modalityCoding(modality)] } : { text: 'Unknown modality' },
-  };
   const number = parseUnsignedInt(tagString(tags, 'SeriesNumber'));
-  if (number !== undefined) result.number = number;
   const description = tagString(tags, 'SeriesDescription');
-  if (description !== undefined) result.description = description;
-  result.numberOfInstances = series.Instances.length;
-  const endpoints = context.options.endpoints ?? [];
-  if (endpoints.length > 0 && context.options.endpointOnSeries !== false) {
-    result.endpoint = endpoints.map((endpoint) => ({ ...endpoint }));
-  }
+  const endpoints = context.options.endpointOnSeries === false ? [] : (context.options.endpoints ?? []);
   const site = bodySite(firstTagString('BodyPartExamined', ...sources), context.options);
-  if (site) result.bodySite = site;
   const laterality = lateralityConcept(firstTagString('Laterality', ...sources));
-  if (laterality) result.laterality = laterality;
   const started = dicomDateTimeToFhir(
     tagString(tags, 'SeriesDate'),
     tagString(tags, 'SeriesTime'),
     firstTagString('TimezoneOffsetFromUTC', ...sources, ...context.studySources),
     context.defaultOffset,
   );
-  if (started) result.started = started;
+  const result: ImagingStudySeries = {
+    uid,
+    ...(number !== undefined ? { number } : {}),
+    // series.modality is 1..1; Modality is type 1 in DICOM, so its absence
+    // means broken data: say so in text rather than guess a code.
+    modality: modality !== undefined ? { coding: [modalityCoding(modality)] } : { text: 'Unknown modality' },
+    ...(description !== undefined ? { description } : {}),
+    numberOfInstances: series.Instances.length,
+    ...(endpoints.length > 0 ? { endpoint: endpoints.map((endpoint) => ({ ...endpoint })) } : {}),
+    ...(site ? { bodySite: site } : {}),
+    ...(laterality ? { laterality } : {}),
+    ...(started ? { started } : {}),
+  };
   if (instances) {
     const mapped = mapInstances(series, instances, input);
     if (mapped.length > 0) result.instance = mapped;
@@ -322,23 +320,25 @@ export function mapImagingStudy(input: ImagingStudyInput, options: ImagingStudyM
   const procedure = procedures(context);
   const description = firstTagString('StudyDescription', ...context.studySources);
 
-  // Assembled in the order of the R5 element table, for readable output.
-  const resource: ImagingStudyResource = { resourceType: 'ImagingStudy', id: study.ID } as ImagingStudyResource;
-  if (lastUpdated) resource.meta = { lastUpdated };
-  if (identifiers.length > 0) resource.identifier = identifiers;
-  resource.status = 'available';
-  if (modalities.length > 0) resource.modality = modalities;
-  resource.subject = { reference: `Patient/${study.ParentPatient}` };
-  if (started) resource.started = started;
-  if (accession) resource.basedOn = [basedOn(accession, study, options)];
-  if (referrer) resource.referrer = { display: referrer };
-  if (options.endpoints && options.endpoints.length > 0) {
-    resource.endpoint = options.endpoints.map((endpoint) => ({ ...endpoint }));
-  }
-  resource.numberOfSeries = input.series.length;
-  resource.numberOfInstances = input.series.reduce((total, item) => total + item.Instances.length, 0);
-  if (procedure.length > 0) resource.procedure = procedure;
-  if (description !== undefined) resource.description = description;
-  if (series.length > 0) resource.series = series;
-  return resource;
+  const endpoints = options.endpoints ?? [];
+  // In the order of the R5 element table, for readable output; optional
+  // elements are spread in only when they have content.
+  return {
+    resourceType: 'ImagingStudy',
+    id: study.ID,
+    ...(lastUpdated ? { meta: { lastUpdated } } : {}),
+    ...(identifiers.length > 0 ? { identifier: identifiers } : {}),
+    status: 'available',
+    ...(modalities.length > 0 ? { modality: modalities } : {}),
+    subject: { reference: `Patient/${study.ParentPatient}` },
+    ...(started ? { started } : {}),
+    ...(accession ? { basedOn: [basedOn(accession, study, options)] } : {}),
+    ...(referrer ? { referrer: { display: referrer } } : {}),
+    ...(endpoints.length > 0 ? { endpoint: endpoints.map((endpoint) => ({ ...endpoint })) } : {}),
+    numberOfSeries: input.series.length,
+    numberOfInstances: input.series.reduce((total, item) => total + item.Instances.length, 0),
+    ...(procedure.length > 0 ? { procedure } : {}),
+    ...(description !== undefined ? { description } : {}),
+    ...(series.length > 0 ? { series } : {}),
+  };
 }
