@@ -5,6 +5,7 @@
 #include "node-runtime.h"
 #include "plugin-context.h"
 #include "request-bridge.h"
+#include "napi-values.h"
 #include "rest-call.h"
 
 #include <napi.h>
@@ -23,31 +24,6 @@ struct ChangeEvent {
   int32_t resourceType;
   std::string resourceId;
 };
-
-HeaderList ToHeaderList(const Napi::Value& value) {
-  HeaderList list;
-  if (!value.IsObject()) {
-    return list;
-  }
-  Napi::Object object = value.As<Napi::Object>();
-  Napi::Array names = object.GetPropertyNames();
-  for (uint32_t i = 0; i < names.Length(); i++) {
-    const std::string name = names.Get(i).ToString();
-    list.emplace_back(name, object.Get(name).ToString().Utf8Value());
-  }
-  return list;
-}
-
-std::string ToBody(const Napi::Value& value) {
-  if (value.IsBuffer()) {
-    auto buffer = value.As<Napi::Buffer<char>>();
-    return std::string(buffer.Data(), buffer.Length());
-  }
-  if (value.IsString()) {
-    return value.As<Napi::String>().Utf8Value();
-  }
-  return std::string();
-}
 
 HttpAnswer ToAnswer(const Napi::Value& status, const Napi::Value& headers, const Napi::Value& body) {
   HttpAnswer answer;

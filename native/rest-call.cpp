@@ -1,5 +1,6 @@
 #include "rest-call.h"
 
+#include "napi-values.h"
 #include "plugin-context.h"
 
 #include <memory>
@@ -103,20 +104,6 @@ void Complete(napi_env env, napi_status, void* data) {
   napi_delete_async_work(env, call->work);
 }
 
-HeaderList ReadHeaders(const Napi::Value& value) {
-  HeaderList headers;
-  if (!value.IsObject()) {
-    return headers;
-  }
-  Napi::Object object = value.As<Napi::Object>();
-  Napi::Array names = object.GetPropertyNames();
-  for (uint32_t i = 0; i < names.Length(); i++) {
-    const std::string name = names.Get(i).ToString();
-    headers.emplace_back(name, object.Get(name).ToString().Utf8Value());
-  }
-  return headers;
-}
-
 }  // namespace
 
 Napi::Value CallRestApi(const Napi::CallbackInfo& info) {
@@ -128,13 +115,10 @@ Napi::Value CallRestApi(const Napi::CallbackInfo& info) {
   }
   call->uri = info[1].As<Napi::String>();
   if (info.Length() > 2) {
-    call->headers = ReadHeaders(info[2]);
+    call->headers = ToHeaderList(info[2]);
   }
-  if (info.Length() > 3 && info[3].IsBuffer()) {
-    auto buffer = info[3].As<Napi::Buffer<char>>();
-    call->body.assign(buffer.Data(), buffer.Length());
-  } else if (info.Length() > 3 && info[3].IsString()) {
-    call->body = info[3].As<Napi::String>().Utf8Value();
+  if (info.Length() > 3) {
+    call->body = ToBody(info[3]);
   }
   napi_value promise = nullptr;
   NAPI_THROW_IF_FAILED(env, napi_create_promise(env, &call->deferred, &promise), Napi::Value());
