@@ -143,9 +143,10 @@ export function defineSearch(setup: SearchSetup): SearchDefinition {
 
 /** The provider's searchParams declaration (for the router and the CapabilityStatement). */
 export function searchParamDeclarations(definition: SearchDefinition): SearchParamDeclaration[] {
-  return [...definition.params.values()].map((param) => {
-    const declaration: SearchParamDeclaration = { name: param.code, type: param.type };
-    if (param.url) return { ...declaration, definition: param.url, ...(param.description ? { documentation: param.description } : {}) };
-    return param.description ? { ...declaration, documentation: param.description } : declaration;
-  });
+  return [...definition.params.values()].map((param) => ({
+    name: param.code,
+    type: param.type,
+    ...(param.url ? { definition: param.url } : {}),
+    ...(param.description ? { documentation: param.description } : {}),
+  }));
 }

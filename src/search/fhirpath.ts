@@ -74,7 +74,7 @@ function member(item: FhirPathItem, name: string): FhirPathItem[] {
   if (/^[A-Z]/.test(name) && typeof value.resourceType === 'string') {
     return isOfType(item, name) ? [item] : [];
   }
-  if (name in value) {
+  if (Object.prototype.hasOwnProperty.call(value, name)) {
     const child = value[name];
     const childType = isObject(child) && typeof child.resourceType === 'string' ? child.resourceType : undefined;
     return items(child, childType);

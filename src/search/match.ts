@@ -172,7 +172,7 @@ export function dateMatches(value: DateValue, t: DateRange, now: number): boolea
     case 'lt':
       return t.low < s.low;
     case 'ge':
-      return t.low >= s.low;
+      return t.high > s.high || contained;
     case 'le':
       return t.low < s.low || contained;
     case 'sa':

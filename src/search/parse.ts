@@ -139,7 +139,7 @@ export function parseSearchQuery(
       unsupported(`'${name}' is not supported`, name); // e.g. _include:iterate
       continue;
     }
-    if (code.includes('.')) {
+    if (name.includes('.')) { // 'subject.name' and 'subject:Patient.name'
       unsupported(`Chained search ('${name}') is not supported`, name);
       continue;
     }

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type { Bundle, Resource } from '../../src/fhir/types';
+import type { Bundle, OperationOutcome, Resource } from '../../src/fhir/types';
 import { buildSearchBundle, searchQuery, searchUrl } from '../../src/search/bundle';
 import { defineSearch } from '../../src/search/definitions';
 import { parseSearchQuery } from '../../src/search/parse';
@@ -114,7 +114,7 @@ describe('searchset Bundle', () => {
     expect(links(bundle).self).to.equal(`${BASE}/ImagingStudy?modality=CT&_count=2`);
     const outcome = bundle.entry!.find((e) => e.search?.mode === 'outcome')!;
     expect(outcome.resource).to.deep.include({ resourceType: 'OperationOutcome' });
-    expect((outcome.resource as { issue: Array<{ severity: string; expression: string[] }> }).issue[0]).to.deep.include({
+    expect((outcome.resource as OperationOutcome).issue[0]).to.deep.include({
       severity: 'warning',
       expression: ['color'],
     });

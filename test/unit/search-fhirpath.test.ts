@@ -48,6 +48,7 @@ describe('search FHIRPath subset', () => {
     expect(evaluateFhirPath('ImagingStudy.series.uid', imagingStudy)).to.deep.equal(['1.2.3.1', '1.2.3.2']);
     expect(evaluateFhirPath('Patient.name.family', patient)).to.deep.equal(['Müller']);
     expect(evaluateFhirPath('Patient.address.city', patient)).to.deep.equal([]);
+    expect(evaluateFhirPath('Patient.constructor', patient)).to.deep.equal([]);
   });
 
   it('treats a leading type name as a filter on the resource type', () => {

@@ -138,7 +138,7 @@ describe('search query parsing', () => {
     expect(lenient.filters).to.have.length(1);
     expect(lenient.warnings).to.have.length(1);
     expect(lenient.warnings[0]).to.deep.include({ severity: 'warning', code: 'not-supported', expression: ['shoe-size'] });
-    for (const name of ['general-practitioner.name', '_has:ImagingStudy:patient:modality', '_type', '_contained']) {
+    for (const name of ['general-practitioner.name', 'general-practitioner:Practitioner.name', '_has:ImagingStudy:patient:modality', '_type', '_contained']) {
       expect(failure(() => parse([[name, 'x']])).outcome.issue[0]!.code, name).to.equal('not-supported');
       expect(parse([[name, 'x']], true).warnings, name).to.have.length(1);
     }
