@@ -102,8 +102,11 @@ function compareNumbers(a: number | undefined, b: number | undefined): number {
   return a - b;
 }
 
+/** Plain code-unit order: UIDs must sort the same whatever the server's locale. */
 function compareStrings(a: string | undefined, b: string | undefined): number {
-  return (a ?? '').localeCompare(b ?? '');
+  const left = a ?? '';
+  const right = b ?? '';
+  return left < right ? -1 : left > right ? 1 : 0;
 }
 
 /** The latest of several Orthanc timestamps (fixed-width, so string order is time order). */
