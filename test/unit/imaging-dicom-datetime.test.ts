@@ -8,7 +8,7 @@ import {
   parseDicomTime,
   parseTimezoneOffset,
 } from '../../src/resources/imaging/dicom-datetime';
-import { fhirPrimitivePattern } from './fixtures/imaging/fhir-schema';
+import { fhirPrimitivePattern } from '../support/fhir-schema';
 
 describe('imaging: DICOM dates and times', () => {
   describe('DA -> date', () => {

@@ -12,7 +12,7 @@ import {
   type PatientMapOptions,
 } from '../../src/resources/imaging';
 import { FIXTURE_NAMES, loadFixture, patientInput, studyInput } from './fixtures/imaging/load';
-import { fhirProblems, loadFhirSchema } from './fixtures/imaging/fhir-schema';
+import { fhirProblems, loadFhirSchema } from '../support/fhir-schema';
 
 const endpoint = buildDicomWebEndpoint({ address: dicomWebAddress('https://pacs.example.org/orthanc/', '/dicom-web/') });
 
