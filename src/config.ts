@@ -15,6 +15,12 @@ export interface FhirConfig {
   maxCount: number;
   /** Root of the DICOMweb plugin's REST API, from the "DicomWeb" section. */
   dicomWebRoot: string;
+  /** Identifier.system of DICOM PatientID (this PACS's namespace); none when unset. */
+  patientIdSystem?: string;
+  /** Identifier.system of accession numbers without an issuer; none when unset. */
+  accessionNumberSystem?: string;
+  /** UTC offset assumed for DICOM times without TimezoneOffsetFromUTC (e.g. "+01:00"); none: date precision. */
+  defaultTimezoneOffset?: string;
 }
 
 export class ConfigurationError extends Error {}
@@ -29,7 +35,19 @@ const KNOWN_KEYS = new Set([
   'MaxBodySize',
   'DefaultCount',
   'MaxCount',
+  'PatientIdSystem',
+  'AccessionNumberSystem',
+  'DefaultTimezoneOffset',
 ]);
+
+function optionalUri(section: Json, key: string): string | undefined {
+  const value = section[key];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !/^[a-z][a-z0-9+.-]*:\S+$/i.test(value)) {
+    throw new ConfigurationError(`"Fhir.${key}" must be an absolute URI, such as urn:oid:1.2.3 or https://example.org/ids`);
+  }
+  return value;
+}
 
 function positiveInteger(section: Json, key: string, fallback: number, max: number): number {
   const value = section[key];
@@ -38,6 +56,15 @@ function positiveInteger(section: Json, key: string, fallback: number, max: numb
     throw new ConfigurationError(`"Fhir.${key}" must be an integer between 1 and ${max}`);
   }
   return value;
+}
+
+function timezoneOffset(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  const match = typeof value === 'string' ? /^([+-])(\d\d):?(\d\d)$/.exec(value) : null;
+  if (!match || Number(match[2]) > 14 || Number(match[3]) > 59) {
+    throw new ConfigurationError('"Fhir.DefaultTimezoneOffset" must be a UTC offset such as "+01:00"');
+  }
+  return `${match[1]}${match[2]}:${match[3]}`;
 }
 
 export function readConfig(orthanc: Json): FhirConfig {
@@ -88,5 +115,8 @@ export function readConfig(orthanc: Json): FhirConfig {
     defaultCount,
     maxCount,
     dicomWebRoot: '/' + root.replace(/^\/+|\/+$/g, ''),
+    patientIdSystem: optionalUri(section, 'PatientIdSystem'),
+    accessionNumberSystem: optionalUri(section, 'AccessionNumberSystem'),
+    defaultTimezoneOffset: timezoneOffset(section.DefaultTimezoneOffset),
   };
 }

@@ -5,6 +5,11 @@ import { cannedAnswers, createHttpHandler } from './http/adapter';
 import { Router } from './interactions/router';
 import { LogLevel, loadBinding, type NativeBinding } from './native';
 import { OrthancClient } from './orthanc/client';
+import { DicomIndex } from './orthanc/dicom-index';
+import { createEndpointResource, DicomWebEndpoints } from './resources/endpoint-resource';
+import { createImagingStudyResource } from './resources/imaging-study-resource';
+import { createPatientResource } from './resources/patient-resource';
+import { ResourceRegistry } from './resources/registry';
 import type { ResourceProvider, SystemOperation } from './resources/provider';
 import { installEmbeddingGuards } from './runtime/embed';
 
@@ -21,8 +26,14 @@ export interface PluginOptions {
   operations?: (context: PluginContext) => SystemOperation[];
 }
 
-function createProviders(_context: PluginContext): ResourceProvider[] {
-  return [];
+function createProviders({ config, orthanc }: PluginContext): ResourceProvider[] {
+  const registry = new ResourceRegistry();
+  const index = new DicomIndex(orthanc);
+  const endpoints = new DicomWebEndpoints(index, config);
+  registry.add(createPatientResource(index, registry, config));
+  registry.add(createImagingStudyResource(index, endpoints, registry, config));
+  registry.add(createEndpointResource(endpoints, registry, config));
+  return registry.all();
 }
 
 export function startPlugin(options: PluginOptions = {}): void {

@@ -34,6 +34,11 @@ export interface ResourceProvider {
   readonly documentation?: string;
   read?(id: string, request: FhirRequest): Promise<Resource>;
   search?(request: FhirRequest): Promise<Bundle>;
+  /**
+   * Every match of `query`, unpaged (capped at the type's MaxCount): what
+   * another type's _revinclude needs.
+   */
+  searchAll?(query: Array<[string, string]>, request: FhirRequest): Promise<Resource[]>;
 }
 
 /** An operation on the whole server ([base]/$name). */

@@ -1,0 +1,73 @@
+// Endpoint: one resource, this Orthanc's DICOMweb service (WADO-RS), present
+// only while the DICOMweb plugin is loaded. Its address is the service base
+// URL (R5 §10.5.4.2.1): the public base of /fhir, less "/fhir", plus the
+// DICOMweb plugin's root.
+import type { FhirConfig } from '../config';
+import { notFound } from '../fhir/outcome';
+import type { Resource } from '../fhir/types';
+import type { FhirRequest } from '../interactions/request';
+import type { DicomIndex } from '../orthanc/dicom-index';
+import { defineSearch, searchParamDeclarations, type SearchRequest } from '../search';
+import { buildDicomWebEndpoint, dicomWebAddress, DICOMWEB_ENDPOINT_ID, endpointReference } from './imaging';
+import type { ResourceProvider } from './provider';
+import type { ResourceRegistry } from './registry';
+import { searchAllOf, searchBundle, type SearchSource } from './search-flow';
+
+const DICOMWEB_PLUGIN = 'dicom-web';
+
+export function orthancBaseUrl(fhirBaseUrl: string): string {
+  return fhirBaseUrl.replace(/\/fhir$/, '');
+}
+
+export class DicomWebEndpoints {
+  constructor(
+    private readonly index: DicomIndex,
+    private readonly config: FhirConfig,
+  ) {}
+
+  async available(): Promise<boolean> {
+    return (await this.index.plugins()).includes(DICOMWEB_PLUGIN);
+  }
+
+  async endpoint(request: FhirRequest): Promise<Resource | undefined> {
+    if (!(await this.available())) return undefined;
+    return buildDicomWebEndpoint({ address: dicomWebAddress(orthancBaseUrl(request.baseUrl), this.config.dicomWebRoot) });
+  }
+
+  /** The references ImagingStudy.endpoint carries: the DICOMweb Endpoint, when there is one. */
+  async references() {
+    return (await this.available()) ? [endpointReference({ id: DICOMWEB_ENDPOINT_ID })] : [];
+  }
+}
+
+export function createEndpointResource(endpoints: DicomWebEndpoints, registry: ResourceRegistry, config: FhirConfig): ResourceProvider {
+  const definition = defineSearch({
+    resourceType: 'Endpoint',
+    params: ['_id', 'status', 'connection-type', 'name'],
+    defaultCount: config.defaultCount,
+    maxCount: config.maxCount,
+  });
+  const source = (request: FhirRequest): SearchSource => ({
+    definition,
+    async candidates(search: SearchRequest) {
+      const endpoint = await endpoints.endpoint(request);
+      return { resources: endpoint ? [endpoint] : [], remaining: search };
+    },
+    async complete(page) {
+      return page;
+    },
+  });
+  return {
+    type: 'Endpoint',
+    interactions: ['read', 'search-type'],
+    searchParams: searchParamDeclarations(definition),
+    documentation: "This Orthanc's DICOMweb (WADO-RS) service, while the DICOMweb plugin is loaded",
+    async read(id, request) {
+      const endpoint = await endpoints.endpoint(request);
+      if (!endpoint || id !== endpoint.id) throw notFound(`Endpoint/${id} is not known`);
+      return endpoint;
+    },
+    search: (request) => searchBundle(source(request), request, registry),
+    searchAll: (query, request) => searchAllOf(source(request), query, request),
+  };
+}

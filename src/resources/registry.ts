@@ -1,0 +1,40 @@
+// The resource modules of this server, by type: the router serves them, and
+// searches use them to resolve _include and _revinclude across types.
+import { OperationOutcomeError } from '../fhir/outcome';
+import type { Resource } from '../fhir/types';
+import type { FhirRequest } from '../interactions/request';
+import type { ResourceProvider } from './provider';
+
+export class ResourceRegistry {
+  private readonly providers = new Map<string, ResourceProvider>();
+
+  add(provider: ResourceProvider): void {
+    this.providers.set(provider.type, provider);
+  }
+
+  all(): ResourceProvider[] {
+    return [...this.providers.values()];
+  }
+
+  /** Reads the referenced resources that exist; a dangling reference is skipped. */
+  async readAll(references: ReadonlyArray<{ type: string; id: string }>, request: FhirRequest): Promise<Resource[]> {
+    const found = await Promise.all(
+      references.map(async ({ type, id }) => {
+        const provider = this.providers.get(type);
+        if (!provider?.read) return undefined;
+        try {
+          return await provider.read(id, request);
+        } catch (error) {
+          if (error instanceof OperationOutcomeError && (error.status === 404 || error.status === 410)) return undefined;
+          throw error;
+        }
+      }),
+    );
+    return found.filter((resource): resource is Resource => resource !== undefined);
+  }
+
+  async searchAll(type: string, query: Array<[string, string]>, request: FhirRequest): Promise<Resource[]> {
+    const provider = this.providers.get(type);
+    return provider?.searchAll ? provider.searchAll(query, { ...request, query }) : [];
+  }
+}
