@@ -16,6 +16,7 @@ export function buildCapabilityStatement(
   operations: readonly SystemOperation[],
   server: ServerDescription,
   baseUrl: string,
+  systemInteractions: readonly string[] = [],
 ): Resource {
   const rest: Record<string, unknown> = {
     mode: 'server',
@@ -40,6 +41,9 @@ export function buildCapabilityStatement(
       return entry;
     }),
   };
+  if (systemInteractions.length > 0) {
+    rest.interaction = systemInteractions.map((code) => ({ code }));
+  }
   if (operations.length > 0) {
     rest.operation = operations.map((operation) => ({
       name: operation.name,

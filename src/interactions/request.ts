@@ -16,6 +16,8 @@ export interface FhirRequest {
   body?: unknown;
   /** Public base URL of the FHIR service, without trailing slash. */
   baseUrl: string;
+  /** The id a create must use: a transaction assigned it to resolve urn:uuid references. */
+  assignedId?: string;
 }
 
 export interface FhirResponse {

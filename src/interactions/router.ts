@@ -1,7 +1,8 @@
 // Maps a FHIR REST URL (R5 http.html) to an interaction and calls the
 // resource module that declares it. Errors are thrown as
-// OperationOutcomeError; the HTTP layer maps them to statuses.
-import { methodNotAllowed, notFound } from '../fhir/outcome';
+// OperationOutcomeError; the HTTP layer maps them to statuses. Version
+// headers and Prefer: return=... are applied here, once for every type.
+import { badRequest, methodNotAllowed, notFound, outcome } from '../fhir/outcome';
 import type { Resource } from '../fhir/types';
 import type { ResourceProvider, SystemOperation, TypeInteraction } from '../resources/provider';
 import { buildCapabilityStatement, type ServerDescription } from './capability';
@@ -9,11 +10,48 @@ import type { FhirRequest, FhirResponse, Method } from './request';
 
 const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
 
+export interface BundleProcessor {
+  process(bundle: unknown, request: FhirRequest): Promise<FhirResponse>;
+}
+
+/** The body of a create or update: a JSON object of the URL's type. */
+function resourceBody(request: FhirRequest, type: string): Resource {
+  const body = request.body;
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw badRequest(`The body must be a ${type} resource`);
+  }
+  const resourceType = (body as { resourceType?: unknown }).resourceType;
+  if (resourceType !== type) {
+    throw badRequest(`The body is a ${String(resourceType ?? 'resource without resourceType')}, not a ${type}`, ['resourceType']);
+  }
+  return body as Resource;
+}
+
+/** ETag and Last-Modified of a resource answered whole (read, vread). */
+function versionHeaders(resource: Resource): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (resource.meta?.versionId) headers.etag = `W/"${resource.meta.versionId}"`;
+  if (resource.meta?.lastUpdated) headers['last-modified'] = new Date(resource.meta.lastUpdated).toUTCString();
+  return headers;
+}
+
+/** Prefer: return=minimal | representation | OperationOutcome, for writes. */
+function applyPrefer(response: FhirResponse, request: FhirRequest): FhirResponse {
+  const prefer = /return=(minimal|representation|OperationOutcome)/.exec(request.headers.prefer ?? '')?.[1];
+  if (prefer === 'minimal') return { status: response.status, headers: response.headers };
+  if (prefer === 'OperationOutcome' && response.resource) {
+    const what = `${response.resource.resourceType}/${response.resource.id ?? ''}`;
+    return { ...response, resource: outcome('informational', `${what}: ${response.status === 201 ? 'created' : 'written'}`, { severity: 'information' }) };
+  }
+  return response;
+}
+
 export class Router {
   private readonly providers = new Map<string, ResourceProvider>();
   private readonly operations = new Map<string, SystemOperation>();
   /** The CapabilityStatement never changes for a base URL: built once. */
   private readonly capabilities = new Map<string, Resource>();
+  private bundles?: BundleProcessor;
 
   constructor(
     providers: readonly ResourceProvider[],
@@ -24,8 +62,14 @@ export class Router {
     for (const operation of operations) this.operations.set(operation.name, operation);
   }
 
+  /** Enables batch and transaction Bundles POSTed to the base. */
+  setBundleProcessor(processor: BundleProcessor): void {
+    this.bundles = processor;
+    this.capabilities.clear();
+  }
+
   async handle(request: FhirRequest): Promise<FhirResponse> {
-    const [first, second, third, ...rest] = request.path;
+    const [first, second, third, fourth, ...rest] = request.path;
     if (first === undefined) {
       return this.base(request);
     }
@@ -50,11 +94,24 @@ export class Router {
       this.allow(request.method, ['POST']);
       return this.search(provider, request);
     }
+    if (second === '_history' && third === undefined) {
+      this.allow(request.method, this.methodsFor(provider, { GET: 'history-type' }));
+      return { status: 200, resource: await provider.history!(undefined, request) };
+    }
     if (!ID_PATTERN.test(second)) {
       throw notFound(`'${second}' is not a valid resource id`);
     }
     if (third === undefined) {
       return this.instanceLevel(provider, second, request);
+    }
+    if (third === '_history' && fourth === undefined) {
+      this.allow(request.method, this.methodsFor(provider, { GET: 'history-instance' }));
+      return { status: 200, resource: await provider.history!(second, request) };
+    }
+    if (third === '_history' && fourth !== undefined) {
+      this.allow(request.method, this.methodsFor(provider, { GET: 'vread' }));
+      const resource = await provider.vread!(second, fourth, request);
+      return { status: 200, resource, headers: versionHeaders(resource) };
     }
     throw notFound(`Unknown URL: ${request.path.join('/')}`);
   }
@@ -62,15 +119,16 @@ export class Router {
   capabilityStatement(baseUrl: string): Resource {
     let statement = this.capabilities.get(baseUrl);
     if (statement === undefined) {
-      statement = buildCapabilityStatement([...this.providers.values()], [...this.operations.values()], this.server, baseUrl);
+      statement = buildCapabilityStatement([...this.providers.values()], [...this.operations.values()], this.server, baseUrl,
+        this.bundles ? ['batch', 'transaction'] : []);
       if (this.capabilities.size < 16) this.capabilities.set(baseUrl, statement); // bounded: Host comes from clients
     }
     return statement;
   }
 
-  private base(request: FhirRequest): FhirResponse {
-    this.allow(request.method, []);
-    throw notFound('No interaction is served at the base URL; see the CapabilityStatement at metadata');
+  private async base(request: FhirRequest): Promise<FhirResponse> {
+    this.allow(request.method, this.bundles ? ['POST'] : []);
+    return this.bundles!.process(request.body, request);
   }
 
   private async systemOperation(name: string, request: FhirRequest): Promise<FhirResponse> {
@@ -83,8 +141,10 @@ export class Router {
   }
 
   private async typeLevel(provider: ResourceProvider, request: FhirRequest): Promise<FhirResponse> {
-    const allowed = this.methodsFor(provider, { GET: 'search-type', POST: 'create' });
-    this.allow(request.method, allowed);
+    this.allow(request.method, this.methodsFor(provider, { GET: 'search-type', POST: 'create' }));
+    if (request.method === 'POST') {
+      return applyPrefer(await provider.create!(resourceBody(request, provider.type), request), request);
+    }
     return this.search(provider, request);
   }
 
@@ -96,12 +156,17 @@ export class Router {
   }
 
   private async instanceLevel(provider: ResourceProvider, id: string, request: FhirRequest): Promise<FhirResponse> {
-    const allowed = this.methodsFor(provider, { GET: 'read', PUT: 'update', DELETE: 'delete' });
-    this.allow(request.method, allowed);
-    if (request.method === 'GET' && provider.read) {
-      return { status: 200, resource: await provider.read(id, request) };
+    this.allow(request.method, this.methodsFor(provider, { GET: 'read', PUT: 'update', DELETE: 'delete' }));
+    switch (request.method) {
+      case 'PUT':
+        return applyPrefer(await provider.update!(id, resourceBody(request, provider.type), request), request);
+      case 'DELETE':
+        return provider.delete!(id, request);
+      default: {
+        const resource = await provider.read!(id, request);
+        return { status: 200, resource, headers: versionHeaders(resource) };
+      }
     }
-    throw methodNotAllowed(`${request.method} of ${provider.type}/${id} is not supported`, allowed);
   }
 
   private methodsFor(provider: ResourceProvider, map: Partial<Record<Method, TypeInteraction>>): Method[] {

@@ -30,6 +30,7 @@ export function isSafeFindValue(value: string): boolean {
 export class DicomIndex {
   private readonly seriesTags = new Lru<string, OrthancTags>(20000);
   private readonly patientTags = new Lru<string, OrthancTags>(20000);
+  private readonly studyTags = new Lru<string, OrthancTags>(50000);
   private pluginsPromise?: Promise<string[]>;
 
   constructor(private readonly orthanc: OrthancClient) {}
@@ -83,6 +84,19 @@ export class DicomIndex {
     return this.seriesTags.getOrLoad(`${series.ID}@${series.LastUpdate ?? ''}`, async () =>
       (await this.orthanc.getJson<OrthancTags>(`/instances/${encodeURIComponent(first)}/tags?simplify`)) ?? {},
     );
+  }
+
+  /**
+   * Tags of one of the study's files, for the study-level facts the index
+   * lacks (TimezoneOffsetFromUTC, ProcedureCodeSequence...); cached per study version.
+   */
+  async studyFileTags(study: OrthancStudy): Promise<OrthancTags> {
+    return this.studyTags.getOrLoad(`${study.ID}@${study.LastUpdate ?? ''}`, async () => {
+      const instances = await this.orthanc.getJson<OrthancInstance[]>(`/studies/${encodeURIComponent(study.ID)}/instances?expand`);
+      const first = instances?.[0];
+      if (!first) return {};
+      return (await this.orthanc.getJson<OrthancTags>(`/instances/${encodeURIComponent(first.ID)}/tags?simplify`)) ?? {};
+    });
   }
 
   /** The patient module of one of the patient's files (IssuerOfPatientID...); cached per patient version. */

@@ -23,8 +23,13 @@ export interface StudySearchPlan {
   modalities: string[][];
   /** What the in-memory search still checks. */
   remaining: SearchRequest;
-  /** The remaining filters read series (modality) or instances. */
-  needs: 'study' | 'series' | 'instances';
+  /** What the remaining filters and sort read beyond the study's index entry. */
+  needs: {
+    series: boolean;
+    instances: boolean;
+    /** `started` needs the time zone, which only the DICOM files hold. */
+    studyTags: boolean;
+  };
 }
 
 function stripOid(code: string): string {
@@ -72,7 +77,7 @@ export function planStudySearch(search: SearchRequest): StudySearchPlan {
     sopClassUids: [],
     modalities: [],
     remaining: search,
-    needs: 'study',
+    needs: { series: false, instances: false, studyTags: false },
   };
   const remaining: SearchFilter[] = [];
   for (const filter of search.filters) {
@@ -115,6 +120,10 @@ export function planStudySearch(search: SearchRequest): StudySearchPlan {
   plan.remaining = { ...search, filters: remaining };
   const reads = (codes: string[]) =>
     remaining.some((f) => codes.includes(f.param.code)) || search.sort.some((s) => codes.includes(s.param.code));
-  plan.needs = reads(['instance', 'dicom-class']) ? 'instances' : reads(['modality', 'series']) ? 'series' : 'study';
+  plan.needs = {
+    instances: reads(['instance', 'dicom-class']),
+    series: reads(['modality', 'series']),
+    studyTags: reads(['started']),
+  };
   return plan;
 }

@@ -57,25 +57,38 @@ export function createImagingStudyResource(
   }
 
   async function full(study: OrthancStudy, options: ImagingStudyMapOptions): Promise<Resource | undefined> {
-    const details = await index.studyDetails(study);
+    const [details, studyTags] = await Promise.all([index.studyDetails(study), index.studyFileTags(study)]);
     if (!details) return undefined; // deleted meanwhile
-    return mapImagingStudy({ ...details, sopClassUids: sopClassUids(details) }, options);
+    return mapImagingStudy({ ...details, studyTags, sopClassUids: sopClassUids(details) }, options);
+  }
+
+  /** What a search matches on: the study, plus only the facts its filters read. */
+  async function summary(study: OrthancStudy, plan: StudySearchPlan, options: ImagingStudyMapOptions) {
+    if (plan.needs.instances) return full(study, options);
+    const [series, studyTags] = await Promise.all([
+      plan.needs.series ? index.studySeries(study.ID) : [],
+      plan.needs.studyTags ? index.studyFileTags(study) : undefined,
+    ]);
+    return mapImagingStudy({ study, series, studyTags }, options);
   }
 
   /** Study ids that the exact lookups below the study level allow; undefined: no restriction. */
   async function allowedStudies(plan: StudySearchPlan): Promise<Set<string> | undefined> {
-    const parentsOfSeries = async (series: OrthancSeries[]) => series.map((one) => one.ParentStudy);
+    const parentsOfSeries = (series: OrthancSeries[]) => series.map((one) => one.ParentStudy);
     const lists: string[][] = [...plan.studyIds];
     for (const ids of plan.patientIds) {
       const patients = await Promise.all(ids.map((id) => index.patient(id)));
       lists.push(patients.flatMap((patient) => patient?.Studies ?? []));
     }
     for (const codes of plan.modalities) {
-      lists.push((await Promise.all(codes.map((code) => index.findIds('Study', { ModalitiesInStudy: code })))).flat());
+      // Series level, not ModalitiesInStudy: Orthanc 1.10.1 loses one of two
+      // studies that share a StudyInstanceUID under different patients there.
+      const series = await Promise.all(codes.map((code) => index.find<OrthancSeries>('Series', { Modality: code })));
+      lists.push(parentsOfSeries(series.flat()));
     }
     for (const uids of plan.seriesUids) {
       const series = await Promise.all(uids.map((uid) => index.find<OrthancSeries>('Series', { SeriesInstanceUID: uid })));
-      lists.push(await parentsOfSeries(series.flat()));
+      lists.push(parentsOfSeries(series.flat()));
     }
     for (const [uids, tag] of [
       ...plan.instanceUids.map((u) => [u, 'SOPInstanceUID'] as const),
@@ -84,7 +97,7 @@ export function createImagingStudyResource(
       const instances = (await Promise.all(uids.map((uid) => index.find<{ ParentSeries: string }>('Instance', { [tag]: uid })))).flat();
       const seriesIds = [...new Set(instances.map((instance) => instance.ParentSeries))];
       const series = await Promise.all(seriesIds.map((id) => index.series(id)));
-      lists.push(await parentsOfSeries(series.filter((s): s is OrthancSeries => s !== undefined)));
+      lists.push(parentsOfSeries(series.filter((s): s is OrthancSeries => s !== undefined)));
     }
     return intersect(lists);
   }
@@ -102,13 +115,7 @@ export function createImagingStudyResource(
           ? (await Promise.all([...allowed].map((id) => index.study(id)))).filter((s): s is OrthancStudy => s !== undefined)
           : await index.find<OrthancStudy>('Study', plan.query);
         for (const study of studies) found.set(study.ID, study);
-        const resources = await Promise.all(
-          studies.map(async (study) => {
-            if (plan.needs === 'instances') return full(study, options);
-            const series = plan.needs === 'series' ? await index.studySeries(study.ID) : [];
-            return mapImagingStudy({ study, series }, options);
-          }),
-        );
+        const resources = await Promise.all(studies.map((study) => summary(study, plan, options)));
         return { resources: resources.filter((r): r is Resource => r !== undefined), remaining: plan.remaining };
       },
       async complete(page) {

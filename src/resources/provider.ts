@@ -3,7 +3,7 @@
 // interaction is a 405, an unknown parameter a 400) and the
 // CapabilityStatement.
 import type { Bundle, Resource } from '../fhir/types';
-import type { FhirRequest } from '../interactions/request';
+import type { FhirRequest, FhirResponse } from '../interactions/request';
 
 export type TypeInteraction =
   | 'read'
@@ -33,7 +33,17 @@ export interface ResourceProvider {
   readonly searchRevInclude?: readonly string[];
   readonly documentation?: string;
   read?(id: string, request: FhirRequest): Promise<Resource>;
+  vread?(id: string, versionId: string, request: FhirRequest): Promise<Resource>;
   search?(request: FhirRequest): Promise<Bundle>;
+  /** The id a create of `resource` will get (a transaction resolves urn:uuid references with it). */
+  assignId?(resource: Resource): string;
+  /** POST [type]; If-None-Exist makes it conditional; request.assignedId, when set, is the id to use. */
+  create?(resource: Resource, request: FhirRequest): Promise<FhirResponse>;
+  /** PUT [type]/[id]; If-Match makes it conditional; an unknown id is created. */
+  update?(id: string, resource: Resource, request: FhirRequest): Promise<FhirResponse>;
+  delete?(id: string, request: FhirRequest): Promise<FhirResponse>;
+  /** [type]/[id]/_history, or [type]/_history when id is undefined. */
+  history?(id: string | undefined, request: FhirRequest): Promise<Bundle>;
   /**
    * Every match of `query`, unpaged (capped at the type's MaxCount): what
    * another type's _revinclude needs.

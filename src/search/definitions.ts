@@ -14,6 +14,15 @@ export interface SearchParamDefinition {
   readonly expression?: string;
   readonly target?: readonly string[];
   readonly description?: string;
+  /**
+   * token: the code system of the primitive values the expression selects, a
+   * `code` taking it from its required binding (Patient.gender:
+   * http://hl7.org/fhir/administrative-gender). Absent: no system (id,
+   * string, uri, boolean). implicitSystemByCode when the bound value set
+   * draws from several systems (Task.intent).
+   */
+  readonly implicitSystem?: string;
+  readonly implicitSystemByCode?: Readonly<Record<string, string>>;
   /** False when the engine cannot evaluate it; unsupportedReason says why. */
   readonly supported?: boolean;
   readonly unsupportedReason?: string;
@@ -87,6 +96,8 @@ export function resolveSearchParam(resourceType: string, code: string, definitio
     target: definition.target ?? [],
     url: definition.url,
     description: definition.description,
+    ...(definition.implicitSystem !== undefined ? { implicitSystem: definition.implicitSystem } : {}),
+    ...(definition.implicitSystemByCode !== undefined ? { implicitSystemByCode: definition.implicitSystemByCode } : {}),
   };
 }
 

@@ -6,7 +6,9 @@ import type { Resource } from '../fhir/types';
 import { parseDateRange } from './dates';
 import type { FhirPathItem } from './fhirpath';
 import { localReference, parseReference } from './reference';
-import type { DateRange, DateValue, EngineParamType, NumberValue, ReferenceValue, SearchFilter, SearchRequest, TokenValue } from './types';
+import type {
+  DateRange, DateValue, EngineParamType, NumberValue, ReferenceValue, ResolvedSearchParam, SearchFilter, SearchRequest, TokenValue,
+} from './types';
 
 type JsonObject = Record<string, unknown>;
 
@@ -36,7 +38,7 @@ export function matchesFilter(resource: Resource, filter: SearchFilter, search: 
     case 'string':
       return items.some((item) => stringParts(item.value).some((part) => filter.values.some((v) => matchString(part, v, filter.modifier))));
     case 'token': {
-      const found = items.some((item) => tokenCandidates(item.value).some((c) => filter.values.some((v) => tokenMatches(c, v))));
+      const found = items.some((item) => tokenCandidates(item.value, filter.param).some((c) => filter.values.some((v) => tokenMatches(c, v))));
       // :not also matches resources that have no value at all (search.html).
       return filter.not ? !found : found;
     }
@@ -90,7 +92,7 @@ function matchString(part: string, value: string, modifier?: 'exact' | 'contains
 
 // --- token ----------------------------------------------------------------
 
-/** implicit: a code/boolean/string element, whose system (from its binding) is not in the data. */
+/** implicit: a primitive element (code, id, string, uri, boolean...), whose system is not in the data. */
 interface TokenCandidate {
   readonly system?: string;
   readonly code?: string;
@@ -101,22 +103,36 @@ function optionalString(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
-/** Coding: system|code; CodeableConcept: each coding; Identifier and ContactPoint: system|value. */
-function tokenCandidates(value: unknown): TokenCandidate[] {
+/** Where a primitive value's system comes from: the parameter's element binding (none for id, string, uri, boolean). */
+type ImplicitSystems = Pick<ResolvedSearchParam, 'implicitSystem' | 'implicitSystemByCode'>;
+
+function implicitSystemOf(code: string, systems?: ImplicitSystems): string | undefined {
+  if (systems?.implicitSystem !== undefined) return systems.implicitSystem;
+  const byCode = systems?.implicitSystemByCode;
+  return byCode !== undefined && Object.prototype.hasOwnProperty.call(byCode, code) ? byCode[code] : undefined;
+}
+
+/**
+ * Coding: system|code; CodeableConcept: each coding; Identifier and
+ * ContactPoint: system|value; a primitive: its value, with the system its
+ * parameter gives it (a bound code's code system, R5 search.html token table).
+ */
+function tokenCandidates(value: unknown, systems?: ImplicitSystems): TokenCandidate[] {
   if (typeof value === 'string' || typeof value === 'boolean' || typeof value === 'number') {
-    return [{ code: String(value), implicit: true }];
+    const code = String(value);
+    const system = implicitSystemOf(code, systems);
+    return [system === undefined ? { code, implicit: true } : { system, code, implicit: true }];
   }
   if (!isObject(value)) return [];
-  if (Array.isArray(value.coding)) return value.coding.flatMap(tokenCandidates);
+  if (Array.isArray(value.coding)) return value.coding.flatMap((coding) => tokenCandidates(coding));
   if ('code' in value) return [{ system: optionalString(value.system), code: optionalString(value.code), implicit: false }];
   if ('value' in value) return [{ system: optionalString(value.system), code: optionalString(value.value), implicit: false }];
   return [];
 }
 
+/** code: any system; |code: no system; system|: any code of that system; system|code: both. */
 function tokenMatches(candidate: TokenCandidate, value: TokenValue): boolean {
   if (value.code !== undefined && candidate.code !== value.code) return false;
-  // A plain code's system comes from its binding: 'system|code' and '|code' are matched on the code alone.
-  if (candidate.implicit) return value.code !== undefined;
   if (value.system === undefined) return true;
   if (value.system === '') return candidate.system === undefined;
   return candidate.system === value.system;

@@ -16,6 +16,10 @@ export interface ResolvedSearchParam {
   readonly target: readonly string[];
   readonly url?: string;
   readonly description?: string;
+  /** token: the system of the primitive (code) values, from their binding; absent when they have none. */
+  readonly implicitSystem?: string;
+  /** token: the same, per code, for a binding to a value set of several code systems. */
+  readonly implicitSystemByCode?: Readonly<Record<string, string>>;
 }
 
 export type Prefix = 'eq' | 'ne' | 'gt' | 'lt' | 'ge' | 'le' | 'sa' | 'eb' | 'ap';

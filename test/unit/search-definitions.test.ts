@@ -12,6 +12,8 @@ interface GeneratedEntry {
   supported: boolean;
   unsupportedReason?: string;
   base?: string;
+  implicitSystem?: string;
+  implicitSystemByCode?: Record<string, string>;
 }
 
 interface GeneratedFile {
@@ -25,6 +27,7 @@ interface Generator {
   splitUnion(expression: string): string[];
   expressionFor(expression: string | undefined, base: string): string | undefined;
   descriptionFor(description: string, base: string): string;
+  implicitSystemOf(expression: string): { implicitSystem?: string; implicitSystemByCode?: Record<string, string> };
 }
 
 // The generator is a plain CommonJS script; its exports are typed here.
@@ -94,6 +97,48 @@ describe('search parameter definitions (scripts/gen-search-params.js)', () => {
       }
     }
     expect(compiled).to.be.at.least(90);
+  });
+
+  it('gives token parameters on a bound code the code system of its value set', () => {
+    const { common, resources } = generated;
+    expect(resources.Patient!.gender!.implicitSystem).to.equal('http://hl7.org/fhir/administrative-gender');
+    expect(resources.Patient!['address-use']!.implicitSystem).to.equal('http://hl7.org/fhir/address-use');
+    expect(resources.ImagingStudy!.status!.implicitSystem).to.equal('http://hl7.org/fhir/imagingstudy-status');
+    expect(resources.Endpoint!.status!.implicitSystem).to.equal('http://hl7.org/fhir/endpoint-status');
+    expect(resources.ServiceRequest!.status!.implicitSystem).to.equal('http://hl7.org/fhir/request-status');
+    expect(resources.ServiceRequest!.intent!.implicitSystem).to.equal('http://hl7.org/fhir/request-intent');
+    expect(resources.ServiceRequest!.priority!.implicitSystem).to.equal('http://hl7.org/fhir/request-priority');
+    expect(resources.Task!.status!.implicitSystem).to.equal('http://hl7.org/fhir/task-status');
+    expect(resources.Task!.priority!.implicitSystem).to.equal('http://hl7.org/fhir/request-priority');
+    expect(common._language!.implicitSystem).to.equal('urn:ietf:bcp:47');
+    // Task.intent's value set includes task-intent (all of it: 'unknown') and some request-intent codes.
+    expect(resources.Task!.intent!.implicitSystem).to.equal(undefined);
+    expect(resources.Task!.intent!.implicitSystemByCode).to.include({
+      unknown: 'http://hl7.org/fhir/task-intent',
+      order: 'http://hl7.org/fhir/request-intent',
+      plan: 'http://hl7.org/fhir/request-intent',
+    });
+    // id, boolean, uri elements, and complex types that carry their own system, get none.
+    for (const [type, code] of [['ImagingStudy', 'series'], ['ImagingStudy', 'instance'], ['Patient', 'active'], ['Patient', 'identifier'],
+      ['Patient', 'deceased'], ['ImagingStudy', 'modality'], ['Endpoint', 'connection-type']] as const) {
+      expect(resources[type]![code]!.implicitSystem, `${type}.${code}`).to.equal(undefined);
+      expect(resources[type]![code]!.implicitSystemByCode, `${type}.${code}`).to.equal(undefined);
+    }
+    expect(common._id!.implicitSystem).to.equal(undefined);
+    // Only token parameters get one.
+    expect(Object.values(resources).flatMap((params) => Object.values(params)).filter((p) => p.implicitSystem && p.type !== 'token')).to.deep.equal([]);
+  });
+
+  it('follows paths through backbone elements, data types, ofType() and where()', () => {
+    expect(generator.implicitSystemOf('Patient.contact.gender')).to.deep.equal({ implicitSystem: 'http://hl7.org/fhir/administrative-gender' });
+    expect(generator.implicitSystemOf('(Patient.link.type)')).to.deep.equal({ implicitSystem: 'http://hl7.org/fhir/link-type' });
+    expect(generator.implicitSystemOf("Patient.address.where(city='x').use")).to.deep.equal({ implicitSystem: 'http://hl7.org/fhir/address-use' });
+    expect(generator.implicitSystemOf('Patient.gender | Patient.contact.gender')).to.deep.equal({ implicitSystem: 'http://hl7.org/fhir/administrative-gender' });
+    // Members that disagree (a code and an id), or an expression that is not a path: none.
+    expect(generator.implicitSystemOf('Patient.gender | Patient.id')).to.deep.equal({});
+    expect(generator.implicitSystemOf('Patient.deceased.exists() and Patient.deceased != false')).to.deep.equal({});
+    expect(generator.implicitSystemOf('Patient.deceased.ofType(boolean)')).to.deep.equal({});
+    expect(generator.implicitSystemOf('Patient.nosuchelement')).to.deep.equal({});
   });
 
   it('splits unions at top level only and picks a description bullet', () => {

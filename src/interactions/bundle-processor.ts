@@ -1,0 +1,184 @@
+// Batch and transaction Bundles POSTed to the base (R5 http.html#transaction).
+// Each entry is replayed through the same router as a plain request. A batch
+// answers every entry on its own; a transaction runs all of them in one store
+// transaction, resolves urn:uuid references between its entries, and is
+// all or nothing: the first failing entry rolls everything back and decides
+// the answer.
+import { badRequest, OperationOutcomeError, toOutcome } from '../fhir/outcome';
+import type { Bundle, BundleEntry, Resource } from '../fhir/types';
+import type { ResourceProvider } from '../resources/provider';
+import type { Store } from '../store/store';
+import type { FhirRequest, FhirResponse, Method } from './request';
+import type { BundleProcessor } from './router';
+
+const REASONS: Record<number, string> = {
+  200: 'OK', 201: 'Created', 204: 'No Content', 304: 'Not Modified', 400: 'Bad Request', 404: 'Not Found',
+  405: 'Method Not Allowed', 409: 'Conflict', 410: 'Gone', 412: 'Precondition Failed', 422: 'Unprocessable Entity',
+  500: 'Internal Server Error',
+};
+/** The order R5 prescribes for processing a transaction's entries. */
+const ORDER: Record<Method, number> = { DELETE: 0, POST: 1, PUT: 2, GET: 3 };
+
+interface EntryRequest {
+  index: number;
+  method: Method;
+  url: string;
+  fullUrl?: string;
+  resource?: Resource;
+  headers: Record<string, string>;
+}
+
+type Json = Record<string, unknown>;
+
+function parseEntries(body: unknown): { type: 'batch' | 'transaction'; entries: EntryRequest[] } {
+  const bundle = body as Json | undefined;
+  if (typeof bundle !== 'object' || bundle === null || bundle.resourceType !== 'Bundle') {
+    throw badRequest('POST to the base takes a Bundle of type batch or transaction', ['Bundle']);
+  }
+  if (bundle.type !== 'batch' && bundle.type !== 'transaction') {
+    throw badRequest(`Bundle.type must be batch or transaction, not ${String(bundle.type)}`, ['Bundle.type']);
+  }
+  const raw = bundle.entry ?? [];
+  if (!Array.isArray(raw)) throw badRequest('Bundle.entry must be an array', ['Bundle.entry']);
+  const entries = raw.map((value, index): EntryRequest => {
+    const entry = (value ?? {}) as Json;
+    const request = (entry.request ?? {}) as Json;
+    const where = `Bundle.entry[${index}]`;
+    if (!['GET', 'POST', 'PUT', 'DELETE'].includes(request.method as string)) {
+      throw badRequest(`${where}.request.method must be GET, POST, PUT or DELETE`, [`${where}.request.method`]);
+    }
+    if (typeof request.url !== 'string' || request.url === '') {
+      throw badRequest(`${where}.request.url is required`, [`${where}.request.url`]);
+    }
+    const headers: Record<string, string> = {};
+    if (typeof request.ifNoneExist === 'string') headers['if-none-exist'] = request.ifNoneExist;
+    if (typeof request.ifMatch === 'string') headers['if-match'] = request.ifMatch;
+    const resource = entry.resource as Resource | undefined;
+    if ((request.method === 'POST' || request.method === 'PUT') && (typeof resource !== 'object' || resource === null)) {
+      throw badRequest(`${where}.resource is required for ${String(request.method)}`, [`${where}.resource`]);
+    }
+    return {
+      index,
+      method: request.method as Method,
+      url: request.url,
+      fullUrl: typeof entry.fullUrl === 'string' ? entry.fullUrl : undefined,
+      resource,
+      headers,
+    };
+  });
+  return { type: bundle.type, entries };
+}
+
+/** Replaces every reference found in `resolved` (urn:uuid -> Type/id), deep. */
+function resolveReferences<T>(value: T, resolved: Map<string, string>): T {
+  if (Array.isArray(value)) return value.map((item) => resolveReferences(item, resolved)) as T;
+  if (typeof value !== 'object' || value === null) return value;
+  const copy: Json = {};
+  for (const [key, item] of Object.entries(value as Json)) {
+    copy[key] = key === 'reference' && typeof item === 'string' && resolved.has(item) ? resolved.get(item) : resolveReferences(item, resolved);
+  }
+  return copy as T;
+}
+
+function status(code: number): string {
+  return `${code} ${REASONS[code] ?? ''}`.trim();
+}
+
+export class BundleEntries implements BundleProcessor {
+  constructor(
+    private readonly handle: (request: FhirRequest) => Promise<FhirResponse>,
+    private readonly providers: (type: string) => ResourceProvider | undefined,
+    private readonly store: Store,
+  ) {}
+
+  async process(body: unknown, request: FhirRequest): Promise<FhirResponse> {
+    const { type, entries } = parseEntries(body);
+    if (type === 'batch') {
+      const responses: BundleEntry[] = [];
+      for (const entry of entries) responses.push(await this.batchEntry(entry, request));
+      return { status: 200, resource: { resourceType: 'Bundle', type: 'batch-response', entry: responses } as Bundle };
+    }
+    return this.transaction(entries, request);
+  }
+
+  private toRequest(entry: EntryRequest, parent: FhirRequest, assignedId?: string): FhirRequest {
+    const relative = entry.url.startsWith(parent.baseUrl) ? entry.url.slice(parent.baseUrl.length) : entry.url;
+    const [path = '', query = ''] = relative.split('?', 2);
+    return {
+      method: entry.method,
+      path: path.split('/').filter((segment) => segment !== '').map((segment) => decodeURIComponent(segment)),
+      query: [...new URLSearchParams(query)],
+      headers: { ...entry.headers, prefer: parent.headers.prefer ?? '' },
+      body: entry.resource,
+      baseUrl: parent.baseUrl,
+      ...(assignedId ? { assignedId } : {}),
+    };
+  }
+
+  private answer(response: FhirResponse): BundleEntry {
+    const headers = response.headers ?? {};
+    const entry: BundleEntry = { response: { status: status(response.status) } };
+    if (headers.location) entry.response!.location = headers.location;
+    if (headers.etag) entry.response!.etag = headers.etag;
+    if (headers['last-modified']) entry.response!.lastModified = new Date(headers['last-modified']).toISOString();
+    if (response.resource) {
+      entry.resource = response.resource;
+      if (response.resource.id) entry.fullUrl = `${headers.location?.replace(/\/_history\/.*$/, '') ?? ''}` || undefined;
+    }
+    if (!entry.fullUrl) delete entry.fullUrl;
+    return entry;
+  }
+
+  private async batchEntry(entry: EntryRequest, parent: FhirRequest): Promise<BundleEntry> {
+    try {
+      return this.answer(await this.handle(this.toRequest(entry, parent)));
+    } catch (error) {
+      const mapped = toOutcome(error);
+      return { response: { status: status(mapped.status), outcome: mapped.outcome } };
+    }
+  }
+
+  private async transaction(entries: EntryRequest[], parent: FhirRequest): Promise<FhirResponse> {
+    // Ids for the creates first, so that any entry may reference any other.
+    const resolved = new Map<string, string>();
+    const assigned = new Map<number, string>();
+    for (const entry of entries) {
+      if (entry.method !== 'POST' || !entry.resource) continue;
+      const type = entry.resource.resourceType;
+      const id = this.providers(type)?.assignId?.(entry.resource);
+      if (id === undefined) continue;
+      assigned.set(entry.index, id);
+      if (entry.fullUrl) resolved.set(entry.fullUrl, `${type}/${id}`);
+    }
+    for (const entry of entries) {
+      if (entry.method === 'PUT' && entry.fullUrl?.startsWith('urn:uuid:')) resolved.set(entry.fullUrl, entry.url.split('?')[0]!);
+    }
+    const ordered = [...entries].sort((a, b) => ORDER[a.method] - ORDER[b.method] || a.index - b.index);
+    const responses = new Map<number, BundleEntry>();
+    await this.store.transaction(async () => {
+      for (const entry of ordered) {
+        const resource = entry.resource ? resolveReferences(entry.resource, resolved) : undefined;
+        try {
+          const response = await this.handle(this.toRequest({ ...entry, resource }, parent, assigned.get(entry.index)));
+          if (response.status >= 400) throw new OperationOutcomeError(response.status, toOutcome(undefined).outcome);
+          responses.set(entry.index, this.answer(response));
+        } catch (error) {
+          if (error instanceof OperationOutcomeError) {
+            const issues = error.outcome.issue.map((issue) => ({
+              ...issue,
+              diagnostics: `Bundle.entry[${entry.index}] (${entry.method} ${entry.url}): ${issue.diagnostics ?? issue.code}`,
+            }));
+            throw new OperationOutcomeError(error.status, { ...error.outcome, issue: issues }, error.headers);
+          }
+          throw error;
+        }
+      }
+    });
+    const bundle: Bundle = {
+      resourceType: 'Bundle',
+      type: 'transaction-response',
+      entry: entries.map((entry) => responses.get(entry.index)!),
+    };
+    return { status: 200, resource: bundle };
+  }
+}

@@ -1,0 +1,196 @@
+// A resource type the plugin owns and keeps in the store (ServiceRequest,
+// Task): the full set of REST interactions, versioned, with optimistic
+// locking (If-Match), conditional create (If-None-Exist), deletion that
+// leaves history (a later read answers 410), and search by the engine.
+import { randomUUID } from 'node:crypto';
+import type { FhirConfig } from '../config';
+import { badRequest, gone, notFound, preconditionFailed } from '../fhir/outcome';
+import type { Bundle, BundleEntry, Resource } from '../fhir/types';
+import type { FhirRequest, FhirResponse } from '../interactions/request';
+import { defineSearch, searchParamDeclarations, type SearchDefinition } from '../search';
+import type { ResourceVersion, Store } from '../store/store';
+import type { ResourceProvider } from './provider';
+import type { ResourceRegistry } from './registry';
+import { searchAllOf, searchBundle, type SearchSource } from './search-flow';
+
+export interface StoredTypeSetup {
+  type: string;
+  params: string[];
+  include?: string[];
+  revInclude?: string[];
+  documentation: string;
+  /** Throws a 400/422 OperationOutcomeError for a resource that may not be stored. */
+  validate(resource: Resource): void;
+}
+
+/** W/"3" or "3" -> "3"; undefined for a missing header. */
+export function versionOfETag(etag: string | undefined): string | undefined {
+  if (etag === undefined) return undefined;
+  const match = /^\s*(?:W\/)?"([^"]*)"\s*$/.exec(etag);
+  if (!match) throw badRequest(`Malformed ETag: ${etag}`);
+  return match[1];
+}
+
+export function versionHeaders(version: ResourceVersion, baseUrl: string): Record<string, string> {
+  return {
+    etag: `W/"${version.versionId}"`,
+    'last-modified': new Date(version.lastUpdated).toUTCString(),
+    location: `${baseUrl}/${version.resourceType}/${version.id}/_history/${version.versionId}`,
+  };
+}
+
+function historyEntry(version: ResourceVersion, baseUrl: string): BundleEntry {
+  const url = `${version.resourceType}/${version.id}`;
+  const entry: BundleEntry = {
+    fullUrl: `${baseUrl}/${url}`,
+    request: { method: version.resource ? (version.versionId === 1 ? 'POST' : 'PUT') : 'DELETE', url: version.versionId === 1 && version.resource ? version.resourceType : url },
+    response: {
+      status: version.resource ? (version.versionId === 1 ? '201' : '200') : '204',
+      etag: `W/"${version.versionId}"`,
+      lastModified: version.lastUpdated,
+    },
+  };
+  if (version.resource) entry.resource = version.resource;
+  return entry;
+}
+
+function historyParameters(request: FhirRequest, config: FhirConfig): { count: number; offset: number; since?: string } {
+  let count = config.defaultCount;
+  let offset = 0;
+  let since: string | undefined;
+  for (const [name, value] of request.query) {
+    if (name === '_count' || name === '_offset') {
+      const number = Number(value);
+      if (!Number.isInteger(number) || number < 0) throw badRequest(`${name} must be a non-negative integer`, [name]);
+      if (name === '_count') count = Math.min(number, config.maxCount);
+      else offset = number;
+    } else if (name === '_since') {
+      const instant = new Date(value);
+      if (Number.isNaN(instant.getTime()) || !/^\d{4}-\d\d-\d\dT/.test(value)) throw badRequest('_since must be an instant', ['_since']);
+      since = instant.toISOString();
+    } else {
+      throw badRequest(`Unknown history parameter '${name}'`, [name]);
+    }
+  }
+  return since ? { count, offset, since } : { count, offset };
+}
+
+export function createStoredResource(setup: StoredTypeSetup, store: Store, registry: ResourceRegistry, config: FhirConfig): ResourceProvider {
+  const { type } = setup;
+  const definition: SearchDefinition = defineSearch({
+    resourceType: type,
+    params: setup.params,
+    include: setup.include,
+    revInclude: setup.revInclude,
+    defaultCount: config.defaultCount,
+    maxCount: config.maxCount,
+  });
+  const source: SearchSource = {
+    definition,
+    candidates: async (search) => ({ resources: await store.list(type), remaining: search }),
+    complete: async (page) => page,
+  };
+
+  async function live(id: string): Promise<ResourceVersion> {
+    const version = await store.current(type, id);
+    if (!version) throw notFound(`${type}/${id} is not known`);
+    if (!version.resource) throw gone(`${type}/${id} was deleted`);
+    return version;
+  }
+
+  function written(version: ResourceVersion, status: number, baseUrl: string): FhirResponse {
+    return { status, resource: version.resource, headers: versionHeaders(version, baseUrl) };
+  }
+
+  return {
+    type,
+    interactions: ['read', 'vread', 'update', 'delete', 'history-instance', 'history-type', 'create', 'search-type'],
+    searchParams: searchParamDeclarations(definition),
+    searchInclude: definition.include,
+    searchRevInclude: definition.revInclude,
+    documentation: setup.documentation,
+
+    read: async (id) => (await live(id)).resource!,
+
+    assignId: () => randomUUID(),
+
+    async vread(id, versionId) {
+      const version = /^\d+$/.test(versionId) ? await store.version(type, id, Number(versionId)) : undefined;
+      if (!version) throw notFound(`${type}/${id}/_history/${versionId} is not known`);
+      if (!version.resource) throw gone(`${type}/${id} was deleted in version ${versionId}`);
+      return version.resource;
+    },
+
+    search: (request) => searchBundle(source, request, registry),
+    searchAll: (query, request) => searchAllOf(source, query, request),
+
+    async create(resource, request) {
+      setup.validate(resource);
+      return store.transaction(async (writer) => {
+        const condition = request.headers['if-none-exist'];
+        if (condition !== undefined) {
+          const existing = await searchAllOf(source, [...new URLSearchParams(condition.replace(/^[^?]*\?/, ''))], request);
+          if (existing.length > 1) throw preconditionFailed(`If-None-Exist: ${condition} matches ${existing.length} ${type} resources`);
+          if (existing.length === 1) {
+            const version = writer.current(type, existing[0]!.id!)!;
+            return written(version, 200, request.baseUrl);
+          }
+        }
+        const { id: _ignored, ...body } = resource;
+        return written(writer.put(type, request.assignedId ?? randomUUID(), body as Resource), 201, request.baseUrl);
+      });
+    },
+
+    async update(id, resource, request) {
+      if (resource.id !== id) throw badRequest(`The body's id (${resource.id ?? 'none'}) must be the URL's id (${id})`, [`${type}.id`]);
+      setup.validate(resource);
+      const expected = versionOfETag(request.headers['if-match']);
+      return store.transaction((writer) => {
+        const current = writer.current(type, id);
+        if (expected !== undefined && String(current?.versionId) !== expected) {
+          throw preconditionFailed(`${type}/${id} is at version ${current?.versionId ?? 'none'}, not ${expected}`);
+        }
+        return written(writer.put(type, id, resource), current?.resource ? 200 : 201, request.baseUrl);
+      });
+    },
+
+    async delete(id, request) {
+      const expected = versionOfETag(request.headers['if-match']);
+      return store.transaction((writer) => {
+        const current = writer.current(type, id);
+        if (!current) throw notFound(`${type}/${id} is not known`);
+        if (expected !== undefined && String(current.versionId) !== expected) {
+          throw preconditionFailed(`${type}/${id} is at version ${current.versionId}, not ${expected}`);
+        }
+        if (!current.resource) return { status: 204 };
+        const version = writer.put(type, id, undefined);
+        return { status: 204, headers: { etag: `W/"${version.versionId}"` } };
+      });
+    },
+
+    async history(id, request) {
+      if (id !== undefined && !(await store.current(type, id))) throw notFound(`${type}/${id} is not known`);
+      const query = historyParameters(request, config);
+      const page = await store.history(type, id, query);
+      const self = `${request.baseUrl}/${type}${id ? `/${id}` : ''}/_history`;
+      const link = (offset: number) => {
+        const params = new URLSearchParams();
+        if (query.since) params.set('_since', query.since);
+        params.set('_count', String(query.count));
+        params.set('_offset', String(offset));
+        return `${self}?${params}`;
+      };
+      const bundle: Bundle = {
+        resourceType: 'Bundle',
+        type: 'history',
+        total: page.total,
+        link: [{ relation: 'self', url: link(query.offset) }],
+        entry: page.versions.map((version) => historyEntry(version, request.baseUrl)),
+      };
+      if (query.offset + query.count < page.total) bundle.link!.push({ relation: 'next', url: link(query.offset + query.count) });
+      if (query.offset > 0) bundle.link!.push({ relation: 'previous', url: link(Math.max(0, query.offset - query.count)) });
+      if (bundle.entry!.length === 0) delete bundle.entry;
+      return bundle;
+    },
+  };
+}
