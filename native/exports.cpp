@@ -200,8 +200,21 @@ void Fatal(const Napi::CallbackInfo& info) {
   NodeRuntime::Instance().ReportFatal(info.Length() > 0 ? info[0].ToString().Utf8Value() : "fatal error");
 }
 
+// The configuration file or folder Orthanc was started with: relative paths
+// in the configuration are relative to it.
+std::string ConfigurationPath() {
+  char* path = Context() != nullptr ? OrthancPluginGetConfigurationPath(Context()) : nullptr;
+  if (path == nullptr) {
+    return "";
+  }
+  std::string result = path;
+  OrthancPluginFreeString(Context(), path);
+  return result;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("bundlePath", NodeRuntime::Instance().BundlePath());
+  exports.Set("configurationPath", ConfigurationPath());
   exports.Set("orthancVersion", Context() != nullptr ? Context()->orthancVersion : "");
   exports.Set("configuration", Napi::Function::New(env, Configuration));
   exports.Set("log", Napi::Function::New(env, LogMessage));

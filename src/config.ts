@@ -4,6 +4,9 @@
 // Bundle itself; they are validated here too so that the README's table is
 // the whole truth.
 
+import { existsSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+
 export interface FhirConfig {
   requestTimeoutSeconds: number;
   /** Public base URL of /fhir as clients see it (behind a proxy, say); no trailing slash. */
@@ -19,6 +22,8 @@ export interface FhirConfig {
   patientIdSystem?: string;
   /** Identifier.system of accession numbers without an issuer; none when unset. */
   accessionNumberSystem?: string;
+  /** Folder of the plugin's database file (orders, stored Patients). */
+  databaseDirectory: string;
   /** UTC offset assumed for DICOM times without TimezoneOffsetFromUTC (e.g. "+01:00"); none: date precision. */
   defaultTimezoneOffset?: string;
 }
@@ -38,6 +43,7 @@ const KNOWN_KEYS = new Set([
   'PatientIdSystem',
   'AccessionNumberSystem',
   'DefaultTimezoneOffset',
+  'DatabaseDirectory',
 ]);
 
 function optionalUri(section: Json, key: string): string | undefined {
@@ -58,6 +64,15 @@ function positiveInteger(section: Json, key: string, fallback: number, max: numb
   return value;
 }
 
+function resolvePath(configurationPath: string, path: string): string {
+  if (isAbsolute(path)) return path;
+  let base = process.cwd();
+  if (configurationPath !== '') {
+    base = existsSync(configurationPath) && statSync(configurationPath).isDirectory() ? configurationPath : dirname(configurationPath);
+  }
+  return resolve(base, path);
+}
+
 function timezoneOffset(value: unknown): string | undefined {
   if (value === undefined) return undefined;
   const match = typeof value === 'string' ? /^([+-])(\d\d):?(\d\d)$/.exec(value) : null;
@@ -67,7 +82,19 @@ function timezoneOffset(value: unknown): string | undefined {
   return `${match[1]}${match[2]}:${match[3]}`;
 }
 
-export function readConfig(orthanc: Json): FhirConfig {
+function stringOption(section: Json, key: string): string | undefined {
+  const value = section[key];
+  if (value !== undefined && (typeof value !== 'string' || value === '')) {
+    throw new ConfigurationError(`"${key}" must be a non-empty string`);
+  }
+  return value as string | undefined;
+}
+
+/**
+ * Reads Orthanc's configuration. `configurationPath` (Orthanc's
+ * configuration file or folder) anchors relative paths, as Orthanc does.
+ */
+export function readConfig(orthanc: Json, configurationPath = ''): FhirConfig {
   const raw = orthanc.Fhir ?? {};
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ConfigurationError('"Fhir" must be an object');
@@ -116,6 +143,11 @@ export function readConfig(orthanc: Json): FhirConfig {
     maxCount,
     dicomWebRoot: '/' + root.replace(/^\/+|\/+$/g, ''),
     patientIdSystem: optionalUri(section, 'PatientIdSystem'),
+    databaseDirectory: resolvePath(
+      configurationPath,
+      stringOption(section, 'DatabaseDirectory') ??
+        stringOption(orthanc, 'IndexDirectory') ?? stringOption(orthanc, 'StorageDirectory') ?? 'OrthancStorage',
+    ),
     accessionNumberSystem: optionalUri(section, 'AccessionNumberSystem'),
     defaultTimezoneOffset: timezoneOffset(section.DefaultTimezoneOffset),
   };

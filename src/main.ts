@@ -12,6 +12,15 @@ import { createPatientResource } from './resources/patient-resource';
 import { ResourceRegistry } from './resources/registry';
 import type { ResourceProvider, SystemOperation } from './resources/provider';
 import { installEmbeddingGuards } from './runtime/embed';
+import { BundleEntries } from './interactions/bundle-processor';
+import { serviceRequestSetup, taskSetup } from './resources/orders';
+import { createStoredResource } from './resources/stored-resource';
+import { SqliteStore } from './store/sqlite-store';
+import type { Store } from './store/store';
+import { validateResource, type ValidatedType } from './validation';
+import type { Resource } from './fhir/types';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 
 declare const ORTHANC_FHIR_VERSION: string;
 
@@ -19,6 +28,7 @@ export interface PluginContext {
   native: NativeBinding;
   config: FhirConfig;
   orthanc: OrthancClient;
+  store: Store;
 }
 
 export interface PluginOptions {
@@ -26,33 +36,51 @@ export interface PluginOptions {
   operations?: (context: PluginContext) => SystemOperation[];
 }
 
-function createProviders({ config, orthanc }: PluginContext): ResourceProvider[] {
+function createProviders({ config, orthanc, store }: PluginContext): ResourceProvider[] {
   const registry = new ResourceRegistry();
   const index = new DicomIndex(orthanc);
   const endpoints = new DicomWebEndpoints(index, config);
-  registry.add(createPatientResource(index, registry, config));
+  registry.add(createPatientResource(index, registry, config, { store, validate: validatorFor('Patient', config) }));
   registry.add(createImagingStudyResource(index, endpoints, registry, config));
   registry.add(createEndpointResource(endpoints, registry, config));
+  registry.add(createStoredResource(serviceRequestSetup(validatorFor('ServiceRequest', config)), store, registry, config));
+  registry.add(createStoredResource(taskSetup(validatorFor('Task', config)), store, registry, config));
   return registry.all();
+}
+
+function validatorFor(type: ValidatedType, config: FhirConfig): (resource: Resource) => void {
+  return (resource) => validateResource(type, resource, { patientIdSystem: config.patientIdSystem });
+}
+
+/** The store's file, and its compiled addon beside the bundle when there is one. */
+function openStore(config: FhirConfig): Store {
+  mkdirSync(config.databaseDirectory, { recursive: true });
+  const addon = join(__dirname, 'better_sqlite3.node');
+  return new SqliteStore(join(config.databaseDirectory, 'orthanc-fhir.sqlite'), existsSync(addon) ? { nativeBinding: addon } : {});
 }
 
 export function startPlugin(options: PluginOptions = {}): void {
   const native = loadBinding();
   installEmbeddingGuards(native);
   let config: FhirConfig;
+  let store: Store;
   try {
-    config = readConfig(JSON.parse(native.configuration()) as Record<string, unknown>);
+    config = readConfig(JSON.parse(native.configuration()) as Record<string, unknown>, native.configurationPath);
+    store = openStore(config);
   } catch (error) {
-    native.fatal(error instanceof ConfigurationError ? `bad configuration: ${error.message}` : String(error));
+    native.fatal(error instanceof ConfigurationError ? `bad configuration: ${error.message}` : `cannot start: ${(error as Error)?.stack ?? String(error)}`);
     return;
   }
-  const context: PluginContext = { native, config, orthanc: new OrthancClient(native) };
-  const router = new Router(createProviders(context), options.operations?.(context) ?? [], {
+  const context: PluginContext = { native, config, orthanc: new OrthancClient(native), store };
+  const providers = createProviders(context);
+  const router = new Router(providers, options.operations?.(context) ?? [], {
     name: 'orthanc-fhir',
     version: typeof ORTHANC_FHIR_VERSION === 'string' ? ORTHANC_FHIR_VERSION : '0.0.0',
     orthancVersion: native.orthancVersion,
     date: new Date().toISOString(),
   });
+  router.setBundleProcessor(new BundleEntries((request) => router.handle(request),
+    (type) => providers.find((provider) => provider.type === type), store));
   const handle = createHttpHandler(router, config, (message) => native.log(LogLevel.Error, message));
   const canned = cannedAnswers();
   native.setRequestHandler((request) => {

@@ -38,6 +38,8 @@ export const enum LogLevel {
 export interface NativeBinding {
   readonly bundlePath: string;
   readonly orthancVersion: string;
+  /** The configuration file or folder Orthanc was started with. */
+  readonly configurationPath: string;
   /** Orthanc's whole configuration, as JSON text. */
   configuration(): string;
   log(level: LogLevel, message: string): void;

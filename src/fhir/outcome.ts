@@ -42,7 +42,8 @@ export const conflict = (diagnostics: string) => fail(409, 'conflict', diagnosti
 export const preconditionFailed = (diagnostics: string) => fail(412, 'conflict', diagnostics);
 export const unprocessable = (diagnostics: string, expression?: string[]) =>
   fail(422, 'processing', diagnostics, expression);
-export const tooLarge = (diagnostics: string) => fail(413, 'too-long', diagnostics);
+/** 400, as the orders issue asks (rather than HTTP's 413), with the code that says why. */
+export const tooLarge = (diagnostics: string) => fail(400, 'too-long', diagnostics);
 
 export function methodNotAllowed(diagnostics: string, allowed: string[]): OperationOutcomeError {
   return new OperationOutcomeError(405, outcome('not-supported', diagnostics), { allow: allowed.join(', ') });

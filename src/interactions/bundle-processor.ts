@@ -4,7 +4,7 @@
 // transaction, resolves urn:uuid references between its entries, and is
 // all or nothing: the first failing entry rolls everything back and decides
 // the answer.
-import { badRequest, OperationOutcomeError, toOutcome } from '../fhir/outcome';
+import { badRequest, OperationOutcomeError, outcome, toOutcome } from '../fhir/outcome';
 import type { Bundle, BundleEntry, Resource } from '../fhir/types';
 import type { ResourceProvider } from '../resources/provider';
 import type { Store } from '../store/store';
@@ -80,6 +80,18 @@ function resolveReferences<T>(value: T, resolved: Map<string, string>): T {
   return copy as T;
 }
 
+/**
+ * An entry's interaction that its type does not support is a 405 for a
+ * request of its own, but a bad entry of the Bundle here (the Bundle's POST
+ * is supported): a 400 that can carry its OperationOutcome.
+ */
+function entryError(error: unknown): unknown {
+  if (error instanceof OperationOutcomeError && error.status === 405) {
+    return new OperationOutcomeError(400, outcome('not-supported', error.message));
+  }
+  return error;
+}
+
 function status(code: number): string {
   return `${code} ${REASONS[code] ?? ''}`.trim();
 }
@@ -120,7 +132,8 @@ export class BundleEntries implements BundleProcessor {
     const entry: BundleEntry = { response: { status: status(response.status) } };
     if (headers.location) entry.response!.location = headers.location;
     if (headers.etag) entry.response!.etag = headers.etag;
-    if (headers['last-modified']) entry.response!.lastModified = new Date(headers['last-modified']).toISOString();
+    const lastModified = response.resource?.meta?.lastUpdated ?? (headers['last-modified'] && new Date(headers['last-modified']).toISOString());
+    if (lastModified) entry.response!.lastModified = lastModified;
     if (response.resource) {
       entry.resource = response.resource;
       if (response.resource.id) entry.fullUrl = `${headers.location?.replace(/\/_history\/.*$/, '') ?? ''}` || undefined;
@@ -133,7 +146,7 @@ export class BundleEntries implements BundleProcessor {
     try {
       return this.answer(await this.handle(this.toRequest(entry, parent)));
     } catch (error) {
-      const mapped = toOutcome(error);
+      const mapped = toOutcome(entryError(error));
       return { response: { status: status(mapped.status), outcome: mapped.outcome } };
     }
   }
@@ -162,7 +175,8 @@ export class BundleEntries implements BundleProcessor {
           const response = await this.handle(this.toRequest({ ...entry, resource }, parent, assigned.get(entry.index)));
           if (response.status >= 400) throw new OperationOutcomeError(response.status, toOutcome(undefined).outcome);
           responses.set(entry.index, this.answer(response));
-        } catch (error) {
+        } catch (caught) {
+          const error = entryError(caught);
           if (error instanceof OperationOutcomeError) {
             const issues = error.outcome.issue.map((issue) => ({
               ...issue,

@@ -35,6 +35,11 @@ interface Row {
   body: string | null;
 }
 
+function withoutIdentity(resource: Resource): Record<string, unknown> {
+  const { resourceType: _type, id: _id, meta: _meta, ...rest } = resource;
+  return rest;
+}
+
 function toVersion(row: Row): ResourceVersion {
   const version: ResourceVersion = { resourceType: row.type, id: row.id, versionId: row.version, lastUpdated: row.last_updated };
   if (row.body !== null) version.resource = JSON.parse(row.body) as Resource;
@@ -151,8 +156,9 @@ export class SqliteStore implements Store {
     const previous = this.writes.current.get(type, id);
     const versionId = (previous?.version ?? 0) + 1;
     const lastUpdated = new Date().toISOString();
+    // resourceType, id and meta first, as FHIR JSON is usually written.
     const stored = resource
-      ? { ...resource, resourceType: type, id, meta: { ...(resource.meta ?? {}), versionId: String(versionId), lastUpdated } }
+      ? { resourceType: type, id, meta: { ...(resource.meta ?? {}), versionId: String(versionId), lastUpdated }, ...withoutIdentity(resource) }
       : undefined;
     this.insertVersion.run(type, id, versionId, lastUpdated, stored ? JSON.stringify(stored) : null);
     this.setCurrent.run(type, id, versionId);

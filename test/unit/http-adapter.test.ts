@@ -6,7 +6,7 @@ import { publicBaseUrl } from '../../src/http/base-url';
 import type { FhirRequest, FhirResponse } from '../../src/interactions/request';
 import type { NativeRequest } from '../../src/native';
 
-const config: FhirConfig = { requestTimeoutSeconds: 30, maxBodySize: 100, defaultCount: 10, maxCount: 100, dicomWebRoot: '/dicom-web' };
+const config: FhirConfig = { requestTimeoutSeconds: 30, maxBodySize: 100, defaultCount: 10, maxCount: 100, dicomWebRoot: '/dicom-web', databaseDirectory: '/tmp' };
 
 function nativeRequest(overrides: Partial<NativeRequest>): NativeRequest {
   return { id: 1, method: 'GET', url: '/fhir/metadata', query: [], headers: { host: 'pacs:8042' }, body: Buffer.alloc(0), ...overrides };
@@ -45,7 +45,8 @@ describe('HTTP adapter', () => {
 
   it('refuses oversized, non-JSON and malformed bodies', async () => {
     const big = await handle(nativeRequest({ method: 'POST', url: '/fhir/x', body: Buffer.alloc(101, 32) }));
-    expect(big.status).to.equal(413);
+    expect(big.status).to.equal(400);
+    expect(JSON.parse(big.body as string).issue[0].code).to.equal('too-long');
     const malformed = await handle(nativeRequest({ method: 'POST', url: '/fhir/x', body: Buffer.from('{') }));
     expect(malformed.status).to.equal(400);
     const parsed = await handle(nativeRequest({ method: 'PUT', url: '/fhir/x', body: Buffer.from('{"a":1}') }));
