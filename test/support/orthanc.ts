@@ -189,6 +189,7 @@ export class Orthanc {
       this.child.kill('SIGKILL');
       await this.exited;
     }
-    if (this.options.dir === undefined) rmSync(this.dir, { recursive: true, force: true });
+    // ORTHANC_FHIR_KEEP=1 keeps the folder (log, storage, core dumps) for a post-mortem.
+    if (this.options.dir === undefined && !process.env.ORTHANC_FHIR_KEEP) rmSync(this.dir, { recursive: true, force: true });
   }
 }
