@@ -28,5 +28,6 @@ if (abi !== process.versions.modules) {
   source = built(copy);
 }
 fs.mkdirSync(path.dirname(target), { recursive: true });
-fs.copyFileSync(source, target);
+fs.copyFileSync(source, `${target}.tmp`); // then rename: see stage-plugin.js
+fs.renameSync(`${target}.tmp`, target);
 console.log(`build-sqlite: staged better_sqlite3.node for ABI ${abi}`);

@@ -7,5 +7,8 @@ const root = path.join(__dirname, '..');
 const source = path.join(root, '.build/native/Release/libOrthancFhir.so');
 const target = path.join(root, 'dist/plugin/libOrthancFhir.so');
 fs.mkdirSync(path.dirname(target), { recursive: true });
-fs.copyFileSync(source, target);
+// Copy then rename: a running Orthanc keeps its mapping of the old file
+// (overwriting a loaded library in place makes it crash with SIGBUS).
+fs.copyFileSync(source, `${target}.tmp`);
+fs.renameSync(`${target}.tmp`, target);
 console.log(`staged ${path.relative(root, target)}`);
