@@ -7,6 +7,7 @@
 #include "request-bridge.h"
 #include "napi-values.h"
 #include "rest-call.h"
+#include "worklist.h"
 
 #include <napi.h>
 
@@ -25,8 +26,8 @@ struct ChangeEvent {
   std::string resourceId;
 };
 
-HttpAnswer ToAnswer(const Napi::Value& status, const Napi::Value& headers, const Napi::Value& body) {
-  HttpAnswer answer;
+BridgeAnswer ToAnswer(const Napi::Value& status, const Napi::Value& headers, const Napi::Value& body) {
+  BridgeAnswer answer;
   answer.status = static_cast<uint16_t>(status.ToNumber().Uint32Value());
   answer.headers = ToHeaderList(headers);
   answer.body = ToBody(body);
@@ -49,7 +50,7 @@ napi_value MakeString(napi_env env, const std::string& text) {
 }
 
 napi_value MakeRequestObject(napi_env env, const RequestBridge::Pending& pending) {
-  const HttpRequest& request = pending.request;
+  const BridgeRequest& request = pending.request;
   napi_value object = nullptr, id = nullptr, query = nullptr, headers = nullptr, body = nullptr;
   void* bodyData = nullptr;
   if (napi_create_object(env, &object) != napi_ok ||
@@ -74,6 +75,7 @@ napi_value MakeRequestObject(napi_env env, const RequestBridge::Pending& pending
     }
   }
   const bool complete = SetNamed(env, object, "id", id) &&
+                        SetNamed(env, object, "channel", MakeString(env, request.channel)) &&
                         SetNamed(env, object, "method", MakeString(env, request.method)) &&
                         SetNamed(env, object, "url", MakeString(env, request.url)) &&
                         SetNamed(env, object, "query", query) && SetNamed(env, object, "headers", headers) &&
@@ -105,7 +107,7 @@ void CallRequestHandler(napi_env env, napi_value handler, void*, void* data) {
     return;  // the environment is going away; Detach answers the request
   }
   if (pending->probe) {
-    RequestBridge::Instance().Answer(pending->id, HttpAnswer());
+    RequestBridge::Instance().Answer(pending->id, BridgeAnswer());
     return;
   }
   pending->delivered = true;
@@ -146,7 +148,7 @@ void SetRequestHandler(const Napi::CallbackInfo& info) {
     throw Napi::TypeError::New(info.Env(), "setRequestHandler(handler: Function, cannedAnswers: Answer[])");
   }
   Napi::Array list = info[1].As<Napi::Array>();
-  std::vector<HttpAnswer> canned;
+  std::vector<BridgeAnswer> canned;
   for (uint32_t i = 0; i < list.Length() && i < kCannedAnswerCount; i++) {
     Napi::Object item = list.Get(i).As<Napi::Object>();
     canned.push_back(ToAnswer(item.Get("status"), item.Get("headers"), item.Get("body")));
@@ -215,6 +217,7 @@ std::string ConfigurationPath() {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("bundlePath", NodeRuntime::Instance().BundlePath());
   exports.Set("configurationPath", ConfigurationPath());
+  exports.Set("worklistRegistered", WorklistRegistered());
   exports.Set("orthancVersion", Context() != nullptr ? Context()->orthancVersion : "");
   exports.Set("configuration", Napi::Function::New(env, Configuration));
   exports.Set("log", Napi::Function::New(env, LogMessage));

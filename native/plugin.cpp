@@ -6,7 +6,8 @@
 #include "plugin-context.h"
 #include "request-bridge.h"
 
-#include <json/json.h>
+#include "json.h"
+#include "worklist.h"
 
 #include <dlfcn.h>
 
@@ -29,6 +30,7 @@ namespace {
 struct Settings {
   std::chrono::milliseconds requestTimeout{30000};
   std::string bundlePath;
+  bool worklist = false;
 };
 
 bool g_running = false;
@@ -92,9 +94,7 @@ std::string ReadSettings(OrthancPluginContext* context, bool& enabled, Settings&
   }
   Json::Value root;
   std::string errors;
-  Json::CharReaderBuilder builder;
-  std::unique_ptr<Json::CharReader> reader(builder.newCharReader());
-  const bool parsed = reader->parse(text, text + strlen(text), &root, &errors);
+  const bool parsed = ParseJson(text, root, errors);
   OrthancPluginFreeString(context, text);
   if (!parsed || !root.isObject()) {
     return "cannot parse Orthanc's configuration: " + errors;
@@ -123,6 +123,11 @@ std::string ReadSettings(OrthancPluginContext* context, bool& enabled, Settings&
     return "\"Fhir.Bundle\" must be a path";
   }
   settings.bundlePath = bundle.isString() ? bundle.asString() : LibraryDirectory() + "/orthanc-fhir.js";
+  const Json::Value& worklist = section["Worklist"]["Enable"];
+  if (!worklist.isNull() && !worklist.isBool()) {
+    return "\"Fhir.Worklist.Enable\" must be true or false";
+  }
+  settings.worklist = worklist.isBool() && worklist.asBool();
   return "";
 }
 
@@ -136,8 +141,8 @@ const char* MethodName(OrthancPluginHttpMethod method) {
   }
 }
 
-HttpRequest ToRequest(const char* url, const OrthancPluginHttpRequest* request) {
-  HttpRequest result;
+BridgeRequest ToRequest(const char* url, const OrthancPluginHttpRequest* request) {
+  BridgeRequest result;
   result.method = MethodName(request->method);
   result.url = url;
   for (uint32_t i = 0; i < request->getCount; i++) {
@@ -154,7 +159,7 @@ HttpRequest ToRequest(const char* url, const OrthancPluginHttpRequest* request) 
   return result;
 }
 
-void Send(OrthancPluginContext* context, OrthancPluginRestOutput* output, const HttpAnswer& answer) {
+void Send(OrthancPluginContext* context, OrthancPluginRestOutput* output, const BridgeAnswer& answer) {
   std::string contentType = "application/octet-stream";
   std::string allow;
   for (const auto& header : answer.headers) {
@@ -184,7 +189,7 @@ OrthancPluginErrorCode ServeFhir(OrthancPluginRestOutput* output, const char* ur
   try {
     ActiveRequests::Scope active(g_active);
     OrthancPluginContext* context = Context();
-    HttpAnswer answer = RequestBridge::Instance().Handle(ToRequest(url, request), g_settings.requestTimeout);
+    BridgeAnswer answer = RequestBridge::Instance().Handle(ToRequest(url, request), g_settings.requestTimeout);
     Send(context, output, answer);
     if (answer.timedOut && !RequestBridge::Instance().Probe(kStallLimit)) {
       NodeRuntime::Instance().Recycle("its event loop has been blocked since a request timed out");
@@ -257,6 +262,10 @@ ORTHANC_PLUGINS_API int32_t OrthancPluginInitialize(OrthancPluginContext* contex
     OrthancPluginRegisterRestCallbackNoLock(context, "/fhir", ServeFhir);
     OrthancPluginRegisterRestCallbackNoLock(context, "/fhir/(.*)", ServeFhir);
     OrthancPluginRegisterOnChangeCallback(context, OnChange);
+    if (settings.worklist && !RegisterWorklist(context, settings.requestTimeout)) {
+      // Orthanc serves one worklist plugin; the FHIR server keeps running.
+      Log(LogLevel::Error, "cannot serve the modality worklist: another plugin already does (Debian's ModalityWorklists sample, say)");
+    }
     Log(LogLevel::Warning, "serving FHIR R5 at /fhir");
     return 0;
   } catch (const std::exception& e) {

@@ -9,21 +9,21 @@ RequestBridge& RequestBridge::Instance() {
   return instance;
 }
 
-HttpAnswer RequestBridge::CannedLocked(CannedAnswer kind) const {
+BridgeAnswer RequestBridge::CannedLocked(CannedAnswer kind) const {
   const auto index = static_cast<size_t>(kind);
   if (index < canned_.size()) {
     return canned_[index];
   }
   // JavaScript never got far enough to register its answers.
   static const uint16_t statuses[kCannedAnswerCount] = {504, 503, 500};
-  HttpAnswer answer;
+  BridgeAnswer answer;
   answer.status = statuses[index];
   answer.headers.emplace_back("content-type", "text/plain");
   answer.body = "The FHIR service is not available";
   return answer;
 }
 
-HttpAnswer RequestBridge::Handle(HttpRequest request, std::chrono::milliseconds timeout) {
+BridgeAnswer RequestBridge::Handle(BridgeRequest request, std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   std::unique_lock<std::mutex> lock(mutex_);
 
@@ -43,7 +43,7 @@ HttpAnswer RequestBridge::Handle(HttpRequest request, std::chrono::milliseconds 
   if (!pending->finished.wait_until(lock, deadline, [&] { return pending->done; })) {
     pending->done = true;
     pending_.erase(pending->id);
-    HttpAnswer answer = CannedLocked(CannedAnswer::Timeout);
+    BridgeAnswer answer = CannedLocked(CannedAnswer::Timeout);
     answer.timedOut = true;
     return answer;
   }
@@ -82,7 +82,7 @@ bool RequestBridge::Probe(std::chrono::milliseconds limit) {
   return answered;
 }
 
-void RequestBridge::Attach(napi_threadsafe_function handler, std::vector<HttpAnswer> canned) {
+void RequestBridge::Attach(napi_threadsafe_function handler, std::vector<BridgeAnswer> canned) {
   std::lock_guard<std::mutex> lock(mutex_);
   handler_ = handler;
   if (canned.size() == kCannedAnswerCount) {
@@ -134,7 +134,7 @@ void RequestBridge::Detach(CannedAnswer kind) {
   }
 }
 
-bool RequestBridge::Answer(uint64_t id, HttpAnswer answer) {
+bool RequestBridge::Answer(uint64_t id, BridgeAnswer answer) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto found = pending_.find(id);
   if (found == pending_.end()) {
@@ -148,7 +148,7 @@ bool RequestBridge::Answer(uint64_t id, HttpAnswer answer) {
 }
 
 void RequestBridge::Fail(uint64_t id) {
-  HttpAnswer failed;
+  BridgeAnswer failed;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     failed = CannedLocked(CannedAnswer::Failed);

@@ -1,7 +1,7 @@
-// Hands HTTP requests from Orthanc's threads to the JavaScript handler on the
-// Node thread and carries the answers back. Knows nothing of FHIR: the
-// JavaScript side registers the bodies to use for "timed out" and
-// "unavailable" answers.
+// Hands requests from Orthanc's threads (HTTP requests to /fhir, worklist
+// C-FIND queries) to the JavaScript handler on the Node thread and carries the
+// answers back. Knows nothing of FHIR: the JavaScript side registers the
+// bodies to use for "timed out" and "unavailable" answers.
 #pragma once
 
 #include <node_api.h>
@@ -20,7 +20,8 @@ namespace orthanc_fhir {
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
-struct HttpRequest {
+struct BridgeRequest {
+  std::string channel = "http";  // or "worklist"
   std::string method;
   std::string url;
   HeaderList query;
@@ -28,7 +29,7 @@ struct HttpRequest {
   std::string body;
 };
 
-struct HttpAnswer {
+struct BridgeAnswer {
   uint16_t status = 500;
   HeaderList headers;
   std::string body;
@@ -48,18 +49,18 @@ class RequestBridge {
 
   // Called on an Orthanc HTTP thread: blocks until JavaScript answers, the
   // timeout expires or the bridge stops.
-  HttpAnswer Handle(HttpRequest request, std::chrono::milliseconds timeout);
+  BridgeAnswer Handle(BridgeRequest request, std::chrono::milliseconds timeout);
 
   // Node thread: JavaScript registered its handler (a thread-safe function)
   // and the canned answers used when it cannot answer.
-  void Attach(napi_threadsafe_function handler, std::vector<HttpAnswer> canned);
+  void Attach(napi_threadsafe_function handler, std::vector<BridgeAnswer> canned);
   // Node thread: the environment is going away; stop calling into it and
   // answer every request it had received with `kind`. Requests it never saw
   // wait for the next environment, unless Orthanc is stopping.
   void Detach(CannedAnswer kind);
   // Node thread: JavaScript answers request `id`. False when nobody waits
   // any more (timed out or already answered).
-  bool Answer(uint64_t id, HttpAnswer answer);
+  bool Answer(uint64_t id, BridgeAnswer answer);
   // Node thread: the handler failed before it could answer request `id`.
   void Fail(uint64_t id);
 
@@ -78,7 +79,7 @@ class RequestBridge {
 
  private:
   RequestBridge() = default;
-  HttpAnswer CannedLocked(CannedAnswer kind) const;
+  BridgeAnswer CannedLocked(CannedAnswer kind) const;
   // Queues `pending` for the Node thread; false when the handler is gone.
   bool DispatchLocked(const PendingPtr& pending);
   bool QueueLocked(const PendingPtr& pending);
@@ -89,7 +90,7 @@ class RequestBridge {
   std::condition_variable readyChanged_;
   BridgeState state_ = BridgeState::Starting;
   napi_threadsafe_function handler_ = nullptr;
-  std::vector<HttpAnswer> canned_;  // indexed by CannedAnswer, empty until JavaScript registers them
+  std::vector<BridgeAnswer> canned_;  // indexed by CannedAnswer, empty until JavaScript registers them
   uint64_t nextId_ = 1;
   std::map<uint64_t, PendingPtr> pending_;
 };
@@ -98,9 +99,9 @@ struct RequestBridge::Pending {
   uint64_t id = 0;
   bool probe = false;      // answered by the shim without calling JavaScript
   bool delivered = false;  // JavaScript has seen it (set on the Node thread)
-  HttpRequest request;
+  BridgeRequest request;
   bool done = false;
-  HttpAnswer answer;
+  BridgeAnswer answer;
   std::condition_variable finished;
 };
 

@@ -22,6 +22,8 @@ export interface FhirConfig {
   patientIdSystem?: string;
   /** Identifier.system of accession numbers without an issuer; none when unset. */
   accessionNumberSystem?: string;
+  /** The modality worklist served from the orders. */
+  worklist: { enable: boolean; filterIssuerAet: boolean; limitAnswers: number };
   /** Folder of the plugin's database file (orders, stored Patients). */
   databaseDirectory: string;
   /** UTC offset assumed for DICOM times without TimezoneOffsetFromUTC (e.g. "+01:00"); none: date precision. */
@@ -44,7 +46,28 @@ const KNOWN_KEYS = new Set([
   'AccessionNumberSystem',
   'DefaultTimezoneOffset',
   'DatabaseDirectory',
+  'Worklist',
 ]);
+
+function worklistSection(value: unknown): FhirConfig['worklist'] {
+  const section = (value ?? {}) as Json;
+  if (typeof section !== 'object' || Array.isArray(section)) throw new ConfigurationError('"Fhir.Worklist" must be an object');
+  for (const key of Object.keys(section)) {
+    if (!['Enable', 'FilterIssuerAet', 'LimitAnswers'].includes(key)) {
+      throw new ConfigurationError(`Unknown option "Fhir.Worklist.${key}" (known: Enable, FilterIssuerAet, LimitAnswers)`);
+    }
+  }
+  for (const key of ['Enable', 'FilterIssuerAet']) {
+    if (section[key] !== undefined && typeof section[key] !== 'boolean') {
+      throw new ConfigurationError(`"Fhir.Worklist.${key}" must be true or false`);
+    }
+  }
+  const limit = section.LimitAnswers ?? 0;
+  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 0) {
+    throw new ConfigurationError('"Fhir.Worklist.LimitAnswers" must be a non-negative integer (0: no limit)');
+  }
+  return { enable: section.Enable === true, filterIssuerAet: section.FilterIssuerAet === true, limitAnswers: limit };
+}
 
 function optionalUri(section: Json, key: string): string | undefined {
   const value = section[key];
@@ -143,6 +166,7 @@ export function readConfig(orthanc: Json, configurationPath = ''): FhirConfig {
     maxCount,
     dicomWebRoot: '/' + root.replace(/^\/+|\/+$/g, ''),
     patientIdSystem: optionalUri(section, 'PatientIdSystem'),
+    worklist: worklistSection(section.Worklist),
     databaseDirectory: resolvePath(
       configurationPath,
       stringOption(section, 'DatabaseDirectory') ??

@@ -3,7 +3,10 @@
 import { ConfigurationError, readConfig, type FhirConfig } from './config';
 import { cannedAnswers, createHttpHandler } from './http/adapter';
 import { Router } from './interactions/router';
-import { LogLevel, loadBinding, type NativeBinding } from './native';
+import { LogLevel, loadBinding, type NativeAnswer, type NativeBinding, type NativeRequest } from './native';
+import type { FhirRequest } from './interactions/request';
+import { OrderTracker } from './worklist/order-tracker';
+import { WorklistService } from './worklist/worklist-service';
 import { OrthancClient } from './orthanc/client';
 import { DicomIndex } from './orthanc/dicom-index';
 import { createEndpointResource, DicomWebEndpoints } from './resources/endpoint-resource';
@@ -41,7 +44,7 @@ function createProviders({ config, orthanc, store }: PluginContext): ResourcePro
   const index = new DicomIndex(orthanc);
   const endpoints = new DicomWebEndpoints(index, config);
   registry.add(createPatientResource(index, registry, config, { store, validate: validatorFor('Patient', config) }));
-  registry.add(createImagingStudyResource(index, endpoints, registry, config));
+  registry.add(createImagingStudyResource(index, endpoints, registry, config, () => store.list('ServiceRequest')));
   registry.add(createEndpointResource(endpoints, registry, config));
   registry.add(createStoredResource(serviceRequestSetup(validatorFor('ServiceRequest', config)), store, registry, config));
   registry.add(createStoredResource(taskSetup(validatorFor('Task', config)), store, registry, config));
@@ -57,6 +60,26 @@ function openStore(config: FhirConfig): Store {
   mkdirSync(config.databaseDirectory, { recursive: true });
   const addon = join(__dirname, 'better_sqlite3.node');
   return new SqliteStore(join(config.databaseDirectory, 'orthanc-fhir.sqlite'), existsSync(addon) ? { nativeBinding: addon } : {});
+}
+
+// Orthanc's change types (OrthancPluginChangeType).
+const CHANGE_NEW_STUDY = 6;
+const CHANGE_STABLE_STUDY = 9;
+const CHANGE_ORTHANC_STARTED = 10;
+
+/** Requests the plugin makes to itself carry no client's URL. */
+function internalRequest(): FhirRequest {
+  return { method: 'GET', path: [], query: [], headers: {}, baseUrl: 'http://localhost/fhir' };
+}
+
+/** Orthanc serves one worklist plugin: say which ones compete, and which serves. */
+async function reportWorklistConflict({ native, config, orthanc }: PluginContext): Promise<void> {
+  const plugins = (await orthanc.getJson<string[]>('/plugins').catch(() => undefined)) ?? [];
+  const others = plugins.filter((name) => name === 'worklists' || /worklist/i.test(name));
+  if (config.worklist.enable && others.length > 0) {
+    const serving = native.worklistRegistered ? 'orthanc-fhir (from FHIR orders)' : others.join(', ');
+    native.log(LogLevel.Warning, `both orthanc-fhir and ${others.join(', ')} are loaded and Orthanc accepts one worklist plugin: ${serving} answers modality worklist queries`);
+  }
 }
 
 export function startPlugin(options: PluginOptions = {}): void {
@@ -81,12 +104,36 @@ export function startPlugin(options: PluginOptions = {}): void {
   });
   router.setBundleProcessor(new BundleEntries((request) => router.handle(request),
     (type) => providers.find((provider) => provider.type === type), store));
-  const handle = createHttpHandler(router, config, (message) => native.log(LogLevel.Error, message));
+  const logError = (message: string) => native.log(LogLevel.Error, message);
+  const handleHttp = createHttpHandler(router, config, logError);
+  const patients = providers.find((provider) => provider.type === 'Patient')!;
+  const worklist = new WorklistService(store, (id) => patients.read!(id, internalRequest()).catch(() => undefined), config);
+  const handle = async (request: NativeRequest): Promise<NativeAnswer> => {
+    if (request.channel === 'worklist') {
+      const answer = await worklist.answer(request.body.toString('utf8'), request.headers['issuer-aet'] ?? '');
+      return { status: 200, headers: {}, body: JSON.stringify(answer) };
+    }
+    return handleHttp(request);
+  };
   const canned = cannedAnswers();
   native.setRequestHandler((request) => {
     handle(request).then(
       (answer) => native.answer(request.id, answer.status, answer.headers, answer.body),
-      () => native.answer(request.id, canned[2].status, canned[2].headers, canned[2].body),
+      (error) => {
+        logError(`${request.channel} request failed: ${(error as Error)?.stack ?? String(error)}`);
+        native.answer(request.id, canned[2].status, canned[2].headers, canned[2].body);
+      },
     );
   }, canned);
+
+  // Images arriving for orders move their Tasks on. The change events only
+  // wake the tracker, which reads Orthanc's change log itself.
+  const tracker = new OrderTracker(context.orthanc, store, logError);
+  native.setChangeHandler((changeType) => {
+    if (changeType === CHANGE_NEW_STUDY || changeType === CHANGE_STABLE_STUDY) void tracker.wake();
+    if (changeType === CHANGE_ORTHANC_STARTED) {
+      void tracker.wake();
+      void reportWorklistConflict(context);
+    }
+  });
 }

@@ -4,6 +4,8 @@
 /** A request as Orthanc handed it to the shim. */
 export interface NativeRequest {
   id: number;
+  /** 'http' for /fhir requests; 'worklist' for a modality worklist C-FIND (body: the query as DICOM JSON). */
+  channel: 'http' | 'worklist';
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** The path Orthanc matched, starting with /fhir. */
   url: string;
@@ -40,6 +42,8 @@ export interface NativeBinding {
   readonly orthancVersion: string;
   /** The configuration file or folder Orthanc was started with. */
   readonly configurationPath: string;
+  /** Whether Orthanc accepted this plugin's worklist callback ("Fhir.Worklist.Enable"). */
+  readonly worklistRegistered: boolean;
   /** Orthanc's whole configuration, as JSON text. */
   configuration(): string;
   log(level: LogLevel, message: string): void;

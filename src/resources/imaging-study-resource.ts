@@ -10,6 +10,7 @@ import { defineSearch, searchParamDeclarations, type SearchRequest } from '../se
 import type { DicomWebEndpoints } from './endpoint-resource';
 import { mapImagingStudy, tagString, type ImagingStudyMapOptions, type OrthancSeries, type OrthancStudy } from './imaging';
 import { planStudySearch, type StudySearchPlan } from './imaging-study-query';
+import { orderOfStudy } from './orders';
 import type { ResourceProvider } from './provider';
 import type { ResourceRegistry } from './registry';
 import { searchAllOf, searchBundle, type SearchSource } from './search-flow';
@@ -38,6 +39,8 @@ export function createImagingStudyResource(
   endpoints: DicomWebEndpoints,
   registry: ResourceRegistry,
   config: FhirConfig,
+  /** The orders known to this server: a study of one points at it literally. */
+  orders: () => Promise<Resource[]>,
 ): ResourceProvider {
   const definition = defineSearch({
     resourceType: 'ImagingStudy',
@@ -49,7 +52,12 @@ export function createImagingStudyResource(
   });
 
   async function mapOptions(): Promise<ImagingStudyMapOptions> {
+    const requests = await orders();
     return {
+      serviceRequestReference: (accession, study) => {
+        const order = orderOfStudy(requests, tagString(study.MainDicomTags, 'StudyInstanceUID'), accession?.value);
+        return order ? { reference: `ServiceRequest/${order.id}` } : undefined;
+      },
       endpoints: await endpoints.references(),
       defaultTimezoneOffset: config.defaultTimezoneOffset,
       accessionNumberSystem: config.accessionNumberSystem,

@@ -21,6 +21,8 @@ export interface StoredTypeSetup {
   documentation: string;
   /** Throws a 400/422 OperationOutcomeError for a resource that may not be stored. */
   validate(resource: Resource): void;
+  /** Completes a valid resource before it is stored, given its current version (e.g. a server-assigned identifier). */
+  prepare?(resource: Resource, previous: Resource | undefined): Resource;
 }
 
 /** W/"3" or "3" -> "3"; undefined for a missing header. */
@@ -137,7 +139,8 @@ export function createStoredResource(setup: StoredTypeSetup, store: Store, regis
           }
         }
         const { id: _ignored, ...body } = resource;
-        return written(writer.put(type, request.assignedId ?? randomUUID(), body as Resource), 201, request.baseUrl);
+        const prepared = setup.prepare ? setup.prepare(body as Resource, undefined) : (body as Resource);
+        return written(writer.put(type, request.assignedId ?? randomUUID(), prepared), 201, request.baseUrl);
       });
     },
 
@@ -150,7 +153,8 @@ export function createStoredResource(setup: StoredTypeSetup, store: Store, regis
         if (expected !== undefined && String(current?.versionId) !== expected) {
           throw preconditionFailed(`${type}/${id} is at version ${current?.versionId ?? 'none'}, not ${expected}`);
         }
-        return written(writer.put(type, id, resource), current?.resource ? 200 : 201, request.baseUrl);
+        const prepared = setup.prepare ? setup.prepare(resource, current?.resource) : resource;
+        return written(writer.put(type, id, prepared), current?.resource ? 200 : 201, request.baseUrl);
       });
     },
 

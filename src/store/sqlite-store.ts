@@ -19,6 +19,10 @@ CREATE TABLE IF NOT EXISTS versions (
   UNIQUE (type, id, version)
 );
 CREATE INDEX IF NOT EXISTS versions_by_type ON versions (type, seq);
+CREATE TABLE IF NOT EXISTS settings (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS current (
   type TEXT NOT NULL,
   id TEXT NOT NULL,
@@ -54,6 +58,7 @@ class Queries {
   readonly historyOfType: Statement<[string, string, number, number], Row>;
   readonly countOfId: Statement<[string, string, string], { n: number }>;
   readonly countOfType: Statement<[string, string], { n: number }>;
+  readonly setting: Statement<[string], { value: string }>;
 
   constructor(db: Connection) {
     const latest = 'SELECT v.* FROM current c JOIN versions v ON v.type = c.type AND v.id = c.id AND v.version = c.version';
@@ -64,6 +69,7 @@ class Queries {
     this.historyOfType = db.prepare('SELECT * FROM versions WHERE type = ? AND last_updated >= ? ORDER BY seq DESC LIMIT ? OFFSET ?');
     this.countOfId = db.prepare('SELECT count(*) AS n FROM versions WHERE type = ? AND id = ? AND last_updated >= ?');
     this.countOfType = db.prepare('SELECT count(*) AS n FROM versions WHERE type = ? AND last_updated >= ?');
+    this.setting = db.prepare('SELECT value FROM settings WHERE key = ?');
   }
 }
 
@@ -79,6 +85,7 @@ export class SqliteStore implements Store {
   private readonly reads: Queries;
   private readonly insertVersion: Statement<[string, string, number, string, string | null]>;
   private readonly setCurrent: Statement<[string, string, number]>;
+  private readonly putSettingStatement: Statement<[string, string]>;
   private readonly ambient = new AsyncLocalStorage<StoreWriter>();
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -92,6 +99,7 @@ export class SqliteStore implements Store {
     this.writes = new Queries(this.writer);
     this.reads = new Queries(this.reader);
     this.insertVersion = this.writer.prepare('INSERT INTO versions (type, id, version, last_updated, body) VALUES (?, ?, ?, ?, ?)');
+    this.putSettingStatement = this.writer.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
     this.setCurrent = this.writer.prepare('INSERT INTO current (type, id, version) VALUES (?, ?, ?) ON CONFLICT (type, id) DO UPDATE SET version = excluded.version');
   }
 
@@ -120,6 +128,10 @@ export class SqliteStore implements Store {
     return { total, versions: rows.map(toVersion) };
   }
 
+  async setting(key: string): Promise<string | undefined> {
+    return this.queries.setting.get(key)?.value;
+  }
+
   async list(resourceType: string): Promise<Resource[]> {
     return this.queries.list.all(resourceType).map((row) => JSON.parse(row.body) as Resource);
   }
@@ -140,6 +152,9 @@ export class SqliteStore implements Store {
         return row ? toVersion(row) : undefined;
       },
       put: (type, id, resource) => this.put(type, id, resource),
+      putSetting: (key, value) => {
+        this.putSettingStatement.run(key, value);
+      },
     };
     this.writer.exec('BEGIN IMMEDIATE');
     try {

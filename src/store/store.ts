@@ -32,6 +32,8 @@ export interface StoreWriter {
   current(resourceType: string, id: string): ResourceVersion | undefined;
   /** Appends the next version; `resource` undefined records a deletion. */
   put(resourceType: string, id: string, resource: Resource | undefined): ResourceVersion;
+  /** The plugin's own bookkeeping (e.g. how far Orthanc's changes were followed). */
+  putSetting(key: string, value: string): void;
 }
 
 export interface Store {
@@ -39,6 +41,7 @@ export interface Store {
   current(resourceType: string, id: string): Promise<ResourceVersion | undefined>;
   version(resourceType: string, id: string, versionId: number): Promise<ResourceVersion | undefined>;
   history(resourceType: string, id: string | undefined, query: HistoryQuery): Promise<HistoryPage>;
+  setting(key: string): Promise<string | undefined>;
   /** Every live (not deleted) resource of a type, latest versions. */
   list(resourceType: string): Promise<Resource[]>;
   /**

@@ -105,7 +105,7 @@ describe('imaging: ImagingStudy mapper', () => {
     it('lets a caller supply a literal ServiceRequest reference', () => {
       const study = mapImagingStudy(studyInput(captured), {
         accessionNumberSystem: 'http://ris.example/acsn',
-        serviceRequestReference: (accession) => (accession.value === 'ACC-1001' ? { reference: 'ServiceRequest/42' } : undefined),
+        serviceRequestReference: (accession) => (accession!.value === 'ACC-1001' ? { reference: 'ServiceRequest/42' } : undefined),
       });
       expect(study.basedOn).to.deep.equal([{ reference: 'ServiceRequest/42' }]);
       expect(study.identifier?.[1]).to.deep.equal({

@@ -76,10 +76,11 @@ export interface ImagingStudyMapOptions {
   accessionIssuerSystems?: Readonly<Record<string, string>>;
   /**
    * Replaces the logical basedOn reference (by ACSN identifier) with a
-   * literal one, e.g. when the ServiceRequest is known on this server.
-   * Returning undefined keeps the logical reference.
+   * literal one, e.g. when the ServiceRequest is known on this server (also
+   * for a study without accession number, matched by its UID). Returning
+   * undefined keeps the logical reference.
    */
-  serviceRequestReference?: (accession: Identifier, study: OrthancStudy) => Reference | undefined;
+  serviceRequestReference?: (accession: Identifier | undefined, study: OrthancStudy) => Reference | undefined;
   /** Extra or overriding coding scheme designator -> system (e.g. local "99..." schemes). */
   codingSystems?: Readonly<Record<string, string>>;
   /** BodyPartExamined value -> coding (e.g. SNOMED CT per PS3.16 Annex L); the value is always kept as text. */
@@ -151,9 +152,10 @@ function studyIdentifiers(study: OrthancStudy, context: Context): { identifiers:
   return { identifiers, accession };
 }
 
-function basedOn(accession: Identifier, study: OrthancStudy, options: ImagingStudyMapOptions): Reference {
+function basedOn(accession: Identifier | undefined, study: OrthancStudy, options: ImagingStudyMapOptions): Reference | undefined {
   const literal = options.serviceRequestReference?.(accession, study);
   if (literal) return literal;
+  if (!accession) return undefined;
   const identifier: Identifier = { type: ACCESSION_TYPE };
   if (accession.system) identifier.system = accession.system;
   identifier.value = accession.value;
@@ -288,6 +290,7 @@ export function mapImagingStudy(input: ImagingStudyInput, options: ImagingStudyM
     lastUpdateOffset,
   );
   const { identifiers, accession } = studyIdentifiers(study, context);
+  const based = basedOn(accession, study, options);
 
   const instancesBySeries = new Map<string, OrthancInstance[]>();
   for (const instance of input.instances ?? []) {
@@ -335,7 +338,7 @@ export function mapImagingStudy(input: ImagingStudyInput, options: ImagingStudyM
     ...(modalities.length > 0 ? { modality: modalities } : {}),
     subject: { reference: `Patient/${study.ParentPatient}` },
     ...(started ? { started } : {}),
-    ...(accession ? { basedOn: [basedOn(accession, study, options)] } : {}),
+    ...(based ? { basedOn: [based] } : {}),
     ...(referrer ? { referrer: { display: referrer } } : {}),
     ...(endpoints.length > 0 ? { endpoint: endpoints.map((endpoint) => ({ ...endpoint })) } : {}),
     numberOfSeries: input.series.length,
