@@ -217,6 +217,7 @@ std::string ConfigurationPath() {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("bundlePath", NodeRuntime::Instance().BundlePath());
   exports.Set("configurationPath", ConfigurationPath());
+  exports.Set("libraryDirectory", LibraryDirectory());
   exports.Set("worklistRegistered", WorklistRegistered());
   exports.Set("orthancVersion", Context() != nullptr ? Context()->orthancVersion : "");
   exports.Set("configuration", Napi::Function::New(env, Configuration));

@@ -4,6 +4,8 @@
 
 #include <orthanc/OrthancCPlugin.h>
 
+#include <dlfcn.h>
+
 #include <atomic>
 #include <string>
 
@@ -29,6 +31,18 @@ inline void Log(LogLevel level, const std::string& message) {
     case LogLevel::Warning: OrthancPluginLogWarning(context, text.c_str()); break;
     default: OrthancPluginLogInfo(context, text.c_str()); break;
   }
+}
+
+// The folder of this shared library: the JavaScript bundle and the addons it
+// loads are deployed beside it.
+inline std::string LibraryDirectory() {
+  Dl_info info;
+  if (dladdr(reinterpret_cast<void*>(&ContextSlot), &info) == 0 || info.dli_fname == nullptr) {
+    return ".";
+  }
+  std::string path = info.dli_fname;
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? "." : path.substr(0, slash);
 }
 
 }  // namespace orthanc_fhir

@@ -74,16 +74,6 @@ constexpr std::chrono::milliseconds kStopTimeout{10000};
 // delay is stuck (an endless loop, say) and its environment is recreated.
 constexpr std::chrono::milliseconds kStallLimit{1000};
 
-std::string LibraryDirectory() {
-  Dl_info info;
-  if (dladdr(reinterpret_cast<void*>(&LibraryDirectory), &info) == 0 || info.dli_fname == nullptr) {
-    return ".";
-  }
-  std::string path = info.dli_fname;
-  const auto slash = path.rfind('/');
-  return slash == std::string::npos ? "." : path.substr(0, slash);
-}
-
 // Reads what the shim itself needs from the "Fhir" section; JavaScript
 // validates the rest. Returns false with `enabled` unset when disabled.
 std::string ReadSettings(OrthancPluginContext* context, bool& enabled, Settings& settings) {

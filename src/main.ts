@@ -55,10 +55,10 @@ function validatorFor(type: ValidatedType, config: FhirConfig): (resource: Resou
   return (resource) => validateResource(type, resource, { patientIdSystem: config.patientIdSystem });
 }
 
-/** The store's file, and its compiled addon beside the bundle when there is one. */
-function openStore(config: FhirConfig): Store {
+/** The store's file, with the SQLite addon compiled for this runtime, deployed beside the plugin. */
+function openStore(config: FhirConfig, libraryDirectory: string): Store {
   mkdirSync(config.databaseDirectory, { recursive: true });
-  const addon = join(__dirname, 'better_sqlite3.node');
+  const addon = join(libraryDirectory, 'better_sqlite3.node');
   return new SqliteStore(join(config.databaseDirectory, 'orthanc-fhir.sqlite'), existsSync(addon) ? { nativeBinding: addon } : {});
 }
 
@@ -89,7 +89,7 @@ export function startPlugin(options: PluginOptions = {}): void {
   let store: Store;
   try {
     config = readConfig(JSON.parse(native.configuration()) as Record<string, unknown>, native.configurationPath);
-    store = openStore(config);
+    store = openStore(config, native.libraryDirectory);
   } catch (error) {
     native.fatal(error instanceof ConfigurationError ? `bad configuration: ${error.message}` : `cannot start: ${(error as Error)?.stack ?? String(error)}`);
     return;

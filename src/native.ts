@@ -40,6 +40,8 @@ export const enum LogLevel {
 export interface NativeBinding {
   readonly bundlePath: string;
   readonly orthancVersion: string;
+  /** The folder of libOrthancFhir.so, where native addons are deployed beside it. */
+  readonly libraryDirectory: string;
   /** The configuration file or folder Orthanc was started with. */
   readonly configurationPath: string;
   /** Whether Orthanc accepted this plugin's worklist callback ("Fhir.Worklist.Enable"). */

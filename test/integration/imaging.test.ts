@@ -219,7 +219,7 @@ describe('imaging resources from Orthanc', function () {
   it('lists exactly these interactions and parameters in the CapabilityStatement', async () => {
     const statement = (await client().capabilityStatement()) as Json;
     const resources = Object.fromEntries(statement.rest[0].resource.map((r: Json) => [r.type, r]));
-    expect(Object.keys(resources).sort()).to.deep.equal(['Endpoint', 'ImagingStudy', 'Patient']);
+    expect(Object.keys(resources).sort()).to.deep.equal(['Endpoint', 'ImagingStudy', 'Patient', 'ServiceRequest', 'Task']);
     const params = (type: string) => resources[type].searchParam.map((p: Json) => p.name).sort();
     expect(params('Patient')).to.deep.equal(['_id', 'birthdate', 'family', 'gender', 'given', 'identifier', 'name']);
     expect(params('ImagingStudy')).to.deep.equal(['_id', 'based-on', 'dicom-class', 'endpoint', 'identifier', 'instance',
@@ -227,9 +227,10 @@ describe('imaging resources from Orthanc', function () {
     expect(params('Endpoint')).to.deep.equal(['_id', 'connection-type', 'name', 'status']);
     expect(resources.ImagingStudy.searchInclude).to.deep.equal(['ImagingStudy:subject', 'ImagingStudy:endpoint']);
     expect(resources.Patient.searchRevInclude).to.deep.equal(['ImagingStudy:subject']);
-    for (const type of ['Patient', 'ImagingStudy', 'Endpoint']) {
+    for (const type of ['ImagingStudy', 'Endpoint']) {
       expect(resources[type].interaction.map((i: Json) => i.code)).to.deep.equal(['read', 'search-type']);
     }
+    expect(resources.Patient.interaction.map((i: Json) => i.code)).to.deep.equal(['read', 'update', 'create', 'search-type']);
   });
 });
 
