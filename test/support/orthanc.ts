@@ -32,6 +32,8 @@ export interface OrthancOptions {
   /** Load the FHIR plugin (default true). */
   withPlugin?: boolean;
   withDicomWeb?: boolean;
+  /** More plugins to load after this one (e.g. Debian's ModalityWorklists sample). */
+  extraPlugins?: string[];
   /** More top-level configuration. */
   extra?: Record<string, unknown>;
   /** Reuse this storage folder (to restart on the same data). */
@@ -91,6 +93,7 @@ export class Orthanc {
     const plugins: string[] = [];
     if (this.options.withPlugin !== false) plugins.push(PLUGIN);
     if (this.options.withDicomWeb) plugins.push(DICOMWEB_PLUGIN);
+    plugins.push(...(this.options.extraPlugins ?? []));
     return {
       Name: 'orthanc-fhir-test',
       StorageDirectory: join(this.dir, 'db'),
@@ -102,9 +105,9 @@ export class Orthanc {
       AuthenticationEnabled: false,
       HttpDescribeErrors: true,
       StableAge: 2,
-      Plugins: plugins,
       ...(this.options.fhir !== undefined ? { Fhir: this.options.fhir } : {}),
       ...this.options.extra,
+      Plugins: plugins,
     };
   }
 
