@@ -1,18 +1,21 @@
 // npm run bench:imaging: the imaging resources against the native Orthanc
 // REST calls that fetch the same facts, in one run. A study of 4 series x 100
 // instances is read; ImagingStudy?patient= and ?started=ge are searched over
-// 10,000 studies. The data (made with dcmjs, sent with storescu) is kept in
-// .bench/imaging so that later runs start at once.
+// 10,000 studies. The data (made with dcmjs, sent with parallel HTTP POST
+// /instances) is kept in .bench/imaging: a run sends only what is missing
+// (by StudyInstanceUID, and SOPInstanceUID for the big study), so later runs
+// start at once and an interrupted generation resumes.
 import dcmjs from 'dcmjs';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import http from 'node:http';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Orthanc, ROOT } from '../test/support/orthanc';
 import { percentile } from './load';
 
 const STUDIES = Number(process.env.BENCH_STUDIES ?? 10000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 30);
+/** Parallel POST /instances while the data is generated. */
+const UPLOADS = Number(process.env.BENCH_UPLOADS ?? 6);
 const CT = '1.2.840.10008.5.1.4.1.1.2';
 
 interface Spec {
@@ -37,29 +40,67 @@ function dicom(spec: Spec): Buffer {
   return Buffer.from(dcmjs.data.datasetToBuffer(dataset));
 }
 
-function send(orthanc: Orthanc, specs: Spec[]): void {
-  const dir = mkdtempSync(join(tmpdir(), 'bench-dicom-'));
+function postInstance(agent: http.Agent, port: number, body: Buffer): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      { host: '127.0.0.1', port, agent, method: 'POST', path: '/instances', headers: { 'content-type': 'application/dicom', 'content-length': body.length } },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        response.on('error', reject);
+      },
+    );
+    request.setTimeout(60000, () => request.destroy(new Error('POST /instances timed out')));
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
+/** Sends each instance with POST /instances, UPLOADS at a time, retrying a failed one a few times. */
+async function send(orthanc: Orthanc, specs: Spec[]): Promise<void> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: UPLOADS });
+  const started = Date.now();
+  let next = 0;
+  let done = 0;
   try {
-    for (let start = 0; start < specs.length; start += 1000) {
-      const files = specs.slice(start, start + 1000).map((spec, i) => {
-        const file = join(dir, `${start + i}.dcm`);
-        writeFileSync(file, dicom(spec));
-        return file;
-      });
-      execFileSync('storescu', ['-aec', 'ORTHANC', '127.0.0.1', String(orthanc.dicomPort), ...files], { stdio: 'ignore' });
-      for (const file of files) rmSync(file);
-    }
+    await Promise.all(Array.from({ length: UPLOADS }, async () => {
+      while (next < specs.length) {
+        const spec = specs[next++]!;
+        const body = dicom(spec);
+        for (let attempt = 1; ; attempt++) {
+          try {
+            const answer = await postInstance(agent, orthanc.httpPort, body);
+            if (answer.status !== 200) throw new Error(`${answer.status} ${answer.text.slice(0, 300)}`);
+            break;
+          } catch (error) {
+            if (attempt >= 4) throw new Error(`POST /instances of ${spec.instance} failed ${attempt} times: ${String(error)}`);
+            await new Promise((r) => setTimeout(r, 500 * attempt));
+          }
+        }
+        if (++done % 1000 === 0 || done === specs.length) {
+          const seconds = (Date.now() - started) / 1000;
+          console.log(`  ${done}/${specs.length} instances sent (${seconds.toFixed(0)} s, ${(done / seconds).toFixed(0)}/s)`);
+        }
+      }
+    }));
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    agent.destroy();
   }
 }
 
 const uid = (...parts: number[]) => `1.2.826.0.1.3680043.10.999.${parts.join('.')}`;
 
-async function ensureData(orthanc: Orthanc): Promise<void> {
-  const count = ((await (await fetch(`${orthanc.url}/statistics`)).json()) as { CountStudies: number }).CountStudies;
-  if (count >= STUDIES + 1) return;
-  console.log(`generating ${STUDIES} studies and one of 4 x 100 instances (kept in .bench/imaging)...`);
+/** One tag of every resource of a level that matches the query (expanded /tools/find). */
+async function present(orthanc: Orthanc, level: 'Study' | 'Instance', query: Record<string, string>, tag: string): Promise<Set<string>> {
+  const response = await fetch(`${orthanc.url}/tools/find`, { method: 'POST', body: JSON.stringify({ Level: level, Query: query, Expand: true }) });
+  if (response.status !== 200) throw new Error(`/tools/find: ${response.status} ${await response.text()}`);
+  const found = (await response.json()) as Array<{ MainDicomTags: Record<string, string> }>;
+  return new Set(found.map((resource) => resource.MainDicomTags[tag]!));
+}
+
+/** The dataset: the big study (4 series x 100 instances) and STUDIES one-instance studies. */
+function dataset(): { big: Spec[]; many: Spec[] } {
   const big: Spec[] = [];
   for (let s = 1; s <= 4; s++) {
     for (let i = 1; i <= 100; i++) {
@@ -71,7 +112,25 @@ async function ensureData(orthanc: Orthanc): Promise<void> {
     const day = new Date(Date.UTC(2015, 0, 1) + (n % 3650) * 86400000).toISOString().slice(0, 10).replace(/-/g, '');
     many.push({ patient: 1 + (n % 1000), study: uid(1, n), series: uid(1, n, 1), instance: uid(1, n, 1, 1), date: day, seriesNumber: 1, instanceNumber: 1 });
   }
-  send(orthanc, [...big, ...many]);
+  return { big, many };
+}
+
+/** What of the dataset is not in Orthanc yet: instances of the big study, and one-instance studies by StudyInstanceUID. */
+async function missing(orthanc: Orthanc): Promise<Spec[]> {
+  const { big, many } = dataset();
+  const instances = await present(orthanc, 'Instance', { StudyInstanceUID: uid(0) }, 'SOPInstanceUID');
+  const studies = await present(orthanc, 'Study', {}, 'StudyInstanceUID');
+  return [...big.filter((spec) => !instances.has(spec.instance)), ...many.filter((spec) => !studies.has(spec.study))];
+}
+
+/** Generates (dcmjs) and uploads what is missing; the data stays in .bench/imaging for later runs. */
+async function ensureData(orthanc: Orthanc): Promise<void> {
+  const todo = await missing(orthanc);
+  if (todo.length === 0) return;
+  console.log(`generating ${todo.length} missing instances of ${STUDIES + 400} (${STUDIES} studies and one of 4 x 100; kept in ${orthanc.dir}), ${UPLOADS} parallel POST /instances...`);
+  await send(orthanc, todo);
+  const left = await missing(orthanc);
+  if (left.length > 0) throw new Error(`${left.length} instances still missing after the upload (first: ${left[0]!.instance})`);
 }
 
 async function timed(urls: string[]): Promise<number> {
@@ -98,7 +157,7 @@ async function measure(label: string, fhir: (i: number) => string[], native: (i:
 }
 
 async function main(): Promise<void> {
-  const dir = join(ROOT, '.bench/imaging');
+  const dir = process.env.BENCH_IMAGING_DIR ?? join(ROOT, '.bench/imaging');
   mkdirSync(dir, { recursive: true });
   const orthanc = await Orthanc.start({ dir, verbose: false, fhir: { Enable: true }, withDicomWeb: true });
   try {
@@ -108,7 +167,9 @@ async function main(): Promise<void> {
     const big = found[0]!;
     const series = await get<Array<{ Instances: string[] }>>(`/studies/${big}/series?expand`);
     const patients = await get<string[]>('/patients');
+    const stats = await get<{ CountStudies: number; CountSeries: number; CountInstances: number }>('/statistics');
     console.log(`orthanc-fhir imaging benchmark: ${STUDIES} studies, ${RUNS} runs each, sequential requests`);
+    console.log(`dataset: ${stats.CountStudies} studies, ${stats.CountSeries} series, ${stats.CountInstances} instances, ${patients.length} patients`);
     await measure('read ImagingStudy (4 x 100)', () => [`${orthanc.fhirUrl}/ImagingStudy/${big}`], () => [
       `${orthanc.url}/studies/${big}`, `${orthanc.url}/studies/${big}/series?expand`, `${orthanc.url}/studies/${big}/instances?expand`,
       ...series.map((s) => `${orthanc.url}/instances/${s.Instances[0]}/tags?simplify`),

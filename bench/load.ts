@@ -19,13 +19,19 @@ export interface RequestSpec {
   body?: string;
 }
 
-function once(agent: http.Agent, port: number, spec: RequestSpec): Promise<number> {
+/** Called with each answer's status and headers (e.g. to collect the Location of creates). */
+export type ResponseObserver = (status: number, headers: http.IncomingHttpHeaders) => void;
+
+function once(agent: http.Agent, port: number, spec: RequestSpec, observe?: ResponseObserver): Promise<number> {
   return new Promise((resolve, reject) => {
     const request = http.request(
       { host: '127.0.0.1', port, agent, method: spec.method ?? 'GET', path: spec.path, headers: spec.headers },
       (response) => {
         response.resume();
-        response.on('end', () => resolve(response.statusCode ?? 0));
+        response.on('end', () => {
+          observe?.(response.statusCode ?? 0, response.headers);
+          resolve(response.statusCode ?? 0);
+        });
       },
     );
     request.on('error', reject);
@@ -41,7 +47,7 @@ export function percentile(sorted: number[], p: number): number {
 export async function load(
   port: number,
   next: () => RequestSpec,
-  options: { clients: number; seconds: number; expectStatus?: number },
+  options: { clients: number; seconds: number; expectStatus?: number; onResponse?: ResponseObserver },
 ): Promise<LoadResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: options.clients });
   const latencies: number[] = [];
@@ -53,7 +59,7 @@ export async function load(
       while (Date.now() < deadline) {
         const t0 = process.hrtime.bigint();
         try {
-          const status = await once(agent, port, next());
+          const status = await once(agent, port, next(), options.onResponse);
           if (status !== (options.expectStatus ?? 200)) errors++;
         } catch {
           errors++;
