@@ -88,6 +88,13 @@ export class SqliteStore implements Store {
   private readonly putSettingStatement: Statement<[string, string]>;
   private readonly ambient = new AsyncLocalStorage<StoreWriter>();
   private queue: Promise<unknown> = Promise.resolve();
+  /**
+   * Parsed live resources per type, as of the last commit that wrote the
+   * type: this process is the only writer, so searches and worklist queries
+   * need not parse every row each time. Shared: callers must not mutate.
+   */
+  private readonly listed = new Map<string, readonly Resource[]>();
+  private readonly writtenTypes = new Set<string>();
 
   constructor(file: string, options: SqliteStoreOptions = {}) {
     this.writer = new Database(file, { nativeBinding: options.nativeBinding });
@@ -133,7 +140,12 @@ export class SqliteStore implements Store {
   }
 
   async list(resourceType: string): Promise<Resource[]> {
-    return this.queries.list.all(resourceType).map((row) => JSON.parse(row.body) as Resource);
+    const inTransaction = this.ambient.getStore() !== undefined;
+    const cached = inTransaction ? undefined : this.listed.get(resourceType);
+    if (cached) return cached as Resource[];
+    const resources = Object.freeze(this.queries.list.all(resourceType).map((row) => JSON.parse(row.body) as Resource));
+    if (!inTransaction) this.listed.set(resourceType, resources);
+    return resources as Resource[];
   }
 
   transaction<T>(work: (writer: StoreWriter) => Promise<T> | T): Promise<T> {
@@ -157,6 +169,7 @@ export class SqliteStore implements Store {
       },
     };
     this.writer.exec('BEGIN IMMEDIATE');
+    this.writtenTypes.clear();
     try {
       const result = await this.ambient.run(writer, () => work(writer));
       this.writer.exec('COMMIT');
@@ -164,10 +177,13 @@ export class SqliteStore implements Store {
     } catch (error) {
       if (this.writer.inTransaction) this.writer.exec('ROLLBACK');
       throw error;
+    } finally {
+      for (const type of this.writtenTypes) this.listed.delete(type);
     }
   }
 
   private put(type: string, id: string, resource: Resource | undefined): ResourceVersion {
+    this.writtenTypes.add(type);
     const previous = this.writes.current.get(type, id);
     const versionId = (previous?.version ?? 0) + 1;
     const lastUpdated = new Date().toISOString();
