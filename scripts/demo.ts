@@ -6,6 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeDicomFiles, newUid, storescu, type InstanceSpec } from '../test/support/dicom';
 import { Orthanc, ROOT } from '../test/support/orthanc';
+import { orderTransaction } from '../test/support/orders';
 
 function portIsFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -67,17 +68,26 @@ async function main(): Promise<void> {
     ports: { http: httpPort, dicom: dicomPort },
     withDicomWeb: true,
     verbose: false,
-    fhir: { Enable: true },
-    extra: { RemoteAccessAllowed: true, Name: 'orthanc-fhir-demo' },
+    fhir: { Enable: true, Worklist: { Enable: true } },
+    extra: { RemoteAccessAllowed: true, Name: 'orthanc-fhir-demo', DicomAlwaysAllowFindWorklist: true },
   });
   const studies = (await (await fetch(`${orthanc.url}/studies`)).json()) as string[];
   if (studies.length === 0) {
     storescu(orthanc.dicomPort, makeDicomFiles(demoInstances()));
+    // Two orders waiting on the worklist, as a RIS would place them.
+    for (const [patientId, accession] of [['DEMO-010', 'ORD-2001'], ['DEMO-011', 'ORD-2002']] as const) {
+      const response = await fetch(`${orthanc.fhirUrl}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/fhir+json' },
+        body: JSON.stringify(orderTransaction(patientId, accession)),
+      });
+      if (response.status !== 200) console.error(`demo order ${accession}: ${response.status} ${await response.text()}`);
+    }
   }
   console.log(`Orthanc Explorer: http://localhost:${httpPort}/app/explorer.html`);
   console.log(`FHIR endpoint:    http://localhost:${httpPort}/fhir  (CapabilityStatement: /fhir/metadata)`);
   console.log(`DICOMweb:         http://localhost:${httpPort}/dicom-web/studies`);
-  console.log(`DICOM port:       ${dicomPort} (AET ORTHANC)`);
+  console.log(`DICOM port:       ${dicomPort} (AET ORTHANC; modality worklist: findscu -W -aec ORTHANC localhost ${dicomPort} -k PatientName -k AccessionNumber)`);
   console.log(`Orthanc log:      ${orthanc.logFile}`);
   console.log('Ctrl-C stops Orthanc.');
   const stop = async () => {
