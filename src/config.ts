@@ -148,7 +148,7 @@ export function readConfig(orthanc: Json, configurationPath = ''): FhirConfig {
     }
     publicBaseUrl = section.PublicBaseUrl.replace(/\/+$/, '');
   }
-  const defaultCount = positiveInteger(section, 'DefaultCount', 50, 10000);
+  const defaultCount = positiveInteger(section, 'DefaultCount', 20, 10000);
   const maxCount = positiveInteger(section, 'MaxCount', 1000, 10000);
   if (defaultCount > maxCount) {
     throw new ConfigurationError('"Fhir.DefaultCount" cannot exceed "Fhir.MaxCount"');

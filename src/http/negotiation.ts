@@ -58,7 +58,7 @@ function formatOfMediaRange(type: string): ResponseFormat | undefined {
 export function negotiate(format: string | undefined, accept: string | undefined): ResponseFormat {
   if (format !== undefined) {
     const key = format.trim().toLowerCase().split(';')[0]!.trim();
-    const chosen = FORMAT_ALIASES[key];
+    const chosen = Object.prototype.hasOwnProperty.call(FORMAT_ALIASES, key) ? FORMAT_ALIASES[key] : undefined;
     if (chosen === undefined || chosen === null) {
       throw notAcceptable(`_format=${format} is not served; use json (application/fhir+json) or html`);
     }

@@ -69,15 +69,28 @@ function parseEntries(body: unknown): { type: 'batch' | 'transaction'; entries: 
   return { type: bundle.type, entries };
 }
 
+/** Deeper than validation allows (64): left as is, for validation to refuse. */
+const MAX_DEPTH = 100;
+
 /** Replaces every reference found in `resolved` (urn:uuid -> Type/id), deep. */
-function resolveReferences<T>(value: T, resolved: Map<string, string>): T {
-  if (Array.isArray(value)) return value.map((item) => resolveReferences(item, resolved)) as T;
-  if (typeof value !== 'object' || value === null) return value;
+function resolveReferences<T>(value: T, resolved: Map<string, string>, depth = 0): T {
+  if (depth > MAX_DEPTH || typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) return value.map((item) => resolveReferences(item, resolved, depth + 1)) as T;
   const copy: Json = {};
   for (const [key, item] of Object.entries(value as Json)) {
-    copy[key] = key === 'reference' && typeof item === 'string' && resolved.has(item) ? resolved.get(item) : resolveReferences(item, resolved);
+    copy[key] = key === 'reference' && typeof item === 'string' && resolved.has(item)
+      ? resolved.get(item)
+      : resolveReferences(item, resolved, depth + 1);
   }
   return copy as T;
+}
+
+function decodeSegment(segment: string, url: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw badRequest(`Malformed URL in a Bundle entry: ${url}`, ['Bundle.entry.request.url']);
+  }
 }
 
 /**
@@ -118,7 +131,7 @@ export class BundleEntries implements BundleProcessor {
     const [path = '', query = ''] = relative.split('?', 2);
     return {
       method: entry.method,
-      path: path.split('/').filter((segment) => segment !== '').map((segment) => decodeURIComponent(segment)),
+      path: path.split('/').filter((segment) => segment !== '').map((segment) => decodeSegment(segment, entry.url)),
       query: [...new URLSearchParams(query)],
       headers: { ...entry.headers, prefer: parent.headers.prefer ?? '' },
       body: entry.resource,

@@ -31,6 +31,8 @@ export class DicomIndex {
   private readonly seriesTags = new Lru<string, OrthancTags>(20000);
   private readonly patientTags = new Lru<string, OrthancTags>(20000);
   private readonly studyTags = new Lru<string, OrthancTags>(50000);
+  /** Series and instances of recently read studies, per study version (LastUpdate changes with every new instance). */
+  private readonly details = new Lru<string, Promise<StudyDetails | undefined>>(200);
   private pluginsPromise?: Promise<string[]>;
 
   constructor(private readonly orthanc: OrthancClient) {}
@@ -61,7 +63,18 @@ export class DicomIndex {
   }
 
   /** Everything an ImagingStudy needs: 3 index calls, plus one file per series not yet cached. */
-  async studyDetails(study: OrthancStudy): Promise<StudyDetails | undefined> {
+  studyDetails(study: OrthancStudy): Promise<StudyDetails | undefined> {
+    const key = `${study.ID}@${study.LastUpdate ?? ''}`;
+    let details = this.details.get(key);
+    if (!details) {
+      details = this.loadStudyDetails(study);
+      this.details.set(key, details);
+      details.catch(() => this.details.delete(key)); // a failure is not remembered
+    }
+    return details;
+  }
+
+  private async loadStudyDetails(study: OrthancStudy): Promise<StudyDetails | undefined> {
     const id = encodeURIComponent(study.ID);
     const [series, instances] = await Promise.all([
       this.orthanc.getJson<OrthancSeries[]>(`/studies/${id}/series?expand`),

@@ -3,7 +3,7 @@
 // groups of eight hex digits), so a Patient stored before any image arrives
 // gets that id, and ImagingStudy.subject points at it once images come.
 import { createHash } from 'node:crypto';
-import type { Identifier, Resource } from '../fhir/types';
+import type { Coding, Identifier, Resource } from '../fhir/types';
 
 const V2_0203 = 'http://terminology.hl7.org/CodeSystem/v2-0203';
 
@@ -18,10 +18,17 @@ export function orthancPatientId(patientId: string): string {
  * system when there is one; else the one typed MR; else the first with a value.
  */
 export function patientIdOf(patient: Resource, patientIdSystem: string | undefined): string | undefined {
-  const identifiers = ((patient.identifier ?? []) as Identifier[]).filter((identifier) => identifier.value);
+  // Also called on bodies not yet validated (a transaction assigns ids first): take nothing on trust.
+  const raw: unknown[] = Array.isArray(patient.identifier) ? patient.identifier : [];
+  const identifiers = raw.filter((identifier): identifier is Identifier =>
+    typeof identifier === 'object' && identifier !== null && typeof (identifier as Identifier).value === 'string' && (identifier as Identifier).value !== '');
+  const isMr = (identifier: Identifier) => {
+    const coding: unknown = identifier.type?.coding;
+    return Array.isArray(coding) && coding.some((c: Coding | null) => c?.system === V2_0203 && c.code === 'MR');
+  };
   const chosen = patientIdSystem !== undefined
     ? identifiers.find((identifier) => identifier.system === patientIdSystem)
-    : identifiers.find((identifier) => identifier.type?.coding?.some((c) => c.system === V2_0203 && c.code === 'MR')) ?? identifiers[0];
+    : identifiers.find(isMr) ?? identifiers[0];
   return chosen?.value;
 }
 

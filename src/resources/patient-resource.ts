@@ -108,7 +108,7 @@ export function createPatientResource(index: DicomIndex, registry: ResourceRegis
 
   return {
     type: 'Patient',
-    interactions: ['read', 'update', 'create', 'search-type'],
+    interactions: ['read', 'vread', 'update', 'create', 'search-type'],
     searchParams: searchParamDeclarations(definition),
     searchRevInclude: definition.revInclude,
     documentation:
@@ -117,6 +117,12 @@ export function createPatientResource(index: DicomIndex, registry: ResourceRegis
       const patient = await read(id);
       if (!patient) throw notFound(`Patient/${id} is not known`);
       return patient;
+    },
+    /** Versions of a written Patient, as written (the DICOM side has no versions). */
+    async vread(id, versionId) {
+      const version = /^\d+$/.test(versionId) ? await store.version('Patient', id, Number(versionId)) : undefined;
+      if (!version?.resource) throw notFound(`Patient/${id}/_history/${versionId} is not known`);
+      return version.resource;
     },
     search: (request) => searchBundle(source(), request, registry),
     searchAll: (query, request) => searchAllOf(source(), query, request),

@@ -230,7 +230,7 @@ describe('imaging resources from Orthanc', function () {
     for (const type of ['ImagingStudy', 'Endpoint']) {
       expect(resources[type].interaction.map((i: Json) => i.code)).to.deep.equal(['read', 'search-type']);
     }
-    expect(resources.Patient.interaction.map((i: Json) => i.code)).to.deep.equal(['read', 'update', 'create', 'search-type']);
+    expect(resources.Patient.interaction.map((i: Json) => i.code)).to.deep.equal(['read', 'vread', 'update', 'create', 'search-type']);
   });
 });
 

@@ -39,6 +39,8 @@ describe('content negotiation', () => {
     expect(statusOf(() => negotiate('xml', undefined))).to.equal(406);
     expect(statusOf(() => negotiate('ttl', undefined))).to.equal(406);
     expect(statusOf(() => negotiate('nonsense', undefined))).to.equal(406);
+    expect(statusOf(() => negotiate('constructor', undefined))).to.equal(406);
+    expect(statusOf(() => negotiate('__proto__', undefined))).to.equal(406);
     expect(statusOf(() => negotiate(undefined, 'application/fhir+xml'))).to.equal(406);
   });
 
