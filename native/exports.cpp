@@ -110,6 +110,9 @@ void CallRequestHandler(napi_env env, napi_value handler, void*, void* data) {
     RequestBridge::Instance().Answer(pending->id, BridgeAnswer());
     return;
   }
+  if (!RequestBridge::Instance().Accepting()) {
+    return;  // this environment is going away: the next one gets the request
+  }
   pending->delivered = true;
   napi_value request = MakeRequestObject(env, *pending);
   if (request == nullptr || !CallSafely(env, handler, 1, &request)) {

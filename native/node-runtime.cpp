@@ -135,6 +135,7 @@ void NodeRuntime::Recycle(const std::string& why) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (env_ != nullptr && !stopRequested_) {
     Log(LogLevel::Warning, "restarting the JavaScript environment: " + why);
+    RequestBridge::Instance().Suspend();
     node::Stop(env_);
   }
 }
@@ -222,6 +223,7 @@ void NodeRuntime::RunEnvironment() {
     // process.exit() and uncaught errors end this environment, never Orthanc.
     node::SetProcessExitHandler(env, [](node::Environment* exiting, int code) {
       Log(LogLevel::Warning, "JavaScript called process.exit(" + std::to_string(code) + ")");
+      RequestBridge::Instance().Suspend();
       node::Stop(exiting);
     });
     {

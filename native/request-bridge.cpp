@@ -156,6 +156,18 @@ void RequestBridge::Fail(uint64_t id) {
   Answer(id, std::move(failed));
 }
 
+void RequestBridge::Suspend() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (state_ == BridgeState::Ready) {
+    state_ = BridgeState::Starting;
+  }
+}
+
+bool RequestBridge::Accepting() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return state_ == BridgeState::Ready;
+}
+
 void RequestBridge::BeginShutdown() {
   std::lock_guard<std::mutex> lock(mutex_);
   state_ = BridgeState::Stopping;

@@ -64,6 +64,11 @@ class RequestBridge {
   // Node thread: the handler failed before it could answer request `id`.
   void Fail(uint64_t id);
 
+  // The environment is being stopped (process.exit(), a stall): requests wait
+  // for the next one instead of reaching this one.
+  void Suspend();
+  // Whether requests may reach JavaScript now (checked on the Node thread).
+  bool Accepting() const;
   // Orthanc is stopping: answer everything now and refuse new requests.
   void BeginShutdown();
   // A fresh plugin life starts (first start or after /tools/reset).

@@ -15,6 +15,14 @@ const common = {
 };
 
 Promise.all([
-  esbuild.build({ ...common, entryPoints: [path.join(root, 'src/index.ts')], outfile: path.join(root, 'dist/plugin/orthanc-fhir.js') }),
+  // Whitespace and syntax minified (identifiers kept, for readable stack
+  // traces): a smaller file is parsed faster at Orthanc's start.
+  esbuild.build({
+    ...common,
+    minifyWhitespace: true,
+    minifySyntax: true,
+    entryPoints: [path.join(root, 'src/index.ts')],
+    outfile: path.join(root, 'dist/plugin/orthanc-fhir.js'),
+  }),
   esbuild.build({ ...common, entryPoints: [path.join(root, 'test/fixtures/test-plugin.ts')], outfile: path.join(root, '.build/test/test-plugin.js') }),
 ]).catch(() => process.exit(1));
