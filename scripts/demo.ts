@@ -69,7 +69,7 @@ async function main(): Promise<void> {
     withDicomWeb: true,
     verbose: false,
     fhir: { Enable: true, Worklist: { Enable: true } },
-    extra: { RemoteAccessAllowed: true, Name: 'orthanc-fhir-demo', DicomAlwaysAllowFindWorklist: true },
+    extra: { RemoteAccessAllowed: true, Name: 'orthanc-fhir-demo', DicomAlwaysAllowFindWorklist: true, DefaultEncoding: 'Utf8' },
   });
   const studies = (await (await fetch(`${orthanc.url}/studies`)).json()) as string[];
   if (studies.length === 0) {

@@ -6,6 +6,7 @@ import type { FhirConfig } from '../config';
 import type { Reference, Resource } from '../fhir/types';
 import { patientIdOf } from '../resources/patient-identity';
 import type { Store } from '../store/store';
+import { byTag, TAGS } from './dicom-tags';
 import { SCHEDULED_TASK_STATUSES, worklistItem, type WorklistItem } from './worklist-item';
 
 type QueryJson = Record<string, unknown>;
@@ -30,11 +31,12 @@ function mayMatch(queryValue: unknown, itemValue: unknown): boolean {
   return queryValue === itemValue;
 }
 
+/** `query` is keyed by tag, as Orthanc hands it over; `item` by keyword. */
 function preselected(query: QueryJson, item: WorklistItem): boolean {
-  const step = ((query.ScheduledProcedureStepSequence as QueryJson[] | undefined) ?? [])[0] ?? {};
+  const step = ((query[TAGS.ScheduledProcedureStepSequence!] as QueryJson[] | undefined) ?? [])[0] ?? {};
   const itemStep = (item.ScheduledProcedureStepSequence as Array<Record<string, string>>)[0]!;
-  return ['PatientID', 'AccessionNumber', 'StudyInstanceUID'].every((key) => mayMatch(query[key], item[key]))
-    && ['Modality', 'ScheduledStationAETitle', 'ScheduledProcedureStepStartDate'].every((key) => mayMatch(step[key], itemStep[key]));
+  return ['PatientID', 'AccessionNumber', 'StudyInstanceUID'].every((key) => mayMatch(query[TAGS[key]!], item[key]))
+    && ['Modality', 'ScheduledStationAETitle', 'ScheduledProcedureStepStartDate'].every((key) => mayMatch(step[TAGS[key]!], itemStep[key]));
 }
 
 /**
@@ -44,7 +46,7 @@ function preselected(query: QueryJson, item: WorklistItem): boolean {
 export function withRequestedKeys(query: QueryJson, item: WorklistItem): WorklistItem {
   const complete: WorklistItem = { ...item };
   for (const [key, value] of Object.entries(query)) {
-    if (key === 'SpecificCharacterSet') continue;
+    if (key === TAGS.SpecificCharacterSet) continue;
     const present = complete[key];
     if (Array.isArray(value)) {
       const wanted = (value[0] ?? {}) as QueryJson;
@@ -93,11 +95,13 @@ export class WorklistService {
     return items;
   }
 
+  /** `queryText`: the query as Orthanc's DICOM JSON keyed by tag ("0010,0010"). */
   async answer(queryText: string, issuerAet: string): Promise<WorklistAnswer> {
-    const query = JSON.parse(queryText || '{}') as QueryJson;
+    const query = byTag(JSON.parse(queryText || '{}') as QueryJson);
     const { filterIssuerAet, limitAnswers } = this.config.worklist;
     const items = (await this.items()).filter((item) => preselected(query, item)
       && (!filterIssuerAet || (item.ScheduledProcedureStepSequence as Array<Record<string, string>>)[0]!.ScheduledStationAETitle === issuerAet));
-    return { items: items.map((item) => withRequestedKeys(query, item)), limit: limitAnswers };
+    const tagged = (item: WorklistItem) => byTag(item) as WorklistItem;
+    return { items: items.map((item) => withRequestedKeys(query, tagged(item))), limit: limitAnswers };
   }
 }

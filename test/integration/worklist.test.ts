@@ -59,7 +59,8 @@ describe('modality worklist from FHIR orders', function () {
   before(async () => {
     orthanc = await Orthanc.start({
       fhir: { Enable: true, Worklist: { Enable: true } },
-      extra: { DicomAlwaysAllowFindWorklist: true, StableAge: 1 },
+      // Orthanc converts worklist answers to DefaultEncoding: UTF-8 keeps every script.
+      extra: { DicomAlwaysAllowFindWorklist: true, StableAge: 1, DefaultEncoding: 'Utf8' },
     });
     for (const order of ORDERS) await placeOrder(order);
   });
@@ -83,10 +84,15 @@ describe('modality worklist from FHIR orders', function () {
     expect(step(muller).ScheduledProcedureStepID).to.have.length.within(1, 16);
   });
 
-  it('keeps non-ASCII names intact (ISO_IR 192)', () => {
+  it('keeps non-ASCII names intact (ISO_IR 192), Latin or not', async () => {
     const [answer] = findWorklist(orthanc.dicomPort, ['PatientID=WL-1', 'PatientName', 'SpecificCharacterSet']);
     expect(answer!.PatientName).to.equal('Müller^Jürgen');
     expect(answer!.SpecificCharacterSet).to.equal('ISO_IR 192');
+    await placeOrder({ patientId: 'WL-CYR', name: ['Иванова', 'Анна'], accession: 'WLA-CYR', modality: 'MG', ae: 'MG01', start: '2030-06-09T10:00:00Z' });
+    const [cyrillic] = findWorklist(orthanc.dicomPort, ['PatientID=WL-CYR', 'PatientName']);
+    expect(cyrillic!.PatientName).to.equal('Иванова^Анна');
+    const t = created.get('WLA-CYR')!.task;
+    await client().update({ resourceType: 'Task', id: t.id, body: { ...t, status: 'cancelled' } });
   });
 
   it('matches station AE title, date ranges, name wildcards, PatientID and AccessionNumber', () => {
