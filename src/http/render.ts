@@ -36,6 +36,18 @@ function htmlPage(resource: Resource, status: number, baseUrl: string): string {
   ].join('\n');
 }
 
+/** Resources answered again and again unchanged (the CapabilityStatement) are serialized once. */
+const serialized = new WeakMap<Resource, string>();
+
+function compactJson(resource: Resource): string {
+  let text = serialized.get(resource);
+  if (text === undefined) {
+    text = JSON.stringify(resource);
+    if (Object.isFrozen(resource)) serialized.set(resource, text);
+  }
+  return text;
+}
+
 export function renderResource(
   resource: Resource | undefined,
   status: number,
@@ -49,5 +61,5 @@ export function renderResource(
   if (format === 'html') {
     return { contentType: HTML, body: htmlPage(resource, status, baseUrl) };
   }
-  return { contentType: FHIR_JSON, body: pretty ? JSON.stringify(resource, null, 2) : JSON.stringify(resource) };
+  return { contentType: FHIR_JSON, body: pretty ? JSON.stringify(resource, null, 2) : compactJson(resource) };
 }

@@ -119,8 +119,9 @@ export class Router {
   capabilityStatement(baseUrl: string): Resource {
     let statement = this.capabilities.get(baseUrl);
     if (statement === undefined) {
-      statement = buildCapabilityStatement([...this.providers.values()], [...this.operations.values()], this.server, baseUrl,
-        this.bundles ? ['batch', 'transaction'] : []);
+      // Frozen: shared by every answer, and serialized once (see render.ts).
+      statement = Object.freeze(buildCapabilityStatement([...this.providers.values()], [...this.operations.values()], this.server, baseUrl,
+        this.bundles ? ['batch', 'transaction'] : []));
       if (this.capabilities.size < 16) this.capabilities.set(baseUrl, statement); // bounded: Host comes from clients
     }
     return statement;

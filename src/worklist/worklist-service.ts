@@ -62,19 +62,30 @@ export function withRequestedKeys(query: QueryJson, item: WorklistItem): Worklis
 }
 
 export class WorklistService {
+  /** Items of the last computation, with the store lists they came from (same lists: same items). */
+  private memo?: { sources: readonly Resource[][]; items: Promise<WorklistItem[]> };
+
   constructor(
     private readonly store: Store,
     private readonly readPatient: (id: string) => Promise<Resource | undefined>,
     private readonly config: FhirConfig,
   ) {}
 
-  /** The items of every scheduled step, whatever the query. */
+  /**
+   * The items of every scheduled step, whatever the query. The store hands
+   * out the same lists until a write changes them, so items are rebuilt only
+   * after an order or a Patient changed.
+   */
   async items(): Promise<WorklistItem[]> {
-    const [tasks, requests, stored] = await Promise.all([
-      this.store.list('Task'),
-      this.store.list('ServiceRequest'),
-      this.store.list('Patient'),
-    ]);
+    const sources = await Promise.all([this.store.list('Task'), this.store.list('ServiceRequest'), this.store.list('Patient')]);
+    if (this.memo && this.memo.sources.every((list, i) => list === sources[i])) return this.memo.items;
+    const items = this.build(sources[0], sources[1], sources[2]);
+    this.memo = { sources, items };
+    items.catch(() => (this.memo = undefined));
+    return items;
+  }
+
+  private async build(tasks: Resource[], requests: Resource[], stored: Resource[]): Promise<WorklistItem[]> {
     const active = new Map(requests.filter((r) => r.status === 'active').map((r) => [r.id!, r]));
     const patients = new Map(stored.map((p) => [p.id!, p]));
     const items: WorklistItem[] = [];
