@@ -8,8 +8,8 @@ import type { Resource } from '../fhir/types';
 import type { FhirRequest, FhirResponse } from '../interactions/request';
 import type { NativeAnswer, NativeRequest } from '../native';
 import { publicBaseUrl } from './base-url';
-import { checkBodyContentType, negotiate, type ResponseFormat } from './negotiation';
-import { renderResource } from './render';
+import { checkBodyContentType, HTML, negotiate, type ResponseFormat } from './negotiation';
+import { landingPage, renderResource } from './render';
 
 export interface RequestHandler {
   handle(request: FhirRequest): Promise<FhirResponse>;
@@ -96,6 +96,11 @@ export function createHttpHandler(
         body: parseBody(request, config.maxBodySize),
         baseUrl,
       };
+      if (chosen === 'html' && request.method === 'GET' && fhirRequest.path.length === 0) {
+        // A person opening /fhir: a page to start from (FHIR clients get the base's own answers).
+        const metadata = await router.handle({ ...fhirRequest, path: ['metadata'], query: [] });
+        return { status: 200, headers: { 'content-type': HTML }, body: landingPage(metadata.resource!, baseUrl) };
+      }
       const response = await router.handle(fhirRequest);
       return answer(response.status, response.headers ?? {}, response.resource, chosen, pretty, baseUrl);
     } catch (error) {
@@ -103,7 +108,9 @@ export function createHttpHandler(
       if (mapped.unexpected) {
         logError(`${request.method} ${request.url} failed: ${(error as Error)?.stack ?? String(error)}`);
       }
-      return answer(mapped.status, mapped.headers, mapped.outcome, chosen, pretty, baseUrl);
+      // Orthanc sends a 405 without a body: a browser gets a readable 400 page instead.
+      const status = chosen === 'html' && mapped.status === 405 ? 400 : mapped.status;
+      return answer(status, mapped.headers, mapped.outcome, chosen, pretty, baseUrl);
     }
   };
 }

@@ -36,6 +36,25 @@ function htmlPage(resource: Resource, status: number, baseUrl: string): string {
   ].join('\n');
 }
 
+/** The page a person gets at /fhir: the server, its FHIR version, its resource types. */
+export function landingPage(capabilityStatement: Resource, baseUrl: string): string {
+  const rest = (capabilityStatement.rest as Array<{ resource?: Array<{ type: string; documentation?: string }> }> | undefined)?.[0];
+  const types = (rest?.resource ?? [])
+    .map((r) => `<li><a href="${escapeHtml(`${baseUrl}/${r.type}`)}">${escapeHtml(r.type)}</a>${r.documentation ? ` - ${escapeHtml(r.documentation)}` : ''}</li>`)
+    .join('');
+  const software = capabilityStatement.software as { name?: string; version?: string } | undefined;
+  return [
+    '<!DOCTYPE html>',
+    '<html lang="en"><head><meta charset="utf-8"><title>Orthanc FHIR</title>',
+    '<style>body{font-family:sans-serif;margin:2em}</style></head><body>',
+    `<h1>${escapeHtml(`${software?.name ?? 'orthanc-fhir'} ${software?.version ?? ''}`)}</h1>`,
+    `<p>FHIR ${escapeHtml(String(capabilityStatement.fhirVersion ?? ''))} server of this Orthanc, base URL <code>${escapeHtml(baseUrl)}</code>.</p>`,
+    `<ul>${types}</ul>`,
+    `<p><a href="${escapeHtml(baseUrl)}/metadata">CapabilityStatement</a> - <a href="/app/explorer.html">Orthanc Explorer</a></p>`,
+    '</body></html>',
+  ].join('\n');
+}
+
 /** Resources answered again and again unchanged (the CapabilityStatement) are serialized once. */
 const serialized = new WeakMap<Resource, string>();
 

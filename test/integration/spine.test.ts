@@ -72,6 +72,19 @@ describe('spine: /fhir served from the embedded Node.js', function () {
     expect(error.text).to.contain('Error 404').and.contain('&#60;script&#62;').and.not.contain('<script>');
   });
 
+  it('gives a browser a page at /fhir and a readable page instead of a bare 405', async () => {
+    const accept = 'text/html,application/xhtml+xml,*/*;q=0.8';
+    const landing = await get(orthanc.fhirUrl, { accept });
+    expect(landing.status).to.equal(200);
+    expect(landing.text).to.contain('FHIR 5.0.0').and.contain('/fhir/Patient').and.contain('CapabilityStatement');
+    const unsupported = await get(`${orthanc.fhirUrl}/Endpoint/_history`, { accept });
+    expect(unsupported.status).to.equal(400);
+    expect(unsupported.text).to.contain('not supported');
+    const json = await fetch(orthanc.fhirUrl);
+    expect(json.status).to.equal(405);
+    expect(json.headers.get('allow')).to.equal('POST');
+  });
+
   it('answers 404 with an OperationOutcome for an unknown type or URL', async () => {
     const unknown = await failure(fhirClient(orthanc.fhirUrl).read({ resourceType: 'Unknown', id: '1' }));
     expect(unknown.status).to.equal(404);
