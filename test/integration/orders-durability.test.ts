@@ -90,10 +90,17 @@ describe('orders: concurrency and durability', function () {
       expect(read.status, id).to.equal(200);
       expect(read.body).to.deep.equal(body);
     }
-    const all = await call('GET', `${orthanc.fhirUrl}/ServiceRequest?_count=1000`);
-    const burst = all.body!.entry.map((e: Json) => e.resource).filter((r: Json) => /^K-\d+-\d+$/.test(r.identifier[0].value));
+    // Every stored ServiceRequest, page by page (MaxCount caps a page at 1000).
+    const stored: Json[] = [];
+    let next: string | undefined = `${orthanc.fhirUrl}/ServiceRequest?_count=1000`;
+    while (next) {
+      const page: Json = (await call('GET', next)).body!;
+      stored.push(...(page.entry ?? []).map((e: Json) => e.resource));
+      next = page.link.find((l: Json) => l.relation === 'next')?.url;
+    }
+    const burst = stored.filter((r: Json) => /^K-\d+-\d+$/.test(r.identifier[0].value));
     expect(burst.length).to.be.at.least(acknowledged.size).and.at.most(sent);
-    for (const resource of burst) expect(fhirProblems(resource), resource.id).to.deep.equal([]);
+    for (const resource of burst) expect(fhirProblems(resource as { resourceType: string }), resource.id).to.deep.equal([]);
   });
 
   it('keeps everything through a restart and through /tools/reset', async () => {
