@@ -200,6 +200,18 @@ void LogMessage(const Napi::CallbackInfo& info) {
       info[1].ToString().Utf8Value());
 }
 
+// extendOrthancExplorer(javascript): added to Orthanc Explorer. Orthanc takes
+// it only while the plugin initializes; later calls (a recreated
+// environment) are ignored.
+void ExtendOrthancExplorer(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsString()) {
+    throw Napi::TypeError::New(info.Env(), "extendOrthancExplorer(javascript: string)");
+  }
+  if (NodeRuntime::Instance().Initializing() && Context() != nullptr) {
+    OrthancPluginExtendOrthancExplorer(Context(), info[0].As<Napi::String>().Utf8Value().c_str());
+  }
+}
+
 // fatal(message): start-up failed for good (bad configuration, say).
 void Fatal(const Napi::CallbackInfo& info) {
   NodeRuntime::Instance().ReportFatal(info.Length() > 0 ? info[0].ToString().Utf8Value() : "fatal error");
@@ -230,6 +242,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("answer", Napi::Function::New(env, Answer));
   exports.Set("setChangeHandler", Napi::Function::New(env, SetChangeHandler));
   exports.Set("fatal", Napi::Function::New(env, Fatal));
+  exports.Set("extendOrthancExplorer", Napi::Function::New(env, ExtendOrthancExplorer));
   return exports;
 }
 

@@ -82,6 +82,7 @@ std::string NodeRuntime::Start(const std::string& bundlePath, std::chrono::milli
     fatal_.clear();
   }
   RequestBridge::Instance().Reset();
+  initializing_ = true;
 
   // Threads inherit the signal mask: Node's thread and every thread it makes
   // (platform workers, libuv's pool) leave all signals to Orthanc's threads.
@@ -95,6 +96,7 @@ std::string NodeRuntime::Start(const std::string& bundlePath, std::chrono::milli
   const bool settled = changed_.wait_for(lock, startTimeout, [this] {
     return attached_ || !fatal_.empty() || threadExited_;
   });
+  initializing_ = false;
   if (!fatal_.empty()) {
     return fatal_;
   }

@@ -5,6 +5,7 @@
 // after process.exit(), a stuck event loop or a reset.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -31,6 +32,9 @@ class NodeRuntime {
   // Throws the current environment away; the Node thread makes a new one.
   void Recycle(const std::string& why);
 
+  // Whether Orthanc is still in this plugin's Initialize (Start has not returned).
+  bool Initializing() const { return initializing_; }
+
   // Called from JavaScript through the binding.
   void ReportAttached();
   void ReportFatal(const std::string& message);
@@ -47,6 +51,7 @@ class NodeRuntime {
   std::condition_variable changed_;
   node::Environment* env_ = nullptr;  // guarded by mutex_, set while it runs
   bool stopRequested_ = false;
+  std::atomic<bool> initializing_{false};
   bool attached_ = false;
   bool threadExited_ = false;
   std::string fatal_;

@@ -2,6 +2,7 @@
 // the resource modules, the router and the HTTP edge.
 import { ConfigurationError, readConfig, type FhirConfig } from './config';
 import { cannedAnswers, createHttpHandler } from './http/adapter';
+import { EXPLORER_EXTENSION } from './http/explorer-extension';
 import { Router } from './interactions/router';
 import { LogLevel, loadBinding, type NativeAnswer, type NativeBinding, type NativeRequest } from './native';
 import type { FhirRequest } from './interactions/request';
@@ -115,6 +116,7 @@ export function startPlugin(options: PluginOptions = {}): void {
     }
     return handleHttp(request);
   };
+  native.extendOrthancExplorer(EXPLORER_EXTENSION);
   const canned = cannedAnswers();
   native.setRequestHandler((request) => {
     handle(request).then(

@@ -63,6 +63,8 @@ export interface NativeBinding {
   /** Answers request `id`; false when nobody waits for it any more. */
   answer(id: number, status: number, headers: Record<string, string>, body: string | Buffer): boolean;
   setChangeHandler(handler: (changeType: number, resourceType: number, resourceId: string) => void): void;
+  /** Adds JavaScript to Orthanc Explorer (taken only during start-up). */
+  extendOrthancExplorer(javascript: string): void;
   /** Start-up failed for good: Orthanc's plugin initialization fails with this message. */
   fatal(message: string): void;
 }

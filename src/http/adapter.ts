@@ -9,6 +9,7 @@ import type { FhirRequest, FhirResponse } from '../interactions/request';
 import type { NativeAnswer, NativeRequest } from '../native';
 import { publicBaseUrl } from './base-url';
 import { checkBodyContentType, HTML, negotiate, type ResponseFormat } from './negotiation';
+import type { PageContext } from './html-page';
 import { landingPage, renderResource } from './render';
 
 export interface RequestHandler {
@@ -69,10 +70,10 @@ function formParameters(request: NativeRequest): Array<[string, string]> {
   return [...new URLSearchParams(request.body.toString('utf8')).entries()];
 }
 
-function answer(status: number, headers: Record<string, string>, resource: Resource | undefined,
-  format: ResponseFormat, pretty: boolean, baseUrl: string): NativeAnswer {
-  const rendered = renderResource(resource, status, format, pretty, baseUrl);
-  return { status, headers: { ...headers, 'content-type': rendered.contentType }, body: rendered.body };
+/** Search parameter names by type, from the CapabilityStatement, for the pages' search forms. */
+function searchParamsOf(capabilityStatement: Resource | undefined): Map<string, string[]> {
+  const rest = (capabilityStatement?.rest as Array<{ resource?: Array<{ type: string; searchParam?: Array<{ name: string }> }> }> | undefined)?.[0];
+  return new Map((rest?.resource ?? []).map((r) => [r.type, (r.searchParam ?? []).map((p) => p.name)]));
 }
 
 export function createHttpHandler(
@@ -80,6 +81,23 @@ export function createHttpHandler(
   config: FhirConfig,
   logError: Logger,
 ): (request: NativeRequest) => Promise<NativeAnswer> {
+  const forms = new Map<string, Map<string, string[]>>();
+  const pageContext = async (baseUrl: string, status: number): Promise<PageContext> => {
+    let searchParams = forms.get(baseUrl);
+    if (!searchParams) {
+      const metadata = await router.handle({ method: 'GET', path: ['metadata'], query: [], headers: {}, baseUrl });
+      searchParams = searchParamsOf(metadata.resource);
+      if (forms.size < 16) forms.set(baseUrl, searchParams);
+    }
+    return { baseUrl, status, searchParams, dicomWebRoot: config.dicomWebRoot };
+  };
+  const answer = async (status: number, headers: Record<string, string>, resource: Resource | undefined,
+    format: ResponseFormat, pretty: boolean, baseUrl: string): Promise<NativeAnswer> => {
+    const page = format === 'html' ? await pageContext(baseUrl, status) : { baseUrl, status, searchParams: new Map(), dicomWebRoot: '' };
+    const rendered = renderResource(resource, format, pretty, page);
+    return { status, headers: { ...headers, 'content-type': rendered.contentType }, body: rendered.body };
+  };
+
   return async (request) => {
     const baseUrl = publicBaseUrl(config.publicBaseUrl, request.headers);
     let chosen: ResponseFormat = 'json';

@@ -85,6 +85,12 @@ describe('spine: /fhir served from the embedded Node.js', function () {
     expect(json.headers.get('allow')).to.equal('POST');
   });
 
+  it('adds a FHIR button to Orthanc Explorer', async () => {
+    const explorer = await get(`${orthanc.url}/plugins/explorer.js`);
+    expect(explorer.status).to.equal(200);
+    expect(explorer.text).to.contain("addFhirButton('#study', 'ImagingStudy'").and.contain("'../fhir/' + type + '/'");
+  });
+
   it('answers 404 with an OperationOutcome for an unknown type or URL', async () => {
     const unknown = await failure(fhirClient(orthanc.fhirUrl).read({ resourceType: 'Unknown', id: '1' }));
     expect(unknown.status).to.equal(404);
