@@ -12,6 +12,8 @@ packages=(
   # Debian's libnode loads these from /usr/share/nodejs at start-up and
   # aborts without them.
   node-acorn node-cjs-module-lexer node-undici
+  # The browser of the end-to-end tests (driven by playwright-core).
+  chromium
   # libnode108's own libraries, for the project-local copy below.
   libuv1 libicu72 libc-ares2 libnghttp2-14 libbrotli1 libssl3 zlib1g
 )

@@ -96,6 +96,9 @@ export function parseSearchQuery(
     const code = colon < 0 ? name : name.slice(0, colon);
     const modifier = colon < 0 ? undefined : name.slice(colon + 1);
     if (TRANSPORT_PARAMS.has(name)) continue;
+    // A parameter without a value is ignored (search.html), as a browser's
+    // search form sends every field, filled or not.
+    if (value === '') continue;
     if (SINGLE_RESULT_PARAMS.has(name)) {
       if (seen.has(name)) throw badRequest(`Parameter '${name}' may appear only once`, [name]);
       seen.add(name);

@@ -167,12 +167,14 @@ describe('search query parsing', () => {
     expect(parse([['_count', '7']]).count).to.equal(7);
     expect(parse([['_count', '0']]).count).to.equal(0);
     expect(parse([['_count', '1000']]).count).to.equal(50);
-    for (const value of ['-1', '2.5', 'ten', '']) {
+    for (const value of ['-1', '2.5', 'ten']) {
       const error = failure(() => parse([['_count', value]]));
       expect(error.status, value).to.equal(400);
       expect(error.outcome.issue[0]!.expression).to.deep.equal(['_count']);
     }
     expect(failure(() => parse([['_count', '5'], ['_count', '6']])).outcome.issue[0]!.diagnostics).to.match(/only once/);
+    // An empty value is ignored, as a browser's form sends empty fields.
+    expect(parse([['_count', ''], ['_sort', '']]).count).to.equal(20);
   });
 
   it('_offset is the paging cursor', () => {
