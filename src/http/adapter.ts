@@ -70,6 +70,21 @@ function formParameters(request: NativeRequest): Array<[string, string]> {
   return [...new URLSearchParams(request.body.toString('utf8')).entries()];
 }
 
+/** How many resources of each searchable type there are, for the landing page. */
+async function countsOf(router: RequestHandler, request: FhirRequest, capabilityStatement: Resource): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  for (const type of searchParamsOf(capabilityStatement).keys()) {
+    try {
+      const answer = await router.handle({ ...request, path: [type], query: [['_summary', 'count']] });
+      const total = (answer.resource as { total?: number } | undefined)?.total;
+      if (total !== undefined) counts.set(type, total);
+    } catch {
+      // a type that cannot count is listed without a number
+    }
+  }
+  return counts;
+}
+
 /** Search parameter names by type, from the CapabilityStatement, for the pages' search forms. */
 function searchParamsOf(capabilityStatement: Resource | undefined): Map<string, string[]> {
   const rest = (capabilityStatement?.rest as Array<{ resource?: Array<{ type: string; searchParam?: Array<{ name: string }> }> }> | undefined)?.[0];
@@ -117,7 +132,7 @@ export function createHttpHandler(
       if (chosen === 'html' && request.method === 'GET' && fhirRequest.path.length === 0) {
         // A person opening /fhir: a page to start from (FHIR clients get the base's own answers).
         const metadata = await router.handle({ ...fhirRequest, path: ['metadata'], query: [] });
-        return { status: 200, headers: { 'content-type': HTML }, body: landingPage(metadata.resource!, baseUrl) };
+        return { status: 200, headers: { 'content-type': HTML }, body: landingPage(metadata.resource!, baseUrl, await countsOf(router, fhirRequest, metadata.resource!)) };
       }
       const response = await router.handle(fhirRequest);
       return answer(response.status, response.headers ?? {}, response.resource, chosen, pretty, baseUrl);

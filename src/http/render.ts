@@ -5,10 +5,13 @@ import { escapeHtml, resourcePage, type PageContext } from './html-page';
 import { FHIR_JSON, HTML, type ResponseFormat } from './negotiation';
 
 /** The page a person gets at /fhir: the server, its FHIR version, its resource types. */
-export function landingPage(capabilityStatement: Resource, baseUrl: string): string {
+export function landingPage(capabilityStatement: Resource, baseUrl: string, counts: ReadonlyMap<string, number> = new Map()): string {
   const rest = (capabilityStatement.rest as Array<{ resource?: Array<{ type: string; documentation?: string }> }> | undefined)?.[0];
   const types = (rest?.resource ?? [])
-    .map((r) => `<li><a href="${escapeHtml(`${baseUrl}/${r.type}`)}">${escapeHtml(r.type)}</a>${r.documentation ? ` - ${escapeHtml(r.documentation)}` : ''}</li>`)
+    .map((r) => {
+      const count = counts.has(r.type) ? ` (${counts.get(r.type)})` : '';
+      return `<li><a href="${escapeHtml(`${baseUrl}/${r.type}`)}">${escapeHtml(r.type)}</a>${count}${r.documentation ? ` - ${escapeHtml(r.documentation)}` : ''}</li>`;
+    })
     .join('');
   const software = capabilityStatement.software as { name?: string; version?: string } | undefined;
   return [

@@ -52,8 +52,9 @@ describe('browsing /fhir in a real browser', function () {
     expect(await page.textContent('body')).to.contain('1 found');
   });
 
-  it('starts from the landing page', async () => {
+  it('starts from the landing page, which counts the resources', async () => {
     await page.goto(orthanc.fhirUrl);
+    expect(await page.textContent('body')).to.contain('FHIR 5.0.0').and.contain('ImagingStudy (7)').and.contain('Patient (6)');
     await page.click('a[href$="/fhir/ImagingStudy"]');
     await page.waitForURL(/\/fhir\/ImagingStudy$/);
     expect(await page.locator('h1').textContent()).to.equal('Bundle');
