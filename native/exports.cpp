@@ -43,12 +43,6 @@ bool SetNamed(napi_env env, napi_value object, const char* name, napi_value valu
   return value != nullptr && napi_set_named_property(env, object, name, value) == napi_ok;
 }
 
-napi_value MakeString(napi_env env, const std::string& text) {
-  napi_value value = nullptr;
-  napi_create_string_utf8(env, text.data(), text.size(), &value);
-  return value;
-}
-
 napi_value MakeRequestObject(napi_env env, const RequestBridge::Pending& pending) {
   const BridgeRequest& request = pending.request;
   napi_value object = nullptr, id = nullptr, query = nullptr, headers = nullptr, body = nullptr;

@@ -34,4 +34,18 @@ inline std::string ToBody(const Napi::Value& value) {
   return std::string();
 }
 
+// Plain N-API makers for code that may run while JavaScript cannot (see
+// exports.cpp): nullptr on failure, never an exception.
+inline napi_value MakeString(napi_env env, const std::string& text) {
+  napi_value value = nullptr;
+  napi_create_string_utf8(env, text.data(), text.size(), &value);
+  return value;
+}
+
+inline napi_value MakeNumber(napi_env env, double number) {
+  napi_value value = nullptr;
+  napi_create_double(env, number, &value);
+  return value;
+}
+
 }  // namespace orthanc_fhir

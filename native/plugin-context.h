@@ -33,6 +33,20 @@ inline void Log(LogLevel level, const std::string& message) {
   }
 }
 
+// The one exception firewall of the C boundary: every entry point Orthanc
+// calls runs its body through it, so nothing thrown ever reaches Orthanc.
+template <typename Result, typename Body>
+Result Firewall(const char* what, Result failed, Body&& body) noexcept {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    Log(LogLevel::Error, std::string(what) + " failed: " + e.what());
+  } catch (...) {
+    Log(LogLevel::Error, std::string(what) + " failed");
+  }
+  return failed;
+}
+
 // The folder of this shared library: the JavaScript bundle and the addons it
 // loads are deployed beside it.
 inline std::string LibraryDirectory() {

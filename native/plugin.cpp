@@ -176,26 +176,21 @@ void Send(OrthancPluginContext* context, OrthancPluginRestOutput* output, const 
 
 OrthancPluginErrorCode ServeFhir(OrthancPluginRestOutput* output, const char* url,
                                  const OrthancPluginHttpRequest* request) {
-  try {
+  return Firewall("request", OrthancPluginErrorCode_InternalError, [&] {
     ActiveRequests::Scope active(g_active);
-    OrthancPluginContext* context = Context();
     BridgeAnswer answer = RequestBridge::Instance().Handle(ToRequest(url, request), g_settings.requestTimeout);
-    Send(context, output, answer);
+    Send(Context(), output, answer);
     if (answer.timedOut && !RequestBridge::Instance().Probe(kStallLimit)) {
       NodeRuntime::Instance().Recycle("its event loop has been blocked since a request timed out");
     }
     return OrthancPluginErrorCode_Success;
-  } catch (const std::exception& e) {
-    Log(LogLevel::Error, std::string("request failed: ") + e.what());
-  } catch (...) {
-    Log(LogLevel::Error, "request failed");
-  }
-  return OrthancPluginErrorCode_InternalError;
+  });
 }
 
 OrthancPluginErrorCode OnChange(OrthancPluginChangeType changeType, OrthancPluginResourceType resourceType,
                                 const char* resourceId) {
-  try {
+  // A change that cannot be relayed is logged, never an error for Orthanc.
+  return Firewall("relaying a change event", OrthancPluginErrorCode_Success, [&] {
     if (changeType == OrthancPluginChangeType_OrthancStopped) {
       // Answer requests in flight at once instead of holding up shutdown,
       // and give their threads the moment they need to send the answer.
@@ -203,10 +198,50 @@ OrthancPluginErrorCode OnChange(OrthancPluginChangeType changeType, OrthancPlugi
       g_active.WaitIdle(std::chrono::milliseconds(2000));
     }
     RelayChange(changeType, resourceType, resourceId);
-  } catch (...) {
-    Log(LogLevel::Error, "cannot relay a change event");
+    return OrthancPluginErrorCode_Success;
+  });
+}
+
+int32_t Initialize(OrthancPluginContext* context) {
+  ContextSlot() = context;
+  if (!OrthancPluginCheckVersion(context)) {
+    std::ostringstream message;
+    message << "this plugin needs Orthanc " << ORTHANC_PLUGINS_MINIMAL_MAJOR_NUMBER << "."
+            << ORTHANC_PLUGINS_MINIMAL_MINOR_NUMBER << "." << ORTHANC_PLUGINS_MINIMAL_REVISION_NUMBER
+            << " or later, not " << context->orthancVersion;
+    Log(LogLevel::Error, message.str());
+    return -1;
   }
-  return OrthancPluginErrorCode_Success;
+  OrthancPluginSetDescription(context, "FHIR R5 server for the images and orders of Orthanc");
+
+  bool enabled = false;
+  Settings settings;
+  const std::string error = ReadSettings(context, enabled, settings);
+  if (!error.empty()) {
+    Log(LogLevel::Error, "bad configuration: " + error);
+    return -1;
+  }
+  if (!enabled) {
+    Log(LogLevel::Warning, "disabled (set \"Fhir\": {\"Enable\": true} to serve /fhir)");
+    return 0;
+  }
+  g_settings = settings;
+  const std::string failure = NodeRuntime::Instance().Start(settings.bundlePath, kStartTimeout);
+  if (!failure.empty()) {
+    Log(LogLevel::Error, "cannot start: " + failure);
+    NodeRuntime::Instance().Stop(kStopTimeout);
+    return -1;
+  }
+  g_running = true;
+  OrthancPluginRegisterRestCallbackNoLock(context, "/fhir", ServeFhir);
+  OrthancPluginRegisterRestCallbackNoLock(context, "/fhir/(.*)", ServeFhir);
+  OrthancPluginRegisterOnChangeCallback(context, OnChange);
+  if (settings.worklist && !RegisterWorklist(context, settings.requestTimeout)) {
+    // Orthanc serves one worklist plugin; the FHIR server keeps running.
+    Log(LogLevel::Error, "cannot serve the modality worklist: another plugin already does (Debian's ModalityWorklists sample, say)");
+  }
+  Log(LogLevel::Warning, "serving FHIR R5 at /fhir");
+  return 0;
 }
 
 }  // namespace
@@ -218,63 +253,17 @@ using namespace orthanc_fhir;
 extern "C" {
 
 ORTHANC_PLUGINS_API int32_t OrthancPluginInitialize(OrthancPluginContext* context) {
-  try {
-    ContextSlot() = context;
-    if (!OrthancPluginCheckVersion(context)) {
-      std::ostringstream message;
-      message << "this plugin needs Orthanc " << ORTHANC_PLUGINS_MINIMAL_MAJOR_NUMBER << "."
-              << ORTHANC_PLUGINS_MINIMAL_MINOR_NUMBER << "." << ORTHANC_PLUGINS_MINIMAL_REVISION_NUMBER
-              << " or later, not " << context->orthancVersion;
-      Log(LogLevel::Error, message.str());
-      return -1;
-    }
-    OrthancPluginSetDescription(context, "FHIR R5 server for the images and orders of Orthanc");
-
-    bool enabled = false;
-    Settings settings;
-    const std::string error = ReadSettings(context, enabled, settings);
-    if (!error.empty()) {
-      Log(LogLevel::Error, "bad configuration: " + error);
-      return -1;
-    }
-    if (!enabled) {
-      Log(LogLevel::Warning, "disabled (set \"Fhir\": {\"Enable\": true} to serve /fhir)");
-      return 0;
-    }
-    g_settings = settings;
-    const std::string failure = NodeRuntime::Instance().Start(settings.bundlePath, kStartTimeout);
-    if (!failure.empty()) {
-      Log(LogLevel::Error, "cannot start: " + failure);
-      NodeRuntime::Instance().Stop(kStopTimeout);
-      return -1;
-    }
-    g_running = true;
-    OrthancPluginRegisterRestCallbackNoLock(context, "/fhir", ServeFhir);
-    OrthancPluginRegisterRestCallbackNoLock(context, "/fhir/(.*)", ServeFhir);
-    OrthancPluginRegisterOnChangeCallback(context, OnChange);
-    if (settings.worklist && !RegisterWorklist(context, settings.requestTimeout)) {
-      // Orthanc serves one worklist plugin; the FHIR server keeps running.
-      Log(LogLevel::Error, "cannot serve the modality worklist: another plugin already does (Debian's ModalityWorklists sample, say)");
-    }
-    Log(LogLevel::Warning, "serving FHIR R5 at /fhir");
-    return 0;
-  } catch (const std::exception& e) {
-    Log(LogLevel::Error, std::string("cannot start: ") + e.what());
-  } catch (...) {
-    Log(LogLevel::Error, "cannot start");
-  }
-  return -1;
+  return Firewall("starting", -1, [&] { return Initialize(context); });
 }
 
 ORTHANC_PLUGINS_API void OrthancPluginFinalize() {
-  try {
+  Firewall("stopping", 0, [] {
     if (g_running) {
       NodeRuntime::Instance().Stop(kStopTimeout);
       g_running = false;
     }
-  } catch (...) {
-    Log(LogLevel::Error, "error while stopping");
-  }
+    return 0;
+  });
   ContextSlot() = nullptr;
 }
 

@@ -70,32 +70,20 @@ void Execute(napi_env, void* data) {
   }
 }
 
-napi_value String(napi_env env, const std::string& text) {
-  napi_value value = nullptr;
-  napi_create_string_utf8(env, text.data(), text.size(), &value);
-  return value;
-}
-
-napi_value Number(napi_env env, double number) {
-  napi_value value = nullptr;
-  napi_create_double(env, number, &value);
-  return value;
-}
-
 void Complete(napi_env env, napi_status, void* data) {
   std::unique_ptr<RestCall> call(static_cast<RestCall*>(data));
   napi_value result = nullptr, body = nullptr;
   void* bodyData = nullptr;
   if (napi_create_object(env, &result) == napi_ok &&
       napi_create_buffer_copy(env, call->answer.size(), call->answer.data(), &bodyData, &body) == napi_ok &&
-      napi_set_named_property(env, result, "status", Number(env, call->status)) == napi_ok &&
-      napi_set_named_property(env, result, "headers", String(env, call->answerHeaders.empty() ? "{}" : call->answerHeaders)) == napi_ok &&
+      napi_set_named_property(env, result, "status", MakeNumber(env, call->status)) == napi_ok &&
+      napi_set_named_property(env, result, "headers", MakeString(env, call->answerHeaders.empty() ? "{}" : call->answerHeaders)) == napi_ok &&
       napi_set_named_property(env, result, "body", body) == napi_ok) {
     if (call->error != OrthancPluginErrorCode_Success) {
       napi_value error = nullptr;
       if (napi_create_object(env, &error) == napi_ok) {
-        napi_set_named_property(env, error, "code", Number(env, call->error));
-        napi_set_named_property(env, error, "description", String(env, call->errorText));
+        napi_set_named_property(env, error, "code", MakeNumber(env, call->error));
+        napi_set_named_property(env, error, "description", MakeString(env, call->errorText));
         napi_set_named_property(env, result, "error", error);
       }
     }
@@ -123,7 +111,7 @@ Napi::Value CallRestApi(const Napi::CallbackInfo& info) {
   napi_value promise = nullptr;
   NAPI_THROW_IF_FAILED(env, napi_create_promise(env, &call->deferred, &promise), Napi::Value());
   NAPI_THROW_IF_FAILED(env,
-                       napi_create_async_work(env, nullptr, String(env, "orthanc-rest"), Execute, Complete,
+                       napi_create_async_work(env, nullptr, MakeString(env, "orthanc-rest"), Execute, Complete,
                                               call.get(), &call->work),
                        Napi::Value());
   NAPI_THROW_IF_FAILED(env, napi_queue_async_work(env, call->work), Napi::Value());

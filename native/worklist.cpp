@@ -49,7 +49,7 @@ std::string QueryAsJson(OrthancPluginContext* context, const OrthancPluginWorkli
 
 OrthancPluginErrorCode OnWorklist(OrthancPluginWorklistAnswers* answers, const OrthancPluginWorklistQuery* query,
                                   const char* issuerAet, const char* calledAet) {
-  try {
+  return Firewall("worklist query", OrthancPluginErrorCode_InternalError, [&] {
     OrthancPluginContext* context = Context();
     BridgeRequest request;
     request.channel = "worklist";
@@ -86,12 +86,7 @@ OrthancPluginErrorCode OnWorklist(OrthancPluginWorklistAnswers* answers, const O
       matched++;
     }
     return OrthancPluginErrorCode_Success;
-  } catch (const std::exception& e) {
-    Log(LogLevel::Error, std::string("worklist query failed: ") + e.what());
-  } catch (...) {
-    Log(LogLevel::Error, "worklist query failed");
-  }
-  return OrthancPluginErrorCode_InternalError;
+  });
 }
 
 }  // namespace

@@ -142,16 +142,16 @@ export class BundleEntries implements BundleProcessor {
 
   private answer(response: FhirResponse): BundleEntry {
     const headers = response.headers ?? {};
-    const entry: BundleEntry = { response: { status: status(response.status) } };
+    const entry: BundleEntry = {};
+    // The resource's own URL: its Location less the version.
+    const fullUrl = response.resource?.id ? headers.location?.replace(/\/_history\/.*$/, '') : undefined;
+    if (fullUrl) entry.fullUrl = fullUrl;
+    entry.response = { status: status(response.status) };
     if (headers.location) entry.response!.location = headers.location;
     if (headers.etag) entry.response!.etag = headers.etag;
     const lastModified = response.resource?.meta?.lastUpdated ?? (headers['last-modified'] && new Date(headers['last-modified']).toISOString());
     if (lastModified) entry.response!.lastModified = lastModified;
-    if (response.resource) {
-      entry.resource = response.resource;
-      if (response.resource.id) entry.fullUrl = `${headers.location?.replace(/\/_history\/.*$/, '') ?? ''}` || undefined;
-    }
-    if (!entry.fullUrl) delete entry.fullUrl;
+    if (response.resource) entry.resource = response.resource;
     return entry;
   }
 

@@ -15,7 +15,7 @@ import { mergePatient, orthancPatientId, patientIdOf } from './patient-identity'
 import type { ResourceProvider } from './provider';
 import type { ResourceRegistry } from './registry';
 import { searchAllOf, searchBundle, type SearchSource } from './search-flow';
-import { versionHeaders, versionOfETag } from './stored-resource';
+import { checkVersion, conditionQuery, versionHeaders, versionOfETag } from './stored-resource';
 
 const DICOM_SEX: Record<string, string> = { male: 'M', female: 'F', other: 'O' };
 
@@ -98,9 +98,7 @@ export function createPatientResource(index: DicomIndex, registry: ResourceRegis
     const expected = versionOfETag(request.headers['if-match']);
     return store.transaction((writer) => {
       const current = writer.current('Patient', id);
-      if (expected !== undefined && String(current?.versionId) !== expected) {
-        throw preconditionFailed(`Patient/${id} is at version ${current?.versionId ?? 'none'}, not ${expected}`);
-      }
+      checkVersion('Patient', id, current, expected);
       const version = writer.put('Patient', id, { ...resource, id });
       return { status: current?.resource ? 200 : 201, resource: version.resource, headers: versionHeaders(version, request.baseUrl) };
     });
@@ -134,7 +132,7 @@ export function createPatientResource(index: DicomIndex, registry: ResourceRegis
       const id = identity(resource);
       const condition = request.headers['if-none-exist'];
       if (condition !== undefined) {
-        const existing = await searchAllOf(source(), [...new URLSearchParams(condition.replace(/^[^?]*\?/, ''))], request);
+        const existing = await searchAllOf(source(), conditionQuery(condition), request);
         if (existing.length > 1) throw preconditionFailed(`If-None-Exist: ${condition} matches ${existing.length} patients`);
         if (existing.length === 1) return { status: 200, resource: existing[0] };
       }

@@ -33,6 +33,18 @@ export function versionOfETag(etag: string | undefined): string | undefined {
   return match[1];
 }
 
+/** The search an If-None-Exist header asks for ("identifier=x" or "Type?identifier=x"). */
+export function conditionQuery(header: string): Array<[string, string]> {
+  return [...new URLSearchParams(header.replace(/^[^?]*\?/, ''))];
+}
+
+/** If-Match: the write goes ahead only on the version the client saw (412 otherwise). */
+export function checkVersion(type: string, id: string, current: ResourceVersion | undefined, expected: string | undefined): void {
+  if (expected !== undefined && String(current?.versionId) !== expected) {
+    throw preconditionFailed(`${type}/${id} is at version ${current?.versionId ?? 'none'}, not ${expected}`);
+  }
+}
+
 export function versionHeaders(version: ResourceVersion, baseUrl: string): Record<string, string> {
   return {
     etag: `W/"${version.versionId}"`,
@@ -131,7 +143,7 @@ export function createStoredResource(setup: StoredTypeSetup, store: Store, regis
       return store.transaction(async (writer) => {
         const condition = request.headers['if-none-exist'];
         if (condition !== undefined) {
-          const existing = await searchAllOf(source, [...new URLSearchParams(condition.replace(/^[^?]*\?/, ''))], request);
+          const existing = await searchAllOf(source, conditionQuery(condition), request);
           if (existing.length > 1) throw preconditionFailed(`If-None-Exist: ${condition} matches ${existing.length} ${type} resources`);
           if (existing.length === 1) {
             const version = writer.current(type, existing[0]!.id!)!;
@@ -150,9 +162,7 @@ export function createStoredResource(setup: StoredTypeSetup, store: Store, regis
       const expected = versionOfETag(request.headers['if-match']);
       return store.transaction((writer) => {
         const current = writer.current(type, id);
-        if (expected !== undefined && String(current?.versionId) !== expected) {
-          throw preconditionFailed(`${type}/${id} is at version ${current?.versionId ?? 'none'}, not ${expected}`);
-        }
+        checkVersion(type, id, current, expected);
         const prepared = setup.prepare ? setup.prepare(resource, current?.resource) : resource;
         return written(writer.put(type, id, prepared), current?.resource ? 200 : 201, request.baseUrl);
       });
@@ -163,9 +173,7 @@ export function createStoredResource(setup: StoredTypeSetup, store: Store, regis
       return store.transaction((writer) => {
         const current = writer.current(type, id);
         if (!current) throw notFound(`${type}/${id} is not known`);
-        if (expected !== undefined && String(current.versionId) !== expected) {
-          throw preconditionFailed(`${type}/${id} is at version ${current.versionId}, not ${expected}`);
-        }
+        checkVersion(type, id, current, expected);
         if (!current.resource) return { status: 204 };
         const version = writer.put(type, id, undefined);
         return { status: 204, headers: { etag: `W/"${version.versionId}"` } };
