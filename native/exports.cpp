@@ -257,8 +257,8 @@ void RelayChange(int32_t changeType, int32_t resourceType, const char* resourceI
   }
 }
 
-void DetachBinding(bool shuttingDown) {
-  RequestBridge::Instance().Detach(shuttingDown ? CannedAnswer::Unavailable : CannedAnswer::Failed);
+void DetachBinding(CannedAnswer inFlight) {
+  RequestBridge::Instance().Detach(inFlight);
   std::lock_guard<std::mutex> lock(g_changeMutex);
   g_changeHandler = nullptr;  // released with the environment
 }

@@ -65,6 +65,33 @@ std::string InitializeProcessOnce() {
   return error;
 }
 
+constexpr size_t kMiB = 1024 * 1024;
+
+// One environment's watch over its JavaScript heap, on RunEnvironment's stack.
+struct HeapWatch {
+  node::Environment* env = nullptr;  // cleared before the environment is freed
+  bool exhausted = false;
+};
+
+// V8 calls this on the Node thread, inside a garbage collection, instead of
+// aborting the whole process with "Reached heap limit". No JavaScript may
+// run here, and mutex_ is not taken: this thread may already hold it. So it
+// only does what is safe from inside V8: node::Stop (TerminateExecution,
+// then the loop ends, as after process.exit()) and the bridge's Suspend
+// (whose lock is never held while JavaScript allocates).
+size_t NearHeapLimit(void* data, size_t currentLimit, size_t initialLimit) {
+  auto* watch = static_cast<HeapWatch*>(data);
+  if (!watch->exhausted && watch->env != nullptr) {
+    watch->exhausted = true;
+    Log(LogLevel::Error, "JavaScript heap near its limit (" + std::to_string(initialLimit / kMiB) +
+                             " MiB, Fhir.HeapLimit): restarting the environment");
+    RequestBridge::Instance().Suspend();
+    node::Stop(watch->env);
+  }
+  // Room for the allocation under way, the unwinding and the teardown.
+  return currentLimit + std::max(currentLimit / 4, 64 * kMiB);
+}
+
 }  // namespace
 
 NodeRuntime& NodeRuntime::Instance() {
@@ -72,10 +99,12 @@ NodeRuntime& NodeRuntime::Instance() {
   return instance;
 }
 
-std::string NodeRuntime::Start(const std::string& bundlePath, std::chrono::milliseconds startTimeout) {
+std::string NodeRuntime::Start(const std::string& bundlePath, size_t heapLimitMiB,
+                               std::chrono::milliseconds startTimeout) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     bundlePath_ = bundlePath;
+    heapLimitMiB_ = heapLimitMiB;
     stopRequested_ = false;
     attached_ = false;
     threadExited_ = false;
@@ -201,6 +230,11 @@ void NodeRuntime::RunEnvironment() {
   // Not kOwnsProcessState: JavaScript may not chdir, umask or setuid Orthanc.
   const auto flags = static_cast<Flags>(kNoCreateInspector | kNoGlobalSearchPaths);
   const auto started = Clock::now();
+  // V8 sizes the heap when it creates the isolate. Node 18's
+  // CommonEnvironmentSetup takes no ResourceConstraints, hence the flag
+  // (process-wide; set each time so that /tools/reset applies a new value).
+  const std::string heapFlag = "--max-old-space-size=" + std::to_string(heapLimitMiB_);
+  v8::V8::SetFlagsFromString(heapFlag.c_str(), heapFlag.size());
   std::vector<std::string> errors;
   std::unique_ptr<node::CommonEnvironmentSetup> setup = node::CommonEnvironmentSetup::Create(
       g_platform.get(), &errors, std::vector<std::string>{"orthanc-fhir"}, std::vector<std::string>{}, flags);
@@ -215,6 +249,9 @@ void NodeRuntime::RunEnvironment() {
 
   v8::Isolate* isolate = setup->isolate();
   node::Environment* env = setup->env();
+  HeapWatch heap;
+  heap.env = env;
+  isolate->AddNearHeapLimitCallback(NearHeapLimit, &heap);
   {
     v8::Locker locker(isolate);
     v8::Isolate::Scope isolateScope(isolate);
@@ -236,12 +273,16 @@ void NodeRuntime::RunEnvironment() {
       env_ = env;
     }
 
-    Log(LogLevel::Info, "JavaScript environment created: " + std::to_string(MillisecondsSince(started)) + " ms");
+    v8::HeapStatistics statistics;
+    isolate->GetHeapStatistics(&statistics);
+    Log(LogLevel::Info, "JavaScript environment created: " + std::to_string(MillisecondsSince(started)) +
+                            " ms, heap limit " + std::to_string(statistics.heap_size_limit() / kMiB) + " MiB");
     const bool loaded = !node::LoadEnvironment(env, kBootstrap).IsEmpty();
     Log(LogLevel::Info, "JavaScript bundle loaded: " + std::to_string(MillisecondsSince(started)) + " ms");
     if (loaded) {
       node::SpinEventLoop(env).FromMaybe(1);
     }
+    heap.env = nullptr;  // from here on the callback only grants room
 
     bool shuttingDown;
     {
@@ -251,12 +292,17 @@ void NodeRuntime::RunEnvironment() {
         // The first environment of this plugin life never got going: no
         // point retrying what will fail the same way.
         fatal_ = "the JavaScript bundle " + bundlePath_ + " ended before it registered its request handler";
+        if (heap.exhausted) {
+          fatal_ += ": its heap outgrew Fhir.HeapLimit";
+        }
         stopRequested_ = true;
         changed_.notify_all();
       }
       shuttingDown = stopRequested_;
     }
-    DetachBinding(shuttingDown);
+    // Requests in flight: 503 when stopping or out of memory (try again
+    // later), 500 when the environment failed (process.exit()).
+    DetachBinding(shuttingDown || heap.exhausted ? CannedAnswer::Unavailable : CannedAnswer::Failed);
     node::Stop(env);  // stops what is left (timers, handles) before teardown
   }
   setup.reset();

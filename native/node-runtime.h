@@ -2,7 +2,7 @@
 // The process-wide part (V8, the platform) is set up once and never torn
 // down, because V8 cannot be initialized twice and /tools/reset finalizes and
 // re-initializes the plugin in the same process. Environments are recreated
-// after process.exit(), a stuck event loop or a reset.
+// after process.exit(), a stuck event loop, an exhausted heap or a reset.
 #pragma once
 
 #include <atomic>
@@ -24,8 +24,9 @@ class NodeRuntime {
 
   // Starts the Node thread and waits until JavaScript has attached its
   // request handler, reported a fatal error or `startTimeout` expired.
+  // Every environment gets a JavaScript heap of `heapLimitMiB` (old space).
   // Returns an empty string on success, else the reason.
-  std::string Start(const std::string& bundlePath, std::chrono::milliseconds startTimeout);
+  std::string Start(const std::string& bundlePath, size_t heapLimitMiB, std::chrono::milliseconds startTimeout);
   // Stops the environment (even one stuck in an endless loop) and joins the
   // thread, giving up on it after `joinTimeout`.
   void Stop(std::chrono::milliseconds joinTimeout);
@@ -46,6 +47,7 @@ class NodeRuntime {
   void RunEnvironment();
 
   std::string bundlePath_;
+  size_t heapLimitMiB_ = 1024;
   std::thread thread_;
   std::mutex mutex_;
   std::condition_variable changed_;

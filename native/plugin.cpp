@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cctype>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <memory>
@@ -30,6 +31,7 @@ namespace {
 struct Settings {
   std::chrono::milliseconds requestTimeout{30000};
   std::string bundlePath;
+  size_t heapLimitMiB = 1024;
   bool worklist = false;
 };
 
@@ -108,6 +110,15 @@ std::string ReadSettings(OrthancPluginContext* context, bool& enabled, Settings&
     }
     settings.requestTimeout = std::chrono::milliseconds(static_cast<int64_t>(timeout.asDouble() * 1000));
   }
+  // V8's own default (a share of the machine's memory) aborts the whole
+  // process when reached; this limit restarts the environment instead.
+  const Json::Value& heap = section["HeapLimit"];
+  if (!heap.isNull()) {
+    if (!heap.isIntegral() || heap.asInt64() < 64 || heap.asInt64() > 16384) {
+      return "\"Fhir.HeapLimit\" must be a whole number of MiB between 64 and 16384";
+    }
+    settings.heapLimitMiB = static_cast<size_t>(heap.asInt64());
+  }
   const Json::Value& bundle = section["Bundle"];
   if (!bundle.isNull() && !bundle.isString()) {
     return "\"Fhir.Bundle\" must be a path";
@@ -119,6 +130,23 @@ std::string ReadSettings(OrthancPluginContext* context, bool& enabled, Settings&
   }
   settings.worklist = worklist.isBool() && worklist.asBool();
   return "";
+}
+
+// Debian's DCMTK keeps Nagle's algorithm on its sockets unless TCP_NODELAY=1
+// is in the environment (it reads it at every association), which holds each
+// small DICOM answer back by 40 ms or more. Set before the Node thread starts,
+// as setenv is not safe beside threads reading the environment.
+void DisableNagleForDicom() {
+  static bool ours = false;  // still ours after /tools/reset re-initializes the plugin
+  const char* chosen = std::getenv("TCP_NODELAY");
+  if (chosen == nullptr) {
+    ours = setenv("TCP_NODELAY", "1", 0) == 0;
+  }
+  if (ours) {
+    Log(LogLevel::Info, "TCP_NODELAY=1 set: DICOM associations send without Nagle's delay");
+  } else if (chosen != nullptr) {
+    Log(LogLevel::Info, std::string("TCP_NODELAY=") + chosen + " left as the environment chose");
+  }
 }
 
 const char* MethodName(OrthancPluginHttpMethod method) {
@@ -226,7 +254,8 @@ int32_t Initialize(OrthancPluginContext* context) {
     return 0;
   }
   g_settings = settings;
-  const std::string failure = NodeRuntime::Instance().Start(settings.bundlePath, kStartTimeout);
+  DisableNagleForDicom();
+  const std::string failure = NodeRuntime::Instance().Start(settings.bundlePath, settings.heapLimitMiB, kStartTimeout);
   if (!failure.empty()) {
     Log(LogLevel::Error, "cannot start: " + failure);
     NodeRuntime::Instance().Stop(kStopTimeout);

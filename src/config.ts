@@ -28,6 +28,10 @@ export interface FhirConfig {
   databaseDirectory: string;
   /** UTC offset assumed for DICOM times without TimezoneOffsetFromUTC (e.g. "+01:00"); none: date precision. */
   defaultTimezoneOffset?: string;
+  /** JavaScript heap limit in MiB (the shim applies it; validated here too). */
+  heapLimitMiB: number;
+  /** Bytes the caches of facts read from DICOM files may hold, in all. */
+  cacheBytes: number;
 }
 
 export class ConfigurationError extends Error {}
@@ -47,6 +51,8 @@ const KNOWN_KEYS = new Set([
   'DefaultTimezoneOffset',
   'DatabaseDirectory',
   'Worklist',
+  'HeapLimit',
+  'CacheSize',
 ]);
 
 function worklistSection(value: unknown): FhirConfig['worklist'] {
@@ -83,6 +89,15 @@ function positiveInteger(section: Json, key: string, fallback: number, max: numb
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
     throw new ConfigurationError(`"Fhir.${key}" must be an integer between 1 and ${max}`);
+  }
+  return value;
+}
+
+/** The shim applies it before JavaScript runs; checked here too, so that the README's table is the whole truth. */
+function heapLimit(value: unknown): number {
+  if (value === undefined) return 1024;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 64 || value > 16384) {
+    throw new ConfigurationError('"Fhir.HeapLimit" must be a whole number of MiB between 64 and 16384');
   }
   return value;
 }
@@ -174,5 +189,7 @@ export function readConfig(orthanc: Json, configurationPath = ''): FhirConfig {
     ),
     accessionNumberSystem: optionalUri(section, 'AccessionNumberSystem'),
     defaultTimezoneOffset: timezoneOffset(section.DefaultTimezoneOffset),
+    heapLimitMiB: heapLimit(section.HeapLimit),
+    cacheBytes: positiveInteger(section, 'CacheSize', 64, 4096) * 1024 * 1024,
   };
 }

@@ -5,16 +5,19 @@ import { cannedAnswers, createHttpHandler } from './http/adapter';
 import { EXPLORER_EXTENSION } from './http/explorer-extension';
 import { Router } from './interactions/router';
 import { LogLevel, loadBinding, type NativeAnswer, type NativeBinding, type NativeRequest } from './native';
-import type { FhirRequest } from './interactions/request';
 import { OrderTracker } from './worklist/order-tracker';
 import { WorklistService } from './worklist/worklist-service';
+import { worklistKeys } from './worklist/worklist-keys';
 import { OrthancClient } from './orthanc/client';
 import { DicomIndex } from './orthanc/dicom-index';
 import { createEndpointResource, DicomWebEndpoints } from './resources/endpoint-resource';
+import { ImagingIndex } from './resources/imaging-index';
+import { ImagingReader } from './resources/imaging-reader';
 import { createImagingStudyResource } from './resources/imaging-study-resource';
 import { createPatientResource } from './resources/patient-resource';
 import { ResourceRegistry } from './resources/registry';
-import type { ResourceProvider, SystemOperation } from './resources/provider';
+import { createIndexer } from './resources/search-indexer';
+import type { InteractionContext, SystemOperation } from './resources/provider';
 import { installEmbeddingGuards } from './runtime/embed';
 import { BundleEntries } from './interactions/bundle-processor';
 import { serviceRequestSetup, taskSetup } from './resources/orders';
@@ -33,6 +36,8 @@ export interface PluginContext {
   config: FhirConfig;
   orthanc: OrthancClient;
   store: Store;
+  imagingIndex: ImagingIndex;
+  registry: ResourceRegistry;
 }
 
 export interface PluginOptions {
@@ -40,27 +45,46 @@ export interface PluginOptions {
   operations?: (context: PluginContext) => SystemOperation[];
 }
 
-function createProviders({ config, orthanc, store }: PluginContext): ResourceProvider[] {
-  const registry = new ResourceRegistry();
-  const index = new DicomIndex(orthanc);
-  const endpoints = new DicomWebEndpoints(index, config);
-  registry.add(createPatientResource(index, registry, config, { store, validate: validatorFor('Patient', config) }));
-  registry.add(createImagingStudyResource(index, endpoints, registry, config, () => store.list('ServiceRequest')));
-  registry.add(createEndpointResource(endpoints, registry, config));
-  registry.add(createStoredResource(serviceRequestSetup(validatorFor('ServiceRequest', config)), store, registry, config));
-  registry.add(createStoredResource(taskSetup(validatorFor('Task', config)), store, registry, config));
-  return registry.all();
-}
-
 function validatorFor(type: ValidatedType, config: FhirConfig): (resource: Resource) => void {
   return (resource) => validateResource(type, resource, { patientIdSystem: config.patientIdSystem });
 }
 
 /** The store's file, with the SQLite addon compiled for this runtime, deployed beside the plugin. */
-function openStore(config: FhirConfig, libraryDirectory: string): Store {
+function openStore(config: FhirConfig, libraryDirectory: string, log: (message: string) => void): Store {
   mkdirSync(config.databaseDirectory, { recursive: true });
   const addon = join(libraryDirectory, 'better_sqlite3.node');
-  return new SqliteStore(join(config.databaseDirectory, 'orthanc-fhir.sqlite'), existsSync(addon) ? { nativeBinding: addon } : {});
+  const indexer = createIndexer({
+    keys: { Task: worklistKeys(config.defaultTimezoneOffset) },
+    // A Task's worklist keys read its ServiceRequest.
+    dependents: { ServiceRequest: [{ type: 'Task', param: 'based-on' }] },
+  });
+  return new SqliteStore(join(config.databaseDirectory, 'orthanc-fhir.sqlite'),
+    { indexer, log, ...(existsSync(addon) ? { nativeBinding: addon } : {}) });
+}
+
+/** The resource modules, the imaging index they search, and the registry that serves them. */
+function createResources(native: NativeBinding, config: FhirConfig, store: Store) {
+  const orthanc = new OrthancClient(native);
+  const registry = new ResourceRegistry();
+  const index = new DicomIndex(orthanc, config.cacheBytes);
+  const endpoints = new DicomWebEndpoints(index, config);
+  const reader = new ImagingReader(index, endpoints, store, config);
+  const imagingIndex = new ImagingIndex(orthanc, reader, store, {
+    info: (message) => native.log(LogLevel.Warning, message),
+    error: (message) => native.log(LogLevel.Error, message),
+  }, async () => ({
+    dicomWeb: await endpoints.available(),
+    timezone: config.defaultTimezoneOffset ?? null,
+    accessionNumberSystem: config.accessionNumberSystem ?? null,
+    patientIdSystem: config.patientIdSystem ?? null,
+  }));
+  const deps = { reader, imagingIndex, store, registry, config };
+  registry.add(createPatientResource({ ...deps, validate: validatorFor('Patient', config) }));
+  registry.add(createImagingStudyResource(deps));
+  registry.add(createEndpointResource(endpoints, registry, config));
+  registry.add(createStoredResource(serviceRequestSetup(validatorFor('ServiceRequest', config)), store, registry, config));
+  registry.add(createStoredResource(taskSetup(validatorFor('Task', config)), store, registry, config));
+  return { orthanc, registry, imagingIndex };
 }
 
 // Orthanc's change types (OrthancPluginChangeType).
@@ -68,9 +92,9 @@ const CHANGE_NEW_STUDY = 6;
 const CHANGE_STABLE_STUDY = 9;
 const CHANGE_ORTHANC_STARTED = 10;
 
-/** Requests the plugin makes to itself carry no client's URL. */
-function internalRequest(): FhirRequest {
-  return { method: 'GET', path: [], query: [], headers: {}, baseUrl: 'http://localhost/fhir' };
+/** What the plugin asks of its own resource modules carries no client's URL. */
+function internalContext(): InteractionContext {
+  return { query: [], lenient: false, baseUrl: 'http://localhost/fhir' };
 }
 
 /** Orthanc serves one worklist plugin: say which ones compete, and which serves. */
@@ -90,13 +114,14 @@ export function startPlugin(options: PluginOptions = {}): void {
   let store: Store;
   try {
     config = readConfig(JSON.parse(native.configuration()) as Record<string, unknown>, native.configurationPath);
-    store = openStore(config, native.libraryDirectory);
+    store = openStore(config, native.libraryDirectory, (message) => native.log(LogLevel.Warning, message));
   } catch (error) {
     native.fatal(error instanceof ConfigurationError ? `bad configuration: ${error.message}` : `cannot start: ${(error as Error)?.stack ?? String(error)}`);
     return;
   }
-  const context: PluginContext = { native, config, orthanc: new OrthancClient(native), store };
-  const providers = createProviders(context);
+  const { orthanc, registry, imagingIndex } = createResources(native, config, store);
+  const context: PluginContext = { native, config, orthanc, store, imagingIndex, registry };
+  const providers = registry.all();
   const router = new Router(providers, options.operations?.(context) ?? [], {
     name: 'orthanc-fhir',
     version: typeof ORTHANC_FHIR_VERSION === 'string' ? ORTHANC_FHIR_VERSION : '0.0.0',
@@ -107,8 +132,8 @@ export function startPlugin(options: PluginOptions = {}): void {
     (type) => providers.find((provider) => provider.type === type), store));
   const logError = (message: string) => native.log(LogLevel.Error, message);
   const handleHttp = createHttpHandler(router, config, logError);
-  const patients = providers.find((provider) => provider.type === 'Patient')!;
-  const worklist = new WorklistService(store, (id) => patients.read!(id, internalRequest()).catch(() => undefined), config);
+  const patients = registry.get('Patient')!;
+  const worklist = new WorklistService(store, (id) => patients.read!(id, internalContext()).catch(() => undefined), config);
   const handle = async (request: NativeRequest): Promise<NativeAnswer> => {
     if (request.channel === 'worklist') {
       const answer = await worklist.answer(request.body.toString('utf8'), request.headers['issuer-aet'] ?? '');
@@ -128,14 +153,22 @@ export function startPlugin(options: PluginOptions = {}): void {
     );
   }, canned);
 
-  // Images arriving for orders move their Tasks on. The change events only
-  // wake the tracker, which reads Orthanc's change log itself.
-  const tracker = new OrderTracker(context.orthanc, store, logError);
+  // Images arriving for orders move their Tasks on, through the Task
+  // module's own update. Change events only wake the imaging index, which
+  // reads Orthanc's change log itself (and catches up on what happened while
+  // the plugin was down).
+  const tasks = registry.get('Task')!;
+  const tracker = new OrderTracker(store, {
+    tasksOf: (orderId) => tasks.searchAll!([['based-on', `ServiceRequest/${orderId}`]], internalContext()),
+    update: async (task, versionId) => {
+      await tasks.update!(task.id!, task, { ...internalContext(), ifMatch: versionId });
+    },
+  });
+  imagingIndex.onStudyEvents((events) => tracker.studiesArrived(events));
+  const wake = () => imagingIndex.wake().catch(() => undefined); // failures are logged by the index
+  const start = () => imagingIndex.start().catch((error) => logError(`the imaging index cannot start: ${(error as Error)?.stack ?? String(error)}`));
   native.setChangeHandler((changeType) => {
-    if (changeType === CHANGE_NEW_STUDY || changeType === CHANGE_STABLE_STUDY) void tracker.wake();
-    if (changeType === CHANGE_ORTHANC_STARTED) {
-      void tracker.wake();
-      void reportWorklistConflict(context);
-    }
+    void start().then(() => (changeType === CHANGE_NEW_STUDY || changeType === CHANGE_STABLE_STUDY ? wake() : undefined));
+    if (changeType === CHANGE_ORTHANC_STARTED) void reportWorklistConflict(context);
   });
 }

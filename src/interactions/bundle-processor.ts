@@ -4,12 +4,12 @@
 // transaction, resolves urn:uuid references between its entries, and is
 // all or nothing: the first failing entry rolls everything back and decides
 // the answer.
-import { badRequest, OperationOutcomeError, outcome, toOutcome } from '../fhir/outcome';
+import { badRequest, OperationOutcomeError, outcome, preconditionFailed, toOutcome } from '../fhir/outcome';
 import type { Bundle, BundleEntry, Resource } from '../fhir/types';
 import type { ResourceProvider } from '../resources/provider';
 import type { Store } from '../store/store';
 import type { FhirRequest, FhirResponse, Method } from './request';
-import type { BundleProcessor } from './router';
+import { conditionQuery, interactionContext, type BundleProcessor } from './router';
 
 const REASONS: Record<number, string> = {
   200: 'OK', 201: 'Created', 204: 'No Content', 304: 'Not Modified', 400: 'Bad Request', 404: 'Not Found',
@@ -164,14 +164,46 @@ export class BundleEntries implements BundleProcessor {
     }
   }
 
-  private async transaction(entries: EntryRequest[], parent: FhirRequest): Promise<FhirResponse> {
-    // Ids for the creates first, so that any entry may reference any other.
+  /** An entry's error, named after the entry. */
+  private entryFailure(entry: EntryRequest, caught: unknown): unknown {
+    const error = entryError(caught);
+    if (!(error instanceof OperationOutcomeError)) return error;
+    const issues = error.outcome.issue.map((issue) => ({
+      ...issue,
+      diagnostics: `Bundle.entry[${entry.index}] (${entry.method} ${entry.url}): ${issue.diagnostics ?? issue.code}`,
+    }));
+    return new OperationOutcomeError(error.status, { ...error.outcome, issue: issues }, error.headers);
+  }
+
+  /**
+   * Conditional creates (ifNoneExist) are resolved first, inside the
+   * transaction: one match maps the entry's fullUrl to the existing
+   * resource, so that the other entries refer to it; several are a 412
+   * (http.html#ccreate). The other creates then get their ids, so that any
+   * entry may reference any other.
+   */
+  private async assignIds(entries: EntryRequest[], parent: FhirRequest): Promise<{ resolved: Map<string, string>; assigned: Map<number, string> }> {
     const resolved = new Map<string, string>();
     const assigned = new Map<number, string>();
     for (const entry of entries) {
       if (entry.method !== 'POST' || !entry.resource) continue;
       const type = entry.resource.resourceType;
-      const id = this.providers(type)?.assignId?.(entry.resource);
+      const provider = this.providers(type);
+      const condition = entry.headers['if-none-exist'];
+      if (condition !== undefined && provider?.searchAll) {
+        let found;
+        try {
+          found = await provider.searchAll(conditionQuery(condition), interactionContext(this.toRequest(entry, parent)), 2);
+        } catch (caught) {
+          throw this.entryFailure(entry, caught);
+        }
+        if (found.length > 1) throw this.entryFailure(entry, preconditionFailed(`ifNoneExist ${condition} matches more than one ${type}`));
+        if (found.length === 1) {
+          if (entry.fullUrl) resolved.set(entry.fullUrl, `${type}/${found[0]!.id}`);
+          continue;
+        }
+      }
+      const id = provider?.assignId?.(entry.resource);
       if (id === undefined) continue;
       assigned.set(entry.index, id);
       if (entry.fullUrl) resolved.set(entry.fullUrl, `${type}/${id}`);
@@ -179,9 +211,14 @@ export class BundleEntries implements BundleProcessor {
     for (const entry of entries) {
       if (entry.method === 'PUT' && entry.fullUrl?.startsWith('urn:uuid:')) resolved.set(entry.fullUrl, entry.url.split('?')[0]!);
     }
+    return { resolved, assigned };
+  }
+
+  private async transaction(entries: EntryRequest[], parent: FhirRequest): Promise<FhirResponse> {
     const ordered = [...entries].sort((a, b) => ORDER[a.method] - ORDER[b.method] || a.index - b.index);
     const responses = new Map<number, BundleEntry>();
     await this.store.transaction(async () => {
+      const { resolved, assigned } = await this.assignIds(entries, parent);
       for (const entry of ordered) {
         const resource = entry.resource ? resolveReferences(entry.resource, resolved) : undefined;
         try {
@@ -189,15 +226,7 @@ export class BundleEntries implements BundleProcessor {
           if (response.status >= 400) throw new OperationOutcomeError(response.status, toOutcome(undefined).outcome);
           responses.set(entry.index, this.answer(response));
         } catch (caught) {
-          const error = entryError(caught);
-          if (error instanceof OperationOutcomeError) {
-            const issues = error.outcome.issue.map((issue) => ({
-              ...issue,
-              diagnostics: `Bundle.entry[${entry.index}] (${entry.method} ${entry.url}): ${issue.diagnostics ?? issue.code}`,
-            }));
-            throw new OperationOutcomeError(error.status, { ...error.outcome, issue: issues }, error.headers);
-          }
-          throw error;
+          throw this.entryFailure(entry, caught);
         }
       }
     });

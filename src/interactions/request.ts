@@ -1,6 +1,6 @@
 // The plain request and response the FHIR layer works with: it never sees
 // HTTP, Orthanc or the native binding.
-import type { Resource } from '../fhir/types';
+import type { InteractionResult } from '../resources/provider';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -20,8 +20,4 @@ export interface FhirRequest {
   assignedId?: string;
 }
 
-export interface FhirResponse {
-  status: number;
-  resource?: Resource;
-  headers?: Record<string, string>;
-}
+export type FhirResponse = InteractionResult;

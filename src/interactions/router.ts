@@ -4,7 +4,8 @@
 // headers and Prefer: return=... are applied here, once for every type.
 import { badRequest, methodNotAllowed, notFound, outcome } from '../fhir/outcome';
 import type { Resource } from '../fhir/types';
-import type { ResourceProvider, SystemOperation, TypeInteraction } from '../resources/provider';
+import { preferLenient } from '../search';
+import type { InteractionContext, ResourceProvider, SystemOperation, TypeInteraction } from '../resources/provider';
 import { buildCapabilityStatement, type ServerDescription } from './capability';
 import type { FhirRequest, FhirResponse, Method } from './request';
 
@@ -12,6 +13,35 @@ const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
 
 export interface BundleProcessor {
   process(bundle: unknown, request: FhirRequest): Promise<FhirResponse>;
+}
+
+/** W/"3" or "3" -> "3"; undefined for a missing header. */
+export function versionOfETag(etag: string | undefined): string | undefined {
+  if (etag === undefined) return undefined;
+  const match = /^\s*(?:W\/)?"([^"]*)"\s*$/.exec(etag);
+  if (!match) throw badRequest(`Malformed ETag: ${etag}`);
+  return match[1];
+}
+
+/** The search an If-None-Exist header asks for ("identifier=x" or "Type?identifier=x"). */
+export function conditionQuery(header: string): Array<[string, string]> {
+  return [...new URLSearchParams(header.replace(/^[^?]*\?/, ''))];
+}
+
+/** What the resource modules are told of a request: its headers read here, once, into typed options. */
+export function interactionContext(request: FhirRequest): InteractionContext {
+  const context: InteractionContext = {
+    baseUrl: request.baseUrl,
+    query: request.query,
+    lenient: preferLenient(request.headers),
+  };
+  const ifMatch = versionOfETag(request.headers['if-match']);
+  if (ifMatch !== undefined) context.ifMatch = ifMatch;
+  const ifNoneExist = request.headers['if-none-exist'];
+  if (ifNoneExist !== undefined) context.ifNoneExist = conditionQuery(ifNoneExist);
+  if (request.assignedId !== undefined) context.assignedId = request.assignedId;
+  if (request.body !== undefined) context.body = request.body;
+  return context;
 }
 
 /** The body of a create or update: a JSON object of the URL's type. */
@@ -96,7 +126,7 @@ export class Router {
     }
     if (second === '_history' && third === undefined) {
       this.allow(request.method, this.methodsFor(provider, { GET: 'history-type' }));
-      return { status: 200, resource: await provider.history!(undefined, request) };
+      return { status: 200, resource: await provider.history!(undefined, interactionContext(request)) };
     }
     if (!ID_PATTERN.test(second)) {
       throw notFound(`'${second}' is not a valid resource id`);
@@ -106,11 +136,11 @@ export class Router {
     }
     if (third === '_history' && fourth === undefined) {
       this.allow(request.method, this.methodsFor(provider, { GET: 'history-instance' }));
-      return { status: 200, resource: await provider.history!(second, request) };
+      return { status: 200, resource: await provider.history!(second, interactionContext(request)) };
     }
     if (third === '_history' && fourth !== undefined) {
       this.allow(request.method, this.methodsFor(provider, { GET: 'vread' }));
-      const resource = await provider.vread!(second, fourth, request);
+      const resource = await provider.vread!(second, fourth, interactionContext(request));
       return { status: 200, resource, headers: versionHeaders(resource) };
     }
     throw notFound(`Unknown URL: ${request.path.join('/')}`);
@@ -138,13 +168,13 @@ export class Router {
       throw notFound(`Operation $${name} is not supported`);
     }
     this.allow(request.method, operation.methods);
-    return operation.invoke(request);
+    return operation.invoke(interactionContext(request));
   }
 
   private async typeLevel(provider: ResourceProvider, request: FhirRequest): Promise<FhirResponse> {
     this.allow(request.method, this.methodsFor(provider, { GET: 'search-type', POST: 'create' }));
     if (request.method === 'POST') {
-      return applyPrefer(await provider.create!(resourceBody(request, provider.type), request), request);
+      return applyPrefer(await provider.create!(resourceBody(request, provider.type), interactionContext(request)), request);
     }
     return this.search(provider, request);
   }
@@ -153,18 +183,18 @@ export class Router {
     if (!provider.search || !provider.interactions.includes('search-type')) {
       throw methodNotAllowed(`Search of ${provider.type} is not supported`, []);
     }
-    return { status: 200, resource: await provider.search(request) };
+    return { status: 200, resource: await provider.search(interactionContext(request)) };
   }
 
   private async instanceLevel(provider: ResourceProvider, id: string, request: FhirRequest): Promise<FhirResponse> {
     this.allow(request.method, this.methodsFor(provider, { GET: 'read', PUT: 'update', DELETE: 'delete' }));
     switch (request.method) {
       case 'PUT':
-        return applyPrefer(await provider.update!(id, resourceBody(request, provider.type), request), request);
+        return applyPrefer(await provider.update!(id, resourceBody(request, provider.type), interactionContext(request)), request);
       case 'DELETE':
-        return provider.delete!(id, request);
+        return provider.delete!(id, interactionContext(request));
       default: {
-        const resource = await provider.read!(id, request);
+        const resource = await provider.read!(id, interactionContext(request));
         return { status: 200, resource, headers: versionHeaders(resource) };
       }
     }

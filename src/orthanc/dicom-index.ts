@@ -4,6 +4,8 @@
 // codes, SOP class, issuers) come from one instance per series, cached by
 // resource version.
 import type { OrthancInstance, OrthancPatient, OrthancSeries, OrthancStudy, OrthancTags } from '../resources/imaging';
+
+export type { OrthancSeries };
 import type { OrthancClient } from './client';
 import { Lru } from './lru';
 
@@ -20,6 +22,23 @@ export interface StudyDetails {
   seriesTags: Record<string, OrthancTags>;
 }
 
+/**
+ * The tags the mappers read from DICOM files (resources/imaging/*): a cached
+ * file keeps only these, not its every tag (private sequences, overlays...).
+ */
+const MAPPED_TAGS = new Set([
+  'AccessionNumber', 'BodyPartExamined', 'DocumentTitle', 'InstanceNumber', 'IssuerOfAccessionNumberSequence',
+  'IssuerOfPatientID', 'IssuerOfPatientIDQualifiersSequence', 'Laterality', 'ImageLaterality', 'Modality', 'OtherPatientIDs',
+  'OtherPatientIDsSequence', 'PatientBirthDate', 'PatientID', 'PatientName', 'PatientSex', 'ProcedureCodeSequence',
+  'ReferringPhysicianName', 'SOPClassUID', 'SOPInstanceUID', 'SeriesDate', 'SeriesDescription', 'SeriesInstanceUID',
+  'SeriesNumber', 'SeriesTime', 'SpecificCharacterSet', 'StudyDate', 'StudyDescription', 'StudyID', 'StudyInstanceUID',
+  'StudyTime', 'TimezoneOffsetFromUTC', 'ConceptNameCodeSequence',
+]);
+
+export function mappedTags(tags: OrthancTags | undefined): OrthancTags {
+  return Object.fromEntries(Object.entries(tags ?? {}).filter(([key]) => MAPPED_TAGS.has(key))) as OrthancTags;
+}
+
 /** Characters that /tools/find would read as wildcards or value separators. */
 const FIND_SPECIALS = /[*?\\]/;
 
@@ -28,14 +47,22 @@ export function isSafeFindValue(value: string): boolean {
 }
 
 export class DicomIndex {
-  private readonly seriesTags = new Lru<string, OrthancTags>(20000);
-  private readonly patientTags = new Lru<string, OrthancTags>(20000);
-  private readonly studyTags = new Lru<string, OrthancTags>(50000);
+  private readonly seriesTags: Lru<string, OrthancTags>;
+  private readonly patientTags: Lru<string, OrthancTags>;
+  private readonly studyTags: Lru<string, OrthancTags>;
   /** Series and instances of recently read studies, per study version (LastUpdate changes with every new instance). */
-  private readonly details = new Lru<string, Promise<StudyDetails | undefined>>(200);
+  private readonly details: Lru<string, StudyDetails>;
+  /** Loads in flight, so that concurrent reads of one study share them (cleared when they settle). */
+  private readonly loading = new Map<string, Promise<StudyDetails | undefined>>();
   private pluginsPromise?: Promise<string[]>;
 
-  constructor(private readonly orthanc: OrthancClient) {}
+  /** `cacheBytes`: what the caches may hold in all (Fhir.CacheSize). */
+  constructor(private readonly orthanc: OrthancClient, cacheBytes = 64 * 1024 * 1024) {
+    this.details = new Lru(cacheBytes * 0.5);
+    this.seriesTags = new Lru(cacheBytes * 0.2);
+    this.studyTags = new Lru(cacheBytes * 0.2);
+    this.patientTags = new Lru(cacheBytes * 0.1);
+  }
 
   /** /tools/find with expanded answers. Values must be exact (see isSafeFindValue). */
   async find<T>(level: FindLevel, query: FindQuery): Promise<T[]> {
@@ -63,15 +90,21 @@ export class DicomIndex {
   }
 
   /** Everything an ImagingStudy needs: 3 index calls, plus one file per series not yet cached. */
-  studyDetails(study: OrthancStudy): Promise<StudyDetails | undefined> {
+  async studyDetails(study: OrthancStudy): Promise<StudyDetails | undefined> {
     const key = `${study.ID}@${study.LastUpdate ?? ''}`;
-    let details = this.details.get(key);
-    if (!details) {
-      details = this.loadStudyDetails(study);
-      this.details.set(key, details);
-      details.catch(() => this.details.delete(key)); // a failure is not remembered
+    const cached = this.details.get(key);
+    if (cached) return cached;
+    let loading = this.loading.get(key);
+    if (!loading) {
+      loading = this.loadStudyDetails(study);
+      this.loading.set(key, loading);
+      // A failure is not remembered; a success is kept by its size, once
+      // the study is stable: LastUpdate has a resolution of one second, so
+      // a study still receiving instances may change under the same key.
+      void loading.then((details) => details && study.IsStable === true && this.details.set(key, details), () => undefined)
+        .finally(() => this.loading.delete(key));
     }
-    return details;
+    return loading;
   }
 
   private async loadStudyDetails(study: OrthancStudy): Promise<StudyDetails | undefined> {
@@ -95,7 +128,7 @@ export class DicomIndex {
     const first = series.Instances[0];
     if (first === undefined) return undefined;
     return this.seriesTags.getOrLoad(`${series.ID}@${series.LastUpdate ?? ''}`, async () =>
-      (await this.orthanc.getJson<OrthancTags>(`/instances/${encodeURIComponent(first)}/tags?simplify`)) ?? {},
+      mappedTags(await this.orthanc.getJson<OrthancTags>(`/instances/${encodeURIComponent(first)}/tags?simplify`)),
     );
   }
 
@@ -108,14 +141,14 @@ export class DicomIndex {
       const instances = await this.orthanc.getJson<OrthancInstance[]>(`/studies/${encodeURIComponent(study.ID)}/instances?expand`);
       const first = instances?.[0];
       if (!first) return {};
-      return (await this.orthanc.getJson<OrthancTags>(`/instances/${encodeURIComponent(first.ID)}/tags?simplify`)) ?? {};
+      return mappedTags(await this.orthanc.getJson<OrthancTags>(`/instances/${encodeURIComponent(first.ID)}/tags?simplify`));
     });
   }
 
   /** The patient module of one of the patient's files (IssuerOfPatientID...); cached per patient version. */
   async patientModule(patient: OrthancPatient): Promise<OrthancTags> {
     return this.patientTags.getOrLoad(`${patient.ID}@${patient.LastUpdate ?? ''}`, async () =>
-      (await this.orthanc.getJson<OrthancTags>(`/patients/${encodeURIComponent(patient.ID)}/module?simplify`)) ?? {},
+      mappedTags(await this.orthanc.getJson<OrthancTags>(`/patients/${encodeURIComponent(patient.ID)}/module?simplify`)),
     );
   }
 

@@ -1,29 +1,45 @@
-// A small least-recently-used map: facts read from DICOM files (SOP class,
-// laterality...) are immutable for a given resource version and worth
-// keeping between requests.
+// A least-recently-used map bounded by bytes, not entries: facts read from
+// DICOM files (SOP class, laterality...) are immutable for a given resource
+// version and worth keeping between requests, but a study's details can be
+// a few hundred bytes or a few megabytes, so only their size can bound them.
 export class Lru<K, V> {
-  private readonly entries = new Map<K, V>();
+  private readonly entries = new Map<K, { value: V; bytes: number }>();
+  private used = 0;
 
-  constructor(private readonly capacity: number) {}
+  constructor(
+    private readonly capacityBytes: number,
+    /** An estimate of an entry's size in memory. */
+    private readonly sizeOf: (value: V) => number = (value) => 2 * JSON.stringify(value).length,
+  ) {}
+
+  get bytes(): number {
+    return this.used;
+  }
 
   get(key: K): V | undefined {
-    const value = this.entries.get(key);
-    if (value !== undefined) {
-      this.entries.delete(key);
-      this.entries.set(key, value);
-    }
-    return value;
+    const entry = this.entries.get(key);
+    if (entry === undefined) return undefined;
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    return entry.value;
   }
 
   set(key: K, value: V): void {
-    this.entries.delete(key);
-    this.entries.set(key, value);
-    if (this.entries.size > this.capacity) {
-      this.entries.delete(this.entries.keys().next().value as K);
+    this.delete(key);
+    const bytes = this.sizeOf(value);
+    if (bytes > this.capacityBytes) return; // would evict everything else
+    this.entries.set(key, { value, bytes });
+    this.used += bytes;
+    while (this.used > this.capacityBytes) {
+      const oldest = this.entries.keys().next().value as K;
+      this.delete(oldest);
     }
   }
 
   delete(key: K): void {
+    const entry = this.entries.get(key);
+    if (entry === undefined) return;
+    this.used -= entry.bytes;
     this.entries.delete(key);
   }
 

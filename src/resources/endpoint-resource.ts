@@ -5,11 +5,10 @@
 import type { FhirConfig } from '../config';
 import { notFound } from '../fhir/outcome';
 import type { Resource } from '../fhir/types';
-import type { FhirRequest } from '../interactions/request';
 import type { DicomIndex } from '../orthanc/dicom-index';
-import { defineSearch, searchParamDeclarations, type SearchRequest } from '../search';
+import { defineSearch, runSearch, searchParamDeclarations, type SearchRequest } from '../search';
 import { buildDicomWebEndpoint, dicomWebAddress, DICOMWEB_ENDPOINT_ID, endpointReference } from './imaging';
-import type { ResourceProvider } from './provider';
+import type { InteractionContext, ResourceProvider } from './provider';
 import type { ResourceRegistry } from './registry';
 import { searchAllOf, searchBundle, type SearchSource } from './search-flow';
 
@@ -29,7 +28,7 @@ export class DicomWebEndpoints {
     return (await this.index.plugins()).includes(DICOMWEB_PLUGIN);
   }
 
-  async endpoint(request: FhirRequest): Promise<Resource | undefined> {
+  async endpoint(request: InteractionContext): Promise<Resource | undefined> {
     if (!(await this.available())) return undefined;
     return buildDicomWebEndpoint({ address: dicomWebAddress(orthancBaseUrl(request.baseUrl), this.config.dicomWebRoot) });
   }
@@ -47,16 +46,20 @@ export function createEndpointResource(endpoints: DicomWebEndpoints, registry: R
     defaultCount: config.defaultCount,
     maxCount: config.maxCount,
   });
-  const source = (request: FhirRequest): SearchSource => ({
-    definition,
-    async candidates(search: SearchRequest) {
-      const endpoint = await endpoints.endpoint(request);
-      return { resources: endpoint ? [endpoint] : [], remaining: search };
-    },
-    async complete(page) {
-      return page;
-    },
-  });
+  // One resource at most: matched in memory.
+  const source = (context: InteractionContext): SearchSource => {
+    let page: Resource[] = [];
+    return {
+      definition,
+      async find(search: SearchRequest) {
+        const endpoint = await endpoints.endpoint(context);
+        const result = runSearch(endpoint ? [endpoint] : [], search);
+        page = result.page;
+        return { ids: page.map((r) => r.id!), more: search.offset + page.length < result.total, total: result.total };
+      },
+      load: async () => page,
+    };
+  };
   return {
     type: 'Endpoint',
     interactions: ['read', 'search-type'],
@@ -68,6 +71,6 @@ export function createEndpointResource(endpoints: DicomWebEndpoints, registry: R
       return endpoint;
     },
     search: (request) => searchBundle(source(request), request, registry),
-    searchAll: (query, request) => searchAllOf(source(request), query, request),
+    searchAll: (query, request, limit) => searchAllOf(source(request), query, request, limit),
   };
 }

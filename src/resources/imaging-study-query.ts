@@ -57,6 +57,31 @@ function widenStudyIdentifier(filter: SearchFilter): SearchFilter {
   return { ...filter, values };
 }
 
+/**
+ * A DICOM UID is accepted with or without urn:oid: (the study's identifier,
+ * series, instance, dicom-class): each UID value is widened to both forms,
+ * for the index and for the re-check alike.
+ */
+export function widenUidForms(search: SearchRequest): SearchRequest {
+  const filters = search.filters.map((filter): SearchFilter => {
+    if (filter.kind !== 'token') return filter;
+    const code = filter.param.code;
+    if (code === 'identifier') return widenStudyIdentifier(filter);
+    if (code !== 'series' && code !== 'instance' && code !== 'dicom-class') return filter;
+    const values: TokenValue[] = [];
+    for (const value of filter.values) {
+      values.push(value);
+      if (value.code === undefined) continue;
+      const bare = stripOid(value.code);
+      if (!UID.test(bare)) continue;
+      const other = bare === value.code ? OID_PREFIX + bare : bare;
+      values.push({ ...value, code: other });
+    }
+    return { ...filter, values };
+  });
+  return { ...search, filters };
+}
+
 function referencedIds(filter: SearchFilter, type: string): string[] | undefined {
   if (filter.kind !== 'reference') return undefined;
   const ids: string[] = [];

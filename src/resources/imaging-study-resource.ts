@@ -1,18 +1,23 @@
 // ImagingStudy: read and search over Orthanc's studies, mapped on the fly.
 // ImagingStudy.id is Orthanc's study id. A read costs three index calls and
-// one DICOM file per series (cached), never a call per instance.
+// one DICOM file per series (cached), never a call per instance. Searches
+// run on the imaging index (imaging-index.ts) once it is built; until then,
+// and if it cannot be brought up to date, they take the live path, which
+// asks Orthanc's own index (slow on a large Orthanc, but correct).
 import type { FhirConfig } from '../config';
 import { notFound } from '../fhir/outcome';
 import type { Resource } from '../fhir/types';
-import type { FhirRequest } from '../interactions/request';
-import type { DicomIndex, StudyDetails } from '../orthanc/dicom-index';
-import { defineSearch, searchParamDeclarations, type SearchRequest } from '../search';
-import type { DicomWebEndpoints } from './endpoint-resource';
-import { mapImagingStudy, tagString, type ImagingStudyMapOptions, type OrthancSeries, type OrthancStudy } from './imaging';
-import { planStudySearch, type StudySearchPlan } from './imaging-study-query';
-import { orderOfStudy } from './orders';
-import type { ResourceProvider } from './provider';
+import type { OrthancSeries } from '../orthanc/dicom-index';
+import { defineSearch, runSearch, searchParamDeclarations, type SearchFilter, type SearchRequest, type TokenValue } from '../search';
+import type { Store } from '../store/store';
+import { mapImagingStudy, type ImagingStudyMapOptions, type OrthancStudy } from './imaging';
+import type { ImagingIndex } from './imaging-index';
+import type { ImagingReader } from './imaging-reader';
+import { planStudySearch, widenUidForms, type StudySearchPlan } from './imaging-study-query';
+import { accessionNumber, studyInstanceUid } from './orders';
+import type { InteractionContext, ResourceProvider } from './provider';
 import type { ResourceRegistry } from './registry';
+import { SEARCH_DECLARATIONS } from './search-declarations';
 import { searchAllOf, searchBundle, type SearchSource } from './search-flow';
 
 function intersect(sets: string[][]): Set<string> | undefined {
@@ -24,55 +29,63 @@ function intersect(sets: string[][]): Set<string> | undefined {
   return result;
 }
 
-/** Instances of a series share the SOP class of the instance read from its file (1.10.1 indexes none). */
-function sopClassUids(details: StudyDetails): Record<string, string> {
-  const classes: Record<string, string> = {};
-  for (const series of details.series) {
-    const sopClass = tagString(details.seriesTags[series.ID], 'SOPClassUID');
-    if (sopClass) for (const instance of series.Instances) classes[instance] = sopClass;
-  }
-  return classes;
+export interface ImagingStudyDeps {
+  reader: ImagingReader;
+  imagingIndex: ImagingIndex;
+  store: Store;
+  registry: ResourceRegistry;
+  config: FhirConfig;
 }
 
-export function createImagingStudyResource(
-  index: DicomIndex,
-  endpoints: DicomWebEndpoints,
-  registry: ResourceRegistry,
-  config: FhirConfig,
-  /** The orders known to this server: a study of one points at it literally. */
-  orders: () => Promise<Resource[]>,
-): ResourceProvider {
+export function createImagingStudyResource({ reader, imagingIndex, store, registry, config }: ImagingStudyDeps): ResourceProvider {
+  const { index } = reader;
   const definition = defineSearch({
     resourceType: 'ImagingStudy',
-    params: ['_id', 'identifier', 'patient', 'subject', 'started', 'modality', 'series', 'instance', 'dicom-class',
-      'status', 'endpoint', 'referrer', 'based-on'],
-    include: ['ImagingStudy:subject', 'ImagingStudy:endpoint'],
+    ...SEARCH_DECLARATIONS.ImagingStudy,
     defaultCount: config.defaultCount,
     maxCount: config.maxCount,
   });
+  const identifierParam = definition.params.get('identifier')!;
 
-  async function mapOptions(): Promise<ImagingStudyMapOptions> {
-    const requests = await orders();
-    return {
-      serviceRequestReference: (accession, study) => {
-        const order = orderOfStudy(requests, tagString(study.MainDicomTags, 'StudyInstanceUID'), accession?.value);
-        return order ? { reference: `ServiceRequest/${order.id}` } : undefined;
-      },
-      endpoints: await endpoints.references(),
-      defaultTimezoneOffset: config.defaultTimezoneOffset,
-      accessionNumberSystem: config.accessionNumberSystem,
-    };
+  /**
+   * based-on=ServiceRequest/x: the index holds the order a study had when it
+   * was indexed, which a later order changes. The order's own study UID and
+   * accession number find its studies whatever the index holds; the
+   * re-check keeps those whose order it is.
+   */
+  async function basedOnAsIdentifier(filter: SearchFilter): Promise<SearchFilter> {
+    if (filter.param.code !== 'based-on' || filter.kind !== 'reference') return filter;
+    const values: TokenValue[] = [];
+    for (const value of filter.values) {
+      if (value.id === undefined || (value.type !== undefined && value.type !== 'ServiceRequest')) continue;
+      const order = (await store.current('ServiceRequest', value.id))?.resource;
+      const uid = order && studyInstanceUid(order);
+      const accession = order && accessionNumber(order);
+      if (uid) values.push({ system: 'urn:dicom:uid', code: `urn:oid:${uid}` });
+      if (accession) values.push({ code: accession });
+    }
+    return { kind: 'token', param: identifierParam, name: filter.name, rawValue: filter.rawValue, not: false, values };
   }
 
-  async function full(study: OrthancStudy, options: ImagingStudyMapOptions): Promise<Resource | undefined> {
-    const [details, studyTags] = await Promise.all([index.studyDetails(study), index.studyFileTags(study)]);
-    if (!details) return undefined; // deleted meanwhile
-    return mapImagingStudy({ ...details, studyTags, sopClassUids: sopClassUids(details) }, options);
-  }
+  const indexed: SearchSource = {
+    definition,
+    recheck: true,
+    normalize: widenUidForms,
+    async find(search) {
+      const filters = await Promise.all(search.filters.map(basedOnAsIdentifier));
+      return store.search({ ...search, filters });
+    },
+    async load(ids) {
+      const studies = await Promise.all(ids.map((id) => reader.study(id)));
+      return studies.filter((r): r is Resource => r !== undefined);
+    },
+  };
+
+  // --- the live path, before the index is built -------------------------
 
   /** What a search matches on: the study, plus only the facts its filters read. */
   async function summary(study: OrthancStudy, plan: StudySearchPlan, options: ImagingStudyMapOptions) {
-    if (plan.needs.instances) return full(study, options);
+    if (plan.needs.instances) return reader.fullStudy(study, options);
     const [series, studyTags] = await Promise.all([
       plan.needs.series ? index.studySeries(study.ID) : [],
       plan.needs.studyTags ? index.studyFileTags(study) : undefined,
@@ -110,28 +123,29 @@ export function createImagingStudyResource(
     return intersect(lists);
   }
 
-  const source = (): SearchSource => {
-    const found = new Map<string, OrthancStudy>();
-    let options: ImagingStudyMapOptions = {};
+  /** Matched in memory over what Orthanc's /tools/find narrows to; the page's resources are kept for load(). */
+  const live = (): SearchSource => {
+    let page: Resource[] = [];
     return {
       definition,
-      async candidates(search: SearchRequest) {
+      async find(search: SearchRequest) {
         const plan = planStudySearch(search);
-        options = await mapOptions();
         const allowed = await allowedStudies(plan);
         const studies = allowed
           ? (await Promise.all([...allowed].map((id) => index.study(id)))).filter((s): s is OrthancStudy => s !== undefined)
           : await index.find<OrthancStudy>('Study', plan.query);
-        for (const study of studies) found.set(study.ID, study);
-        const resources = await Promise.all(studies.map((study) => summary(study, plan, options)));
-        return { resources: resources.filter((r): r is Resource => r !== undefined), remaining: plan.remaining };
+        const byId = new Map(studies.map((study) => [study.ID, study]));
+        const summaries = await Promise.all(studies.map(async (study) => summary(study, plan, await reader.studyOptions(study))));
+        const result = runSearch(summaries.filter((r): r is Resource => r !== undefined), plan.remaining);
+        const completed = await Promise.all(result.page.map((r) => reader.fullStudy(byId.get(r.id!)!)));
+        page = completed.filter((r): r is Resource => r !== undefined);
+        return { ids: page.map((r) => r.id!), more: search.offset + result.page.length < result.total, total: result.total };
       },
-      async complete(page) {
-        const completed = await Promise.all(page.map((summary) => full(found.get(summary.id!)!, options)));
-        return completed.filter((r): r is Resource => r !== undefined);
-      },
+      load: async () => page,
     };
   };
+
+  const source = async (): Promise<SearchSource> => ((await imagingIndex.current()) ? indexed : live());
 
   return {
     type: 'ImagingStudy',
@@ -140,13 +154,11 @@ export function createImagingStudyResource(
     searchInclude: definition.include,
     documentation: "Orthanc's studies; ImagingStudy.id is Orthanc's study id",
     async read(id: string) {
-      const study = await index.study(id);
-      const resource = study ? await full(study, await mapOptions()) : undefined;
+      const resource = await reader.study(id);
       if (!resource) throw notFound(`ImagingStudy/${id} is not known`);
       return resource;
     },
-    search: (request: FhirRequest) => searchBundle(source(), request, registry),
-    searchAll: (query, request) => searchAllOf(source(), query, request),
+    search: async (context: InteractionContext) => searchBundle(await source(), context, registry),
+    searchAll: async (query, context, limit) => searchAllOf(await source(), query, context, limit),
   };
 }
-

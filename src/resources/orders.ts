@@ -23,14 +23,6 @@ export function studyInstanceUid(serviceRequest: Resource): string | undefined {
   return value?.replace(/^urn:oid:/, '');
 }
 
-/** The active order a study was made for: by StudyInstanceUID, else AccessionNumber. */
-export function orderOfStudy(requests: readonly Resource[], uid: string | undefined, accession: string | undefined): Resource | undefined {
-  return (uid ? requests.find((r) => studyInstanceUid(r) === uid) : undefined)
-    ?? (accession ? requests.find((r) => accessionNumber(r) === accession) : undefined);
-}
-
-
-
 /** A DICOM UID under the 2.25 root (ITU-T X.667: a UUID as a decimal integer). */
 export function newDicomUid(): string {
   return `2.25.${BigInt(`0x${randomUUID().replace(/-/g, '')}`).toString()}`;
@@ -56,9 +48,6 @@ export function withStudyInstanceUid(resource: Resource, previous: Resource | un
 export function serviceRequestSetup(validate: (resource: Resource) => void): StoredTypeSetup {
   return {
     type: 'ServiceRequest',
-    params: ['_id', '_lastUpdated', 'identifier', 'patient', 'subject', 'status', 'intent', 'code-concept', 'authored',
-      'occurrence', 'requisition', 'performer', 'based-on'],
-    revInclude: ['Task:based-on'],
     documentation: 'Imaging orders (requested procedures); the modality worklist reads them',
     validate,
     prepare: withStudyInstanceUid,
@@ -68,9 +57,6 @@ export function serviceRequestSetup(validate: (resource: Resource) => void): Sto
 export function taskSetup(validate: (resource: Resource) => void): StoredTypeSetup {
   return {
     type: 'Task',
-    params: ['_id', '_lastUpdated', 'identifier', 'status', 'intent', 'based-on', 'focus', 'patient', 'subject', 'owner',
-      'code', 'authored-on', 'modified', 'period', 'business-status'],
-    include: ['Task:based-on'],
     documentation: 'Scheduled procedure steps of imaging orders (basedOn a ServiceRequest)',
     validate,
   };

@@ -1,21 +1,26 @@
 // Patient: Orthanc's patients, mapped on the fly, merged with the Patients a
 // RIS writes over FHIR (kept in the store, often before any image arrives).
+// Searched through the index of the merged Patient (written with the stored
+// Patient, and by the imaging index for the DICOM side); the live path
+// serves until the imaging index is built.
 // Patient.id is Orthanc's patient id, derived from the PatientID for written
 // Patients too (patient-identity.ts), so both meet under one id.
 import type { FhirConfig } from '../config';
-import { badRequest, notFound, preconditionFailed, unprocessable } from '../fhir/outcome';
+import { badRequest, notFound, unprocessable } from '../fhir/outcome';
 import type { Resource } from '../fhir/types';
-import type { FhirRequest, FhirResponse } from '../interactions/request';
-import type { DicomIndex, FindQuery } from '../orthanc/dicom-index';
-import { defineSearch, searchParamDeclarations, type SearchRequest } from '../search';
+import type { FindQuery } from '../orthanc/dicom-index';
+import { defineSearch, runSearch, searchParamDeclarations, type SearchRequest } from '../search';
 import type { Store } from '../store/store';
 import { mapPatient, type OrthancPatient, type PatientMapOptions } from './imaging';
+import type { ImagingIndex } from './imaging-index';
+import type { ImagingReader } from './imaging-reader';
 import { dicomDateRange, exactCodes } from './orthanc-prefilter';
 import { mergePatient, orthancPatientId, patientIdOf } from './patient-identity';
-import type { ResourceProvider } from './provider';
+import type { InteractionContext, InteractionResult, ResourceProvider } from './provider';
 import type { ResourceRegistry } from './registry';
+import { SEARCH_DECLARATIONS } from './search-declarations';
 import { searchAllOf, searchBundle, type SearchSource } from './search-flow';
-import { checkVersion, conditionQuery, versionHeaders, versionOfETag } from './stored-resource';
+import { checkVersion, existingMatch, versionHeaders } from './stored-resource';
 
 const DICOM_SEX: Record<string, string> = { male: 'M', female: 'F', other: 'O' };
 
@@ -43,64 +48,83 @@ export function planPatientSearch(search: SearchRequest, patientIdSystem: string
   return ids ? { query, ids } : { query };
 }
 
-export interface PatientWrites {
+export interface PatientDeps {
+  reader: ImagingReader;
+  imagingIndex: ImagingIndex;
   store: Store;
+  registry: ResourceRegistry;
+  config: FhirConfig;
   validate(resource: Resource): void;
 }
 
-export function createPatientResource(index: DicomIndex, registry: ResourceRegistry, config: FhirConfig, writes: PatientWrites): ResourceProvider {
-  const { store } = writes;
+export function createPatientResource({ reader, imagingIndex, store, registry, config, validate }: PatientDeps): ResourceProvider {
+  const { index } = reader;
   const options: PatientMapOptions = { patientIdSystem: config.patientIdSystem };
   const definition = defineSearch({
     resourceType: 'Patient',
-    params: ['_id', 'identifier', 'name', 'family', 'given', 'birthdate', 'gender'],
-    revInclude: ['ImagingStudy:subject'],
+    ...SEARCH_DECLARATIONS.Patient,
     defaultCount: config.defaultCount,
     maxCount: config.maxCount,
   });
 
-  async function fromDicom(patient: OrthancPatient): Promise<Resource> {
-    return mapPatient({ patient, extraTags: await index.patientModule(patient) }, options);
-  }
+  const loadAll = async (ids: readonly string[]) =>
+    (await Promise.all(ids.map((id) => reader.patient(id)))).filter((r): r is Resource => r !== undefined);
 
-  async function read(id: string): Promise<Resource | undefined> {
-    const [stored, dicom] = await Promise.all([store.current('Patient', id), index.patient(id)]);
-    return mergePatient(stored?.resource, dicom ? await fromDicom(dicom) : undefined);
-  }
-
-  const source = (): SearchSource => ({
+  const indexed: SearchSource = {
     definition,
-    async candidates(search) {
-      const plan = planPatientSearch(search, config.patientIdSystem);
-      const [patients, stored] = await Promise.all([
-        plan.ids
-          ? Promise.all(plan.ids.map((id) => index.patient(id))).then((found) => found.filter((p): p is OrthancPatient => p !== undefined))
-          : index.find<OrthancPatient>('Patient', plan.query),
-        store.list('Patient'),
-      ]);
-      const written = new Map(stored.map((patient) => [patient.id!, patient]));
-      const resources = patients.map((patient) => mergePatient(written.get(patient.ID), mapPatient({ patient }, options))!);
-      const seen = new Set(resources.map((resource) => resource.id));
-      for (const patient of stored) if (!seen.has(patient.id)) resources.push(patient);
-      return { resources, remaining: search };
-    },
-    complete: async (page) => (await Promise.all(page.map((summary) => read(summary.id!)))).filter((r): r is Resource => r !== undefined),
-  });
+    recheck: true,
+    find: (search) => store.search(search),
+    load: loadAll,
+  };
+
+  /** Before the imaging index is built: Orthanc's /tools/find, and the stored Patients, matched in memory. */
+  const live = (): SearchSource => {
+    let page: Resource[] = [];
+    return {
+      definition,
+      async find(search) {
+        const plan = planPatientSearch(search, config.patientIdSystem);
+        const patients = plan.ids
+          ? (await Promise.all(plan.ids.map((id) => index.patient(id)))).filter((p): p is OrthancPatient => p !== undefined)
+          : await index.find<OrthancPatient>('Patient', plan.query);
+        const resources = await Promise.all(patients.map(async (patient) =>
+          mergePatient((await store.current('Patient', patient.ID))?.resource, mapPatient({ patient }, options))!));
+        // Written Patients without images are in the index already (it is filled as they are written).
+        const seen = new Set(resources.map((resource) => resource.id));
+        const written = await store.search({ ...search, resourceType: 'Patient', count: definition.maxCount, offset: 0, sort: [] });
+        for (const id of written.ids) {
+          const stored = seen.has(id) ? undefined : (await store.current('Patient', id))?.resource;
+          if (stored) resources.push(stored);
+        }
+        const result = runSearch(resources, search);
+        page = await loadAll(result.page.map((r) => r.id!));
+        return { ids: page.map((r) => r.id!), more: search.offset + result.page.length < result.total, total: result.total };
+      },
+      load: async () => page,
+    };
+  };
+
+  const source = async (): Promise<SearchSource> => ((await imagingIndex.current()) ? indexed : live());
+  const searchAll = async (query: Array<[string, string]>, context: InteractionContext, limit?: number) =>
+    searchAllOf(await source(), query, context, limit);
 
   function identity(resource: Resource): string {
-    writes.validate(resource);
+    validate(resource);
     const patientId = patientIdOf(resource, config.patientIdSystem);
     if (!patientId) throw unprocessable('The Patient needs an identifier carrying its DICOM PatientID', ['Patient.identifier']);
     return orthancPatientId(patientId);
   }
 
-  async function write(id: string, resource: Resource, request: FhirRequest): Promise<FhirResponse> {
-    const expected = versionOfETag(request.headers['if-match']);
+  async function write(id: string, resource: Resource, context: InteractionContext): Promise<InteractionResult> {
+    // The DICOM side is read first (outside the transaction): the index holds the merged Patient.
+    const dicomPatient = await index.patient(id);
+    const dicom = dicomPatient ? await reader.dicomPatient(dicomPatient) : undefined;
     return store.transaction((writer) => {
       const current = writer.current('Patient', id);
-      checkVersion('Patient', id, current, expected);
-      const version = writer.put('Patient', id, { ...resource, id });
-      return { status: current?.resource ? 200 : 201, resource: version.resource, headers: versionHeaders(version, request.baseUrl) };
+      checkVersion('Patient', id, current, context.ifMatch);
+      const body = { ...resource, id };
+      const version = writer.put('Patient', id, body, { baseUrl: context.baseUrl, indexAs: mergePatient(body, dicom) });
+      return { status: current?.resource ? 200 : 201, resource: version.resource, headers: versionHeaders(version, context.baseUrl) };
     });
   }
 
@@ -112,7 +136,7 @@ export function createPatientResource(index: DicomIndex, registry: ResourceRegis
     documentation:
       "Orthanc's patients (Patient.id is Orthanc's patient id), merged with Patients written over FHIR, whose id is derived from their PatientID as Orthanc derives it",
     async read(id) {
-      const patient = await read(id);
+      const patient = await reader.patient(id);
       if (!patient) throw notFound(`Patient/${id} is not known`);
       return patient;
     },
@@ -122,25 +146,23 @@ export function createPatientResource(index: DicomIndex, registry: ResourceRegis
       if (!version?.resource) throw notFound(`Patient/${id}/_history/${versionId} is not known`);
       return version.resource;
     },
-    search: (request) => searchBundle(source(), request, registry),
-    searchAll: (query, request) => searchAllOf(source(), query, request),
+    search: async (context) => searchBundle(await source(), context, registry),
+    searchAll,
     assignId: (resource) => {
       const patientId = patientIdOf(resource, config.patientIdSystem);
       return patientId ? orthancPatientId(patientId) : 'invalid';
     },
-    async create(resource, request) {
+    async create(resource, context) {
       const id = identity(resource);
-      const condition = request.headers['if-none-exist'];
-      if (condition !== undefined) {
-        const existing = await searchAllOf(source(), conditionQuery(condition), request);
-        if (existing.length > 1) throw preconditionFailed(`If-None-Exist: ${condition} matches ${existing.length} patients`);
-        if (existing.length === 1) return { status: 200, resource: existing[0] };
+      if (context.ifNoneExist !== undefined) {
+        const existing = await existingMatch('Patient', context.ifNoneExist, (query, limit) => searchAll(query, context, limit));
+        if (existing) return { status: 200, resource: existing };
       }
       // The id follows from the PatientID: a second create for a known
       // PatientID updates that Patient rather than making a twin.
-      return write(id, resource, request);
+      return write(id, resource, context);
     },
-    async update(id, resource, request) {
+    async update(id, resource, context) {
       if (resource.id !== id) throw badRequest(`The body's id (${resource.id ?? 'none'}) must be the URL's id (${id})`, ['Patient.id']);
       const derived = identity(resource);
       if (derived !== id) {
@@ -149,7 +171,7 @@ export function createPatientResource(index: DicomIndex, registry: ResourceRegis
           ['Patient.identifier'],
         );
       }
-      return write(id, resource, request);
+      return write(id, resource, context);
     },
   };
 }

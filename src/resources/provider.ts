@@ -3,7 +3,34 @@
 // interaction is a 405, an unknown parameter a 400) and the
 // CapabilityStatement.
 import type { Bundle, Resource } from '../fhir/types';
-import type { FhirRequest, FhirResponse } from '../interactions/request';
+
+/**
+ * What a resource module is told of a request: never HTTP. The router reads
+ * the headers (If-Match, If-None-Exist, Prefer) and hands them over typed.
+ */
+export interface InteractionContext {
+  /** Public base URL of the FHIR service, without trailing slash. */
+  baseUrl: string;
+  /** Search, history and operation parameters, in order, repeated names kept. */
+  query: Array<[string, string]>;
+  /** Prefer: handling=lenient: unknown search parameters are ignored with a warning. */
+  lenient: boolean;
+  /** If-Match: the version the write expects to replace. */
+  ifMatch?: string;
+  /** If-None-Exist: the search that must find nothing for a create to go ahead. */
+  ifNoneExist?: Array<[string, string]>;
+  /** The id a create must use: a transaction assigned it to resolve urn:uuid references. */
+  assignedId?: string;
+  /** Parsed JSON body, for operations. */
+  body?: unknown;
+}
+
+/** What an interaction answers: a status, maybe a resource, and its version headers (ETag, Location...). */
+export interface InteractionResult {
+  status: number;
+  resource?: Resource;
+  headers?: Record<string, string>;
+}
 
 export type TypeInteraction =
   | 'read'
@@ -32,23 +59,23 @@ export interface ResourceProvider {
   readonly searchInclude?: readonly string[];
   readonly searchRevInclude?: readonly string[];
   readonly documentation?: string;
-  read?(id: string, request: FhirRequest): Promise<Resource>;
-  vread?(id: string, versionId: string, request: FhirRequest): Promise<Resource>;
-  search?(request: FhirRequest): Promise<Bundle>;
+  read?(id: string, context: InteractionContext): Promise<Resource>;
+  vread?(id: string, versionId: string, context: InteractionContext): Promise<Resource>;
+  search?(context: InteractionContext): Promise<Bundle>;
   /** The id a create of `resource` will get (a transaction resolves urn:uuid references with it). */
   assignId?(resource: Resource): string;
-  /** POST [type]; If-None-Exist makes it conditional; request.assignedId, when set, is the id to use. */
-  create?(resource: Resource, request: FhirRequest): Promise<FhirResponse>;
-  /** PUT [type]/[id]; If-Match makes it conditional; an unknown id is created. */
-  update?(id: string, resource: Resource, request: FhirRequest): Promise<FhirResponse>;
-  delete?(id: string, request: FhirRequest): Promise<FhirResponse>;
+  /** POST [type]; ifNoneExist makes it conditional; assignedId, when set, is the id to use. */
+  create?(resource: Resource, context: InteractionContext): Promise<InteractionResult>;
+  /** PUT [type]/[id]; ifMatch makes it conditional; an unknown id is created. */
+  update?(id: string, resource: Resource, context: InteractionContext): Promise<InteractionResult>;
+  delete?(id: string, context: InteractionContext): Promise<InteractionResult>;
   /** [type]/[id]/_history, or [type]/_history when id is undefined. */
-  history?(id: string | undefined, request: FhirRequest): Promise<Bundle>;
+  history?(id: string | undefined, context: InteractionContext): Promise<Bundle>;
   /**
-   * Every match of `query`, unpaged (capped at the type's MaxCount): what
-   * another type's _revinclude needs.
+   * The first `limit` matches of `query` (at most the type's MaxCount):
+   * what another type's _revinclude and a conditional write need.
    */
-  searchAll?(query: Array<[string, string]>, request: FhirRequest): Promise<Resource[]>;
+  searchAll?(query: Array<[string, string]>, context: InteractionContext, limit?: number): Promise<Resource[]>;
 }
 
 /** An operation on the whole server ([base]/$name). */
@@ -56,5 +83,5 @@ export interface SystemOperation {
   readonly name: string;
   readonly methods: readonly ('GET' | 'POST')[];
   readonly documentation?: string;
-  invoke(request: FhirRequest): Promise<{ status: number; resource?: Resource }>;
+  invoke(context: InteractionContext): Promise<{ status: number; resource?: Resource }>;
 }

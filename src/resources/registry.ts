@@ -2,8 +2,7 @@
 // searches use them to resolve _include and _revinclude across types.
 import { OperationOutcomeError } from '../fhir/outcome';
 import type { Resource } from '../fhir/types';
-import type { FhirRequest } from '../interactions/request';
-import type { ResourceProvider } from './provider';
+import type { InteractionContext, ResourceProvider } from './provider';
 
 export class ResourceRegistry {
   private readonly providers = new Map<string, ResourceProvider>();
@@ -12,18 +11,22 @@ export class ResourceRegistry {
     this.providers.set(provider.type, provider);
   }
 
+  get(type: string): ResourceProvider | undefined {
+    return this.providers.get(type);
+  }
+
   all(): ResourceProvider[] {
     return [...this.providers.values()];
   }
 
   /** Reads the referenced resources that exist; a dangling reference is skipped. */
-  async readAll(references: ReadonlyArray<{ type: string; id: string }>, request: FhirRequest): Promise<Resource[]> {
+  async readAll(references: ReadonlyArray<{ type: string; id: string }>, context: InteractionContext): Promise<Resource[]> {
     const found = await Promise.all(
       references.map(async ({ type, id }) => {
         const provider = this.providers.get(type);
         if (!provider?.read) return undefined;
         try {
-          return await provider.read(id, request);
+          return await provider.read(id, context);
         } catch (error) {
           if (error instanceof OperationOutcomeError && (error.status === 404 || error.status === 410)) return undefined;
           throw error;
@@ -33,8 +36,8 @@ export class ResourceRegistry {
     return found.filter((resource): resource is Resource => resource !== undefined);
   }
 
-  async searchAll(type: string, query: Array<[string, string]>, request: FhirRequest): Promise<Resource[]> {
+  async searchAll(type: string, query: Array<[string, string]>, context: InteractionContext): Promise<Resource[]> {
     const provider = this.providers.get(type);
-    return provider?.searchAll ? provider.searchAll(query, { ...request, query }) : [];
+    return provider?.searchAll ? provider.searchAll(query, { ...context, query }) : [];
   }
 }

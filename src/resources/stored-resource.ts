@@ -6,18 +6,15 @@ import { randomUUID } from 'node:crypto';
 import type { FhirConfig } from '../config';
 import { badRequest, gone, notFound, preconditionFailed } from '../fhir/outcome';
 import type { Bundle, BundleEntry, Resource } from '../fhir/types';
-import type { FhirRequest, FhirResponse } from '../interactions/request';
 import { defineSearch, searchParamDeclarations, type SearchDefinition } from '../search';
 import type { ResourceVersion, Store } from '../store/store';
-import type { ResourceProvider } from './provider';
+import type { InteractionContext, InteractionResult, ResourceProvider } from './provider';
 import type { ResourceRegistry } from './registry';
+import { SEARCH_DECLARATIONS, type IndexedType } from './search-declarations';
 import { searchAllOf, searchBundle, type SearchSource } from './search-flow';
 
 export interface StoredTypeSetup {
-  type: string;
-  params: string[];
-  include?: string[];
-  revInclude?: string[];
+  type: IndexedType;
   documentation: string;
   /** Throws a 400/422 OperationOutcomeError for a resource that may not be stored. */
   validate(resource: Resource): void;
@@ -25,17 +22,20 @@ export interface StoredTypeSetup {
   prepare?(resource: Resource, previous: Resource | undefined): Resource;
 }
 
-/** W/"3" or "3" -> "3"; undefined for a missing header. */
-export function versionOfETag(etag: string | undefined): string | undefined {
-  if (etag === undefined) return undefined;
-  const match = /^\s*(?:W\/)?"([^"]*)"\s*$/.exec(etag);
-  if (!match) throw badRequest(`Malformed ETag: ${etag}`);
-  return match[1];
-}
-
-/** The search an If-None-Exist header asks for ("identifier=x" or "Type?identifier=x"). */
-export function conditionQuery(header: string): Array<[string, string]> {
-  return [...new URLSearchParams(header.replace(/^[^?]*\?/, ''))];
+/**
+ * A conditional create's condition (http.html#ccreate): the one resource
+ * that matches, undefined when none does, 412 when several do. The one
+ * implementation for every type that can be created.
+ */
+export async function existingMatch(
+  type: string,
+  condition: Array<[string, string]>,
+  search: (query: Array<[string, string]>, limit: number) => Promise<Resource[]>,
+): Promise<Resource | undefined> {
+  const found = await search(condition, 2);
+  const shown = new URLSearchParams(condition).toString();
+  if (found.length > 1) throw preconditionFailed(`If-None-Exist: ${shown} matches more than one ${type}`);
+  return found[0];
 }
 
 /** If-Match: the write goes ahead only on the version the client saw (412 otherwise). */
@@ -68,7 +68,7 @@ function historyEntry(version: ResourceVersion, baseUrl: string): BundleEntry {
   return entry;
 }
 
-function historyParameters(request: FhirRequest, config: FhirConfig): { count: number; offset: number; since?: string } {
+function historyParameters(request: InteractionContext, config: FhirConfig): { count: number; offset: number; since?: string } {
   let count = config.defaultCount;
   let offset = 0;
   let since: string | undefined;
@@ -93,16 +93,17 @@ export function createStoredResource(setup: StoredTypeSetup, store: Store, regis
   const { type } = setup;
   const definition: SearchDefinition = defineSearch({
     resourceType: type,
-    params: setup.params,
-    include: setup.include,
-    revInclude: setup.revInclude,
+    ...SEARCH_DECLARATIONS[type],
     defaultCount: config.defaultCount,
     maxCount: config.maxCount,
   });
   const source: SearchSource = {
     definition,
-    candidates: async (search) => ({ resources: await store.list(type), remaining: search }),
-    complete: async (page) => page,
+    find: (search) => store.search(search),
+    async load(ids) {
+      const versions = await Promise.all(ids.map((id) => store.current(type, id)));
+      return versions.flatMap((version) => (version?.resource ? [version.resource] : []));
+    },
   };
 
   async function live(id: string): Promise<ResourceVersion> {
@@ -112,7 +113,7 @@ export function createStoredResource(setup: StoredTypeSetup, store: Store, regis
     return version;
   }
 
-  function written(version: ResourceVersion, status: number, baseUrl: string): FhirResponse {
+  function written(version: ResourceVersion, status: number, baseUrl: string): InteractionResult {
     return { status, resource: version.resource, headers: versionHeaders(version, baseUrl) };
   }
 
@@ -135,56 +136,50 @@ export function createStoredResource(setup: StoredTypeSetup, store: Store, regis
       return version.resource;
     },
 
-    search: (request) => searchBundle(source, request, registry),
-    searchAll: (query, request) => searchAllOf(source, query, request),
+    search: (context) => searchBundle(source, context, registry),
+    searchAll: (query, context, limit) => searchAllOf(source, query, context, limit),
 
-    async create(resource, request) {
+    async create(resource, context) {
       setup.validate(resource);
       return store.transaction(async (writer) => {
-        const condition = request.headers['if-none-exist'];
-        if (condition !== undefined) {
-          const existing = await searchAllOf(source, conditionQuery(condition), request);
-          if (existing.length > 1) throw preconditionFailed(`If-None-Exist: ${condition} matches ${existing.length} ${type} resources`);
-          if (existing.length === 1) {
-            const version = writer.current(type, existing[0]!.id!)!;
-            return written(version, 200, request.baseUrl);
-          }
+        // Inside the transaction, so that two creates with one condition cannot both go ahead.
+        if (context.ifNoneExist !== undefined) {
+          const existing = await existingMatch(type, context.ifNoneExist, (query, limit) => searchAllOf(source, query, context, limit));
+          if (existing) return written(writer.current(type, existing.id!)!, 200, context.baseUrl);
         }
         const { id: _ignored, ...body } = resource;
         const prepared = setup.prepare ? setup.prepare(body as Resource, undefined) : (body as Resource);
-        return written(writer.put(type, request.assignedId ?? randomUUID(), prepared), 201, request.baseUrl);
+        return written(writer.put(type, context.assignedId ?? randomUUID(), prepared, { baseUrl: context.baseUrl }), 201, context.baseUrl);
       });
     },
 
-    async update(id, resource, request) {
+    async update(id, resource, context) {
       if (resource.id !== id) throw badRequest(`The body's id (${resource.id ?? 'none'}) must be the URL's id (${id})`, [`${type}.id`]);
       setup.validate(resource);
-      const expected = versionOfETag(request.headers['if-match']);
       return store.transaction((writer) => {
         const current = writer.current(type, id);
-        checkVersion(type, id, current, expected);
+        checkVersion(type, id, current, context.ifMatch);
         const prepared = setup.prepare ? setup.prepare(resource, current?.resource) : resource;
-        return written(writer.put(type, id, prepared), current?.resource ? 200 : 201, request.baseUrl);
+        return written(writer.put(type, id, prepared, { baseUrl: context.baseUrl }), current?.resource ? 200 : 201, context.baseUrl);
       });
     },
 
-    async delete(id, request) {
-      const expected = versionOfETag(request.headers['if-match']);
+    async delete(id, context) {
       return store.transaction((writer) => {
         const current = writer.current(type, id);
         if (!current) throw notFound(`${type}/${id} is not known`);
-        checkVersion(type, id, current, expected);
+        checkVersion(type, id, current, context.ifMatch);
         if (!current.resource) return { status: 204 };
         const version = writer.put(type, id, undefined);
         return { status: 204, headers: { etag: `W/"${version.versionId}"` } };
       });
     },
 
-    async history(id, request) {
+    async history(id, context) {
       if (id !== undefined && !(await store.current(type, id))) throw notFound(`${type}/${id} is not known`);
-      const query = historyParameters(request, config);
+      const query = historyParameters(context, config);
       const page = await store.history(type, id, query);
-      const self = `${request.baseUrl}/${type}${id ? `/${id}` : ''}/_history`;
+      const self = `${context.baseUrl}/${type}${id ? `/${id}` : ''}/_history`;
       const link = (offset: number) => {
         const params = new URLSearchParams();
         if (query.since) params.set('_since', query.since);
@@ -197,7 +192,7 @@ export function createStoredResource(setup: StoredTypeSetup, store: Store, regis
         type: 'history',
         total: page.total,
         link: [{ relation: 'self', url: link(query.offset) }],
-        entry: page.versions.map((version) => historyEntry(version, request.baseUrl)),
+        entry: page.versions.map((version) => historyEntry(version, context.baseUrl)),
       };
       if (query.offset + query.count < page.total) bundle.link!.push({ relation: 'next', url: link(query.offset + query.count) });
       if (query.offset > 0) bundle.link!.push({ relation: 'previous', url: link(Math.max(0, query.offset - query.count)) });

@@ -13,6 +13,8 @@ export interface SearchBundleInput {
   readonly matches: readonly Resource[];
   /** Matches over all pages; undefined when unknown (no 'last' link then). */
   readonly total?: number;
+  /** Whether matches follow this page (the index reads one more than the page); else judged from total or a full page. */
+  readonly more?: boolean;
   /** Resources found by _include and _revinclude. */
   readonly included?: readonly Resource[];
   readonly id?: string;
@@ -61,7 +63,8 @@ function pagingLinks(input: SearchBundleInput): BundleLink[] {
   if (search.offset > 0) links.push(link('previous', Math.max(0, search.offset - search.count)));
   const next = search.offset + search.count;
   // Without a total, a full page may be followed by more.
-  if (total !== undefined ? next < total : input.matches.length >= search.count) links.push(link('next', next));
+  const more = input.more ?? (total !== undefined ? next < total : input.matches.length >= search.count);
+  if (more) links.push(link('next', next));
   if (total !== undefined && total > search.offset) {
     links.push(link('last', search.offset + Math.floor((total - 1 - search.offset) / search.count) * search.count));
   }

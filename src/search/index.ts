@@ -12,6 +12,7 @@ export {
 } from './definitions';
 export { compileFhirPath, evaluateFhirPath, FhirPathError, type CompiledFhirPath, type FhirPathItem } from './fhirpath';
 export { compareForSort, matchesFilter, matchesSearch, normalizeText } from './match';
-export { parseSearchQuery, parseSearchRequest, preferLenient, type ParseOptions } from './parse';
+export { parseSearchQuery, parseSearchRequest, preferLenient, type ParseOptions, type SearchInput } from './parse';
+export { indexRows, paramKey, type IndexKeys, type IndexRows } from './index-rows';
 export { includeReferences, revIncludeQueries, runSearch, type SearchResult } from './run';
 export type * from './types';

@@ -78,7 +78,7 @@ export function matchesFilter(resource: Resource, filter: SearchFilter, search: 
 // HumanName and Address are searched on all their string parts (the union of both lists).
 const STRING_PARTS = ['text', 'family', 'given', 'prefix', 'suffix', 'line', 'city', 'district', 'state', 'postalCode', 'country'];
 
-function stringParts(value: unknown): string[] {
+export function stringParts(value: unknown): string[] {
   if (typeof value === 'string') return [value];
   if (!isObject(value)) return [];
   return STRING_PARTS.flatMap((key) => strings(value[key]));
@@ -93,7 +93,7 @@ function matchString(part: string, value: string, modifier?: 'exact' | 'contains
 // --- token ----------------------------------------------------------------
 
 /** implicit: a primitive element (code, id, string, uri, boolean...), whose system is not in the data. */
-interface TokenCandidate {
+export interface TokenCandidate {
   readonly system?: string;
   readonly code?: string;
   readonly implicit: boolean;
@@ -104,7 +104,7 @@ function optionalString(value: unknown): string | undefined {
 }
 
 /** Where a primitive value's system comes from: the parameter's element binding (none for id, string, uri, boolean). */
-type ImplicitSystems = Pick<ResolvedSearchParam, 'implicitSystem' | 'implicitSystemByCode'>;
+export type ImplicitSystems = Pick<ResolvedSearchParam, 'implicitSystem' | 'implicitSystemByCode'>;
 
 function implicitSystemOf(code: string, systems?: ImplicitSystems): string | undefined {
   if (systems?.implicitSystem !== undefined) return systems.implicitSystem;
@@ -117,7 +117,7 @@ function implicitSystemOf(code: string, systems?: ImplicitSystems): string | und
  * ContactPoint: system|value; a primitive: its value, with the system its
  * parameter gives it (a bound code's code system, R5 search.html token table).
  */
-function tokenCandidates(value: unknown, systems?: ImplicitSystems): TokenCandidate[] {
+export function tokenCandidates(value: unknown, systems?: ImplicitSystems): TokenCandidate[] {
   if (typeof value === 'string' || typeof value === 'boolean' || typeof value === 'number') {
     const code = String(value);
     const system = implicitSystemOf(code, systems);
@@ -139,7 +139,7 @@ function tokenMatches(candidate: TokenCandidate, value: TokenValue): boolean {
 }
 
 /** The text a :text search looks at: CodeableConcept.text, Coding.display, Identifier.type text. */
-function tokenTexts(value: unknown): string[] {
+export function tokenTexts(value: unknown): string[] {
   if (!isObject(value)) return [];
   const codings = Array.isArray(value.coding) ? value.coding.filter(isObject) : [];
   const own = [...strings(value.text), ...strings(value.display), ...codings.flatMap((c) => strings(c.display))];
@@ -205,7 +205,7 @@ export function dateMatches(value: DateValue, t: DateRange, now: number): boolea
 
 // --- number ---------------------------------------------------------------
 
-function numberOf(value: unknown): number | undefined {
+export function numberOf(value: unknown): number | undefined {
   if (typeof value === 'number') return value;
   return isObject(value) && typeof value.value === 'number' ? value.value : undefined;
 }
@@ -235,7 +235,7 @@ function numberMatches(value: NumberValue, n: number): boolean {
 // --- reference ------------------------------------------------------------
 
 /** A Reference (relative, absolute or logical) or a canonical/uri string, as local 'Type/id' when it is one. */
-function referenceCandidates(value: unknown, baseUrl?: string): ReferenceValue[] {
+export function referenceCandidates(value: unknown, baseUrl?: string): ReferenceValue[] {
   const reference = isObject(value) ? value.reference : value;
   if (typeof reference !== 'string') return [];
   const local = parseReference(localReference(reference, baseUrl));

@@ -8,7 +8,6 @@
 // the Bundle links carry: the engine is stateless and I/O-free.
 import { badRequest, notSupported } from '../fhir/outcome';
 import type { OperationOutcomeIssue } from '../fhir/types';
-import type { FhirRequest } from '../interactions/request';
 import { parseDateRange } from './dates';
 import type { SearchDefinition } from './definitions';
 import { localReference, parseReference } from './reference';
@@ -41,9 +40,16 @@ export function preferLenient(headers: Readonly<Record<string, string>>): boolea
   return prefer !== undefined && prefer.split(/[,;]/).some((p) => p.replace(/\s+/g, '').toLowerCase() === 'handling=lenient');
 }
 
-/** Parses request.query, lenient from its Prefer header and baseUrl from the request. */
-export function parseSearchRequest(definition: SearchDefinition, request: FhirRequest, options: { now?: number | Date } = {}): SearchRequest {
-  return parseSearchQuery(definition, request.query, { ...options, lenient: preferLenient(request.headers), baseUrl: request.baseUrl });
+/** What a search is asked with: its parameters, whether to be lenient (Prefer: handling=lenient), the public base. */
+export interface SearchInput {
+  readonly query: ReadonlyArray<readonly [string, string]>;
+  readonly lenient: boolean;
+  readonly baseUrl: string;
+}
+
+/** Parses a request's search parameters. */
+export function parseSearchRequest(definition: SearchDefinition, input: SearchInput, options: { now?: number | Date } = {}): SearchRequest {
+  return parseSearchQuery(definition, input.query, { ...options, lenient: input.lenient, baseUrl: input.baseUrl });
 }
 
 /** Splits at separators not preceded by a backslash; the pieces keep their escapes. */

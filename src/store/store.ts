@@ -1,8 +1,13 @@
 // The one interface behind which the plugin keeps the data it owns (orders,
-// and Patients written before any image arrives). The embedded default is
-// SQLite (sqlite-store.ts); a PostgreSQL back end, shared by several Orthanc
-// instances, would implement the same interface.
+// and Patients written before any image arrives) and the search index of
+// every type (the stored ones, indexed as they are written, and the imaging
+// ones, indexed from Orthanc's change log). Searches run in the database:
+// nothing here lists a whole type into memory, and nothing assumes this
+// process is the only writer. The embedded default is SQLite
+// (sqlite-store.ts); a PostgreSQL back end implements the same contract.
 import type { Resource } from '../fhir/types';
+import type { IndexRows } from '../search/index-rows';
+import type { SearchRequest } from '../search/types';
 
 export interface ResourceVersion {
   resourceType: string;
@@ -27,11 +32,54 @@ export interface HistoryQuery {
   since?: string;
 }
 
+/** Turns a resource into its search index rows (search/index-rows.ts); undefined for a type not indexed. */
+export interface ResourceIndexer {
+  rows(resource: Resource, read: (type: string, id: string) => Resource | undefined, baseUrl?: string): IndexRows | undefined;
+  /**
+   * The resources whose rows read resources of `type` (a Task's worklist keys
+   * read its ServiceRequest): after a write of one, those referring to it
+   * through `param` are re-indexed in the same transaction.
+   */
+  dependents(type: string): ReadonlyArray<{ type: string; param: string }>;
+}
+
+export interface PutOptions {
+  /** The public base URL of the writing request: absolute references to it are local. */
+  baseUrl?: string;
+  /** Index this instead of the stored body (a Patient is searched as merged with DICOM). */
+  indexAs?: Resource;
+}
+
+/** A search the store runs on its index: the parsed request's filters, sort and page. */
+export type IndexedSearch = Pick<SearchRequest, 'resourceType' | 'filters' | 'sort' | 'now' | 'count' | 'offset' | 'total' | 'summary'>;
+
+export interface SearchIds {
+  /** The page's ids, in order. */
+  ids: string[];
+  /** Whether matches follow the page. */
+  more: boolean;
+  /** Matches over all pages, when asked for (_total=accurate, _summary=count) or known for free. */
+  total?: number;
+}
+
+/** A condition on a module's own index key: equal to one of `values`, or between `from` and `to` (text order, inclusive). */
+export interface KeyCondition {
+  key: string;
+  values?: readonly string[];
+  from?: string;
+  to?: string;
+}
+
 /** The writes of one transaction; reads through it see its own writes. */
 export interface StoreWriter {
   current(resourceType: string, id: string): ResourceVersion | undefined;
-  /** Appends the next version; `resource` undefined records a deletion. */
-  put(resourceType: string, id: string, resource: Resource | undefined): ResourceVersion;
+  /** Appends the next version and indexes it; `resource` undefined records a deletion. */
+  put(resourceType: string, id: string, resource: Resource | undefined, options?: PutOptions): ResourceVersion;
+  /**
+   * Indexes a resource the store does not keep (imaging resources, read
+   * live from Orthanc), or removes it from the index (undefined).
+   */
+  index(resourceType: string, id: string, resource: Resource | undefined): void;
   /** The plugin's own bookkeeping (e.g. how far Orthanc's changes were followed). */
   putSetting(key: string, value: string): void;
 }
@@ -42,8 +90,17 @@ export interface Store {
   version(resourceType: string, id: string, versionId: number): Promise<ResourceVersion | undefined>;
   history(resourceType: string, id: string | undefined, query: HistoryQuery): Promise<HistoryPage>;
   setting(key: string): Promise<string | undefined>;
-  /** Every live (not deleted) resource of a type, latest versions. */
-  list(resourceType: string): Promise<Resource[]>;
+  /** Runs a search over the index: ids of the page, in order. Inside a transaction, sees its writes. */
+  search(search: IndexedSearch): Promise<SearchIds>;
+  /** Ids of the indexed resources of a type with any of `values` under a module's own key ("$study-uid"). */
+  lookup(resourceType: string, key: string, values: readonly string[]): Promise<string[]>;
+  /**
+   * Ids of the resources of a type whose keys meet every condition (a key
+   * equal to one of `values`, or within [from, to] as text), in row order.
+   */
+  keyed(resourceType: string, conditions: readonly KeyCondition[]): Promise<string[]>;
+  /** How many resources of a type the index holds. */
+  indexedCount(resourceType: string): Promise<number>;
   /**
    * Runs `work` as one atomic, durable transaction: when the promise
    * resolves, every write is on disk; when `work` throws, none is. A
@@ -51,5 +108,9 @@ export interface Store {
    * requests see only committed data.
    */
   transaction<T>(work: (writer: StoreWriter) => Promise<T> | T): Promise<T>;
+  /** Whether the caller runs inside a transaction (its reads see its writes). */
+  readonly inTransaction: boolean;
+  /** Runs `work` outside the caller's transaction: what it starts (a background job) does not join it. */
+  outside<T>(work: () => T): T;
   close(): void;
 }

@@ -1,13 +1,15 @@
 // Answers a modality's worklist query from the orders: one item per Task
 // that is a scheduled procedure step (SCHEDULED_TASK_STATUSES) of an active
-// ServiceRequest. The query only pre-selects candidates here, conservatively;
+// ServiceRequest. The query's exact keys find the candidates in the index
+// (worklist-keys.ts); each is read and pre-selected conservatively, and
 // Orthanc's own matcher (in the shim) decides what answers the query.
 import type { FhirConfig } from '../config';
 import type { Reference, Resource } from '../fhir/types';
-import { patientIdOf } from '../resources/patient-identity';
-import type { Store } from '../store/store';
+import { orthancPatientId, patientIdOf } from '../resources/patient-identity';
+import type { KeyCondition, Store } from '../store/store';
 import { byTag, TAGS } from './dicom-tags';
 import { SCHEDULED_TASK_STATUSES, worklistItem, type WorklistItem } from './worklist-item';
+import { activeOrder, referencedId, WORKLIST_KEYS, worklistPatientRef } from './worklist-keys';
 
 type QueryJson = Record<string, unknown>;
 
@@ -15,11 +17,6 @@ export interface WorklistAnswer {
   items: WorklistItem[];
   /** Most answers (0: no limit); Orthanc marks the answer incomplete beyond it. */
   limit: number;
-}
-
-function referencedId(reference: unknown, type: string): string | undefined {
-  const value = (reference as Reference | undefined)?.reference;
-  return value?.startsWith(`${type}/`) ? value.slice(type.length + 1) : undefined;
 }
 
 /** Whether an item's value can match a query value (a superset of DICOM's rules). */
@@ -61,58 +58,71 @@ export function withRequestedKeys(query: QueryJson, item: WorklistItem): Worklis
   return complete;
 }
 
-export class WorklistService {
-  /** Items of the last computation, with the store lists they came from (same lists: same items). */
-  private memo?: { sources: readonly Resource[][]; items: Promise<WorklistItem[]> };
+/** An exact query value (no wildcard, list or range): a key to look candidates up by. */
+function exact(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' && !/[*?\\]/.test(value) ? value : undefined;
+}
 
+/** A DICOM date or date range as [from, to] (either end open). */
+function dateRange(value: unknown): { from?: string; to?: string } | undefined {
+  if (typeof value !== 'string' || value === '' || /[*?\\]/.test(value)) return undefined;
+  const match = /^(\d{8})?-(\d{8})?$/.exec(value);
+  if (match) return { ...(match[1] ? { from: match[1] } : {}), ...(match[2] ? { to: match[2] } : {}) };
+  return /^\d{8}$/.test(value) ? { from: value, to: value } : undefined;
+}
+
+export class WorklistService {
   constructor(
     private readonly store: Store,
     private readonly readPatient: (id: string) => Promise<Resource | undefined>,
     private readonly config: FhirConfig,
   ) {}
 
-  /**
-   * The items of every scheduled step, whatever the query. The store hands
-   * out the same lists until a write changes them, so items are rebuilt only
-   * after an order or a Patient changed.
-   */
-  async items(): Promise<WorklistItem[]> {
-    const sources = await Promise.all([this.store.list('Task'), this.store.list('ServiceRequest'), this.store.list('Patient')]);
-    if (this.memo && this.memo.sources.every((list, i) => list === sources[i])) return this.memo.items;
-    const items = this.build(sources[0], sources[1], sources[2]);
-    this.memo = { sources, items };
-    items.catch(() => (this.memo = undefined));
-    return items;
+  /** The index conditions a query narrows the candidates by: the scheduled steps, then each exact key. */
+  private conditions(query: QueryJson, issuerAet: string): KeyCondition[] {
+    const step = ((query[TAGS.ScheduledProcedureStepSequence!] as QueryJson[] | undefined) ?? [])[0] ?? {};
+    const conditions: KeyCondition[] = [];
+    const equal = (key: string, value: string | undefined) => {
+      if (value !== undefined) conditions.push({ key, values: [value] });
+    };
+    const patientId = exact(query[TAGS.PatientID!]);
+    equal(WORKLIST_KEYS.patient, patientId === undefined ? undefined : orthancPatientId(patientId));
+    equal(WORKLIST_KEYS.accession, exact(query[TAGS.AccessionNumber!]));
+    equal(WORKLIST_KEYS.station, this.config.worklist.filterIssuerAet ? issuerAet : exact(step[TAGS.ScheduledStationAETitle!]));
+    const date = dateRange(step[TAGS.ScheduledProcedureStepStartDate!]);
+    if (date) conditions.push({ key: WORKLIST_KEYS.date, ...date });
+    equal(WORKLIST_KEYS.modality, exact(step[TAGS.Modality!]));
+    conditions.push({ key: WORKLIST_KEYS.member, values: ['1'] });
+    return conditions;
   }
 
-  private async build(tasks: Resource[], requests: Resource[], stored: Resource[]): Promise<WorklistItem[]> {
-    const active = new Map(requests.filter((r) => r.status === 'active').map((r) => [r.id!, r]));
-    const patients = new Map(stored.map((p) => [p.id!, p]));
-    const items: WorklistItem[] = [];
-    for (const task of tasks) {
-      if (!SCHEDULED_TASK_STATUSES.includes(task.status as string)) continue;
-      const order = ((task.basedOn ?? []) as Reference[]).map((r) => active.get(referencedId(r, 'ServiceRequest') ?? '')).find(Boolean);
-      const patientRef = referencedId(task.for, 'Patient') ?? (order && referencedId(order.subject, 'Patient'));
-      if (!order || !patientRef) continue;
-      if (!patients.has(patientRef)) {
-        const found = await this.readPatient(patientRef);
-        if (found) patients.set(patientRef, found);
-      }
-      const patient = patients.get(patientRef);
-      const patientId = patient && patientIdOf(patient, this.config.patientIdSystem);
-      if (!patientId) continue;
-      items.push(worklistItem(task, order, patient, { patientId, timezoneOffset: this.config.defaultTimezoneOffset }));
+  /** The item of one candidate Task, read now; undefined when it left the worklist meanwhile. */
+  private async item(taskId: string, patients: Map<string, Promise<Resource | undefined>>): Promise<WorklistItem | undefined> {
+    const task = (await this.store.current('Task', taskId))?.resource;
+    if (!task || !SCHEDULED_TASK_STATUSES.includes(task.status as string)) return undefined;
+    const orders = new Map<string, Resource | undefined>();
+    for (const reference of (task.basedOn ?? []) as Reference[]) {
+      const id = referencedId(reference, 'ServiceRequest');
+      if (id !== undefined) orders.set(id, (await this.store.current('ServiceRequest', id))?.resource);
     }
-    return items;
+    const order = activeOrder(task, (_type, id) => orders.get(id));
+    const patientRef = order && worklistPatientRef(task, order);
+    if (!order || !patientRef) return undefined;
+    if (!patients.has(patientRef)) patients.set(patientRef, this.readPatient(patientRef));
+    const patient = await patients.get(patientRef);
+    const patientId = patient && patientIdOf(patient, this.config.patientIdSystem);
+    if (!patientId) return undefined;
+    return worklistItem(task, order, patient, { patientId, timezoneOffset: this.config.defaultTimezoneOffset });
   }
 
   /** `queryText`: the query as Orthanc's DICOM JSON keyed by tag ("0010,0010"). */
   async answer(queryText: string, issuerAet: string): Promise<WorklistAnswer> {
     const query = byTag(JSON.parse(queryText || '{}') as QueryJson);
-    const { filterIssuerAet, limitAnswers } = this.config.worklist;
-    const items = (await this.items()).filter((item) => preselected(query, item)
-      && (!filterIssuerAet || (item.ScheduledProcedureStepSequence as Array<Record<string, string>>)[0]!.ScheduledStationAETitle === issuerAet));
+    const candidates = await this.store.keyed('Task', this.conditions(query, issuerAet));
+    const patients = new Map<string, Promise<Resource | undefined>>();
+    const items = (await Promise.all(candidates.map((id) => this.item(id, patients))))
+      .filter((item): item is WorklistItem => item !== undefined && preselected(query, item));
     const tagged = (item: WorklistItem) => byTag(item) as WorklistItem;
-    return { items: items.map((item) => withRequestedKeys(query, tagged(item))), limit: limitAnswers };
+    return { items: items.map((item) => withRequestedKeys(query, tagged(item))), limit: this.config.worklist.limitAnswers };
   }
 }

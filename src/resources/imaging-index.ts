@@ -1,0 +1,297 @@
+// The search index of the imaging resources (Patient, ImagingStudy), derived
+// from Orthanc's change log: never a second source of truth (reads stay live
+// from Orthanc, and a search re-checks what it returns), and rebuilt from
+// Orthanc when it is missing or was made with other settings.
+//
+// - Following: each page of /changes names the studies and patients that
+//   changed; they are read live and re-indexed (or removed), the page's
+//   study events are handed on (the order tracker moves Tasks on), and the
+//   cursor advances, all in one store transaction.
+// - Consistent at query time: a search of an imaging type first applies
+//   Orthanc's changes up to the latest one (current()).
+// - Built on an existing Orthanc: every study is indexed in the background,
+//   in batches, with progress in Orthanc's log; until it is done, current()
+//   says so and searches take the live path.
+import type { Resource } from '../fhir/types';
+import type { OrthancClient } from '../orthanc/client';
+import type { Store, StoreWriter } from '../store/store';
+import type { OrthancStudy } from './imaging';
+import type { ImagingReader } from './imaging-reader';
+import { mergePatient } from './patient-identity';
+
+const CURSOR = 'orthanc-changes-seq';
+const BUILT = 'imaging-index-built';
+const BUILD_OFFSET = 'imaging-index-build-offset';
+const SIGNATURE = 'imaging-index-signature';
+/** Bumped when what the index holds of an imaging resource changes. */
+const IMAGING_INDEX_VERSION = 1;
+const CHANGES_PAGE = 200;
+const BUILD_BATCH = 100;
+/** Live reads in flight at once while indexing (Orthanc's REST calls run on its own threads). */
+const PARALLEL_READS = 8;
+
+interface Change {
+  ChangeType: string;
+  ResourceType: string;
+  ID: string;
+  Seq: number;
+}
+
+interface Changes {
+  Changes: Change[];
+  Last: number;
+  Done: boolean;
+}
+
+/** A study that arrived (NewStudy) or became stable (StableStudy), for the order tracker. */
+export interface StudyEvent {
+  studyId: string;
+  stable: boolean;
+  study: OrthancStudy;
+}
+
+export type StudyEventHandler = (events: readonly StudyEvent[]) => Promise<void>;
+
+/** Maps with at most `limit` calls in flight. */
+async function mapLimited<T, R>(items: readonly T[], limit: number, map: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await map(items[index]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+interface Indexed {
+  studies: Array<{ id: string; resource?: Resource; study?: OrthancStudy }>;
+  /** DICOM side of each patient (undefined: gone from Orthanc), merged with the stored one inside the transaction. */
+  patients: Array<{ id: string; dicom?: Resource }>;
+}
+
+export class ImagingIndex {
+  private built = false;
+  private running?: Promise<void>;
+  private queued?: Promise<void>;
+  private exclusive: Promise<unknown> = Promise.resolve();
+  private onStudies: StudyEventHandler = async () => undefined;
+  private starting?: Promise<void>;
+
+  constructor(
+    private readonly orthanc: OrthancClient,
+    private readonly reader: ImagingReader,
+    private readonly store: Store,
+    private readonly log: { info(message: string): void; error(message: string): void },
+    /** What the index depends on besides the data (settings, the DICOMweb plugin): a change rebuilds it. */
+    private readonly settings: () => Promise<Record<string, unknown>>,
+  ) {}
+
+  /** Who hears of studies arriving (the order tracker); called inside the page's transaction. */
+  onStudyEvents(handler: StudyEventHandler): void {
+    this.onStudies = handler;
+  }
+
+  /** Whether searches may use the index (it holds every study). */
+  get ready(): boolean {
+    return this.built;
+  }
+
+  /**
+   * Checks what the index was built with, then follows the change log and
+   * builds what is missing, in the background. Once per environment: on
+   * Orthanc's start, or on the first search or change after the
+   * environment was recreated.
+   */
+  start(): Promise<void> {
+    this.starting ??= this.store.outside(() => this.begin());
+    this.starting.catch(() => (this.starting = undefined));
+    return this.starting;
+  }
+
+  private async begin(): Promise<void> {
+    const signature = JSON.stringify({ version: IMAGING_INDEX_VERSION, ...(await this.settings()) });
+    if ((await this.store.setting(SIGNATURE)) !== signature) {
+      await this.store.transaction((writer) => {
+        writer.putSetting(SIGNATURE, signature);
+        writer.putSetting(BUILT, 'no');
+        writer.putSetting(BUILD_OFFSET, '0');
+      });
+    }
+    this.built = (await this.store.setting(BUILT)) === 'yes';
+    void this.wake();
+    if (!this.built) void this.build();
+  }
+
+  /**
+   * Applies Orthanc's changes up to the latest one; resolves when a run
+   * that started after this call has finished. True when the index is
+   * complete and current, false when a search must take the live path.
+   */
+  async current(): Promise<boolean> {
+    try {
+      await this.start();
+    } catch {
+      return false;
+    }
+    if (!this.built) return false;
+    // Inside a transaction (a condition of a Bundle entry), the follower's
+    // own transaction would wait for this one: use the index as it is.
+    if (this.store.inTransaction) return true;
+    try {
+      await this.wake();
+      return this.built;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Follows the change log once more (a change event, a search); calls while it runs share the next run. */
+  wake(): Promise<void> {
+    if (!this.running) {
+      this.running = this.store.outside(() => this.follow()).finally(() => (this.running = undefined));
+      return this.running;
+    }
+    this.queued ??= this.running.catch(() => undefined).then(() => {
+      this.queued = undefined;
+      return this.wake();
+    });
+    return this.queued;
+  }
+
+  /** One at a time: a page of changes or a batch of the build. */
+  private serialized<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.exclusive.then(work);
+    this.exclusive = run.catch(() => undefined);
+    return run;
+  }
+
+  private async follow(): Promise<void> {
+    try {
+      while (!(await this.serialized(() => this.followPage()))) {
+        // next page
+      }
+    } catch (error) {
+      this.log.error(`following Orthanc's changes failed: ${(error as Error)?.stack ?? String(error)}`);
+      throw error;
+    }
+  }
+
+  /** Applies one page of changes; true when the log has no more. */
+  private async followPage(): Promise<boolean> {
+    const since = Number((await this.store.setting(CURSOR)) ?? '0');
+    const page = await this.orthanc.getJson<Changes>(`/changes?since=${since}&limit=${CHANGES_PAGE}`);
+    if (!page) return true;
+    const studyIds = new Set<string>();
+    const patientIds = new Set<string>();
+    const arrivals = new Map<string, boolean>();
+    const instancesOrSeries: Change[] = [];
+    for (const change of page.Changes) {
+      if (change.ResourceType === 'Study') {
+        studyIds.add(change.ID);
+        if (change.ChangeType === 'NewStudy' || change.ChangeType === 'StableStudy') {
+          arrivals.set(change.ID, (arrivals.get(change.ID) ?? false) || change.ChangeType === 'StableStudy');
+        }
+      } else if (change.ResourceType === 'Patient') {
+        patientIds.add(change.ID);
+      } else if ((change.ResourceType === 'Series' || change.ResourceType === 'Instance') && change.ChangeType !== 'Deleted') {
+        instancesOrSeries.push(change);
+      }
+    }
+    // A new series or instance changes its study (a deleted one is gone, and
+    // cannot name it: the search's re-check drops what it leaves behind).
+    const parents = await mapLimited(instancesOrSeries, PARALLEL_READS, async (change) => {
+      const level = change.ResourceType === 'Series' ? 'series' : 'instances';
+      return (await this.orthanc.getJson<{ ID: string }>(`/${level}/${encodeURIComponent(change.ID)}/study`))?.ID;
+    });
+    for (const id of parents) if (id) studyIds.add(id);
+    const indexed = await this.read([...studyIds], patientIds);
+    const events: StudyEvent[] = [];
+    for (const { id, study } of indexed.studies) {
+      const stable = arrivals.get(id);
+      if (stable !== undefined && study) events.push({ studyId: id, stable, study });
+    }
+    await this.store.transaction(async (writer) => {
+      this.write(writer, indexed);
+      if (events.length > 0) await this.onStudies(events);
+      writer.putSetting(CURSOR, String(page.Last));
+    });
+    return page.Done || page.Changes.length === 0;
+  }
+
+  /** Live reads of the studies (and of their patients, and of `patientIds`), outside any transaction. */
+  private async read(studyIds: readonly string[], patientIds: Set<string> = new Set()): Promise<Indexed> {
+    const studies = await mapLimited(studyIds, PARALLEL_READS, async (id) => {
+      const study = await this.reader.index.study(id);
+      const resource = study ? await this.reader.fullStudy(study) : undefined;
+      return { id, study, resource };
+    });
+    return this.withPatients(studies, patientIds);
+  }
+
+  private async withPatients(studies: Indexed['studies'], patientIds: Set<string>): Promise<Indexed> {
+    for (const { study } of studies) if (study) patientIds.add(study.ParentPatient);
+    const patients = await mapLimited([...patientIds], PARALLEL_READS, async (id) => {
+      const patient = await this.reader.index.patient(id);
+      return { id, dicom: patient ? await this.reader.dicomPatient(patient) : undefined };
+    });
+    return { studies, patients };
+  }
+
+  private write(writer: StoreWriter, indexed: Indexed): void {
+    for (const { id, resource } of indexed.studies) writer.index('ImagingStudy', id, resource);
+    for (const { id, dicom } of indexed.patients) {
+      // Merged here, with the stored Patient as this transaction sees it.
+      writer.index('Patient', id, mergePatient(writer.current('Patient', id)?.resource, dicom));
+    }
+  }
+
+  /** Indexes every study Orthanc holds, batch after batch, then says the index is complete. */
+  private async build(): Promise<void> {
+    try {
+      const statistics = await this.orthanc.getJson<{ CountStudies: number }>('/statistics');
+      const total = statistics?.CountStudies ?? 0;
+      this.log.info(`building the imaging search index of ${total} studies in the background; searches read Orthanc live until it is done`);
+      const started = Date.now();
+      let lastLog = started;
+      for (let pass = 0; ; ) {
+        const done = await this.serialized(() => this.buildBatch());
+        if (Date.now() - lastLog > 10000) {
+          lastLog = Date.now();
+          this.log.info(`imaging search index: ${await this.store.indexedCount('ImagingStudy')} of ${total} studies indexed`);
+        }
+        if (!done) continue;
+        const indexed = await this.store.indexedCount('ImagingStudy');
+        const now = (await this.orthanc.getJson<{ CountStudies: number }>('/statistics'))?.CountStudies ?? 0;
+        // Paging by offset can skip a study when another is deleted meanwhile: go over them once more.
+        if (indexed < now && pass++ === 0) {
+          await this.store.transaction((writer) => writer.putSetting(BUILD_OFFSET, '0'));
+          continue;
+        }
+        await this.store.transaction((writer) => writer.putSetting(BUILT, 'yes'));
+        this.built = true;
+        this.log.info(`imaging search index complete: ${indexed} studies in ${((Date.now() - started) / 1000).toFixed(1)} s; searches use it`);
+        return;
+      }
+    } catch (error) {
+      this.log.error(`building the imaging search index failed (searches keep reading Orthanc live; it resumes at the next start): ${(error as Error)?.stack ?? String(error)}`);
+    }
+  }
+
+  /** One batch of the build; true when every study has been visited. */
+  private async buildBatch(): Promise<boolean> {
+    const offset = Number((await this.store.setting(BUILD_OFFSET)) ?? '0');
+    const studies = (await this.orthanc.getJson<OrthancStudy[]>(`/studies?expand&since=${offset}&limit=${BUILD_BATCH}`)) ?? [];
+    if (studies.length === 0) return true;
+    const read = await mapLimited(studies, PARALLEL_READS, async (study) => ({ id: study.ID, study, resource: await this.reader.fullStudy(study) }));
+    const indexed = await this.withPatients(read, new Set());
+    await this.store.transaction((writer) => {
+      this.write(writer, indexed);
+      writer.putSetting(BUILD_OFFSET, String(offset + studies.length));
+    });
+    return false;
+  }
+}
+

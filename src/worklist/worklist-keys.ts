@@ -1,0 +1,56 @@
+// The index keys of a Task that is on the worklist (a scheduled step of an
+// active ServiceRequest, with a patient): the values a modality's query
+// narrows by, so that a C-FIND reads only its candidates. Computed when the
+// Task or its ServiceRequest is written (the store re-indexes a Task after
+// its order changes). Pure.
+import type { Reference, Resource } from '../fhir/types';
+import type { IndexKeys } from '../search';
+import { SCHEDULED_TASK_STATUSES, worklistItem } from './worklist-item';
+
+export const WORKLIST_KEYS = {
+  member: '$wl',
+  station: '$wl-station',
+  modality: '$wl-modality',
+  date: '$wl-date',
+  patient: '$wl-patient',
+  accession: '$wl-accession',
+} as const;
+
+export function referencedId(reference: unknown, type: string): string | undefined {
+  const value = (reference as Reference | undefined)?.reference;
+  return value?.startsWith(`${type}/`) ? value.slice(type.length + 1) : undefined;
+}
+
+/** The active order of a Task, among those it is based on. */
+export function activeOrder(task: Resource, read: (type: string, id: string) => Resource | undefined): Resource | undefined {
+  for (const reference of (task.basedOn ?? []) as Reference[]) {
+    const id = referencedId(reference, 'ServiceRequest');
+    const order = id === undefined ? undefined : read('ServiceRequest', id);
+    if (order?.status === 'active') return order;
+  }
+  return undefined;
+}
+
+export function worklistPatientRef(task: Resource, order: Resource): string | undefined {
+  return referencedId(task.for, 'Patient') ?? referencedId(order.subject, 'Patient');
+}
+
+export function worklistKeys(timezoneOffset: string | undefined) {
+  return (task: Resource, read: (type: string, id: string) => Resource | undefined): IndexKeys => {
+    if (!SCHEDULED_TASK_STATUSES.includes(task.status as string)) return {};
+    const order = activeOrder(task, read);
+    const patient = order && worklistPatientRef(task, order);
+    if (!order || !patient) return {};
+    const item = worklistItem(task, order, undefined, { patientId: '', timezoneOffset });
+    const step = (item.ScheduledProcedureStepSequence as Array<Record<string, string>>)[0]!;
+    const present = (value: string | undefined) => (value ? [value] : []);
+    return {
+      [WORKLIST_KEYS.member]: ['1'],
+      [WORKLIST_KEYS.station]: present(step.ScheduledStationAETitle),
+      [WORKLIST_KEYS.modality]: present(step.Modality),
+      [WORKLIST_KEYS.date]: present(step.ScheduledProcedureStepStartDate),
+      [WORKLIST_KEYS.patient]: [patient],
+      [WORKLIST_KEYS.accession]: present(item.AccessionNumber as string),
+    };
+  };
+}
