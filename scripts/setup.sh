@@ -14,6 +14,8 @@ packages=(
   node-acorn node-cjs-module-lexer node-undici
   # The browser of the end-to-end tests (driven by playwright-core).
   chromium
+  # The shell the index tests use to delete the plugin's search index.
+  sqlite3
   # libnode108's own libraries, for the project-local copy below.
   libuv1 libicu72 libc-ares2 libnghttp2-14 libbrotli1 libssl3 zlib1g
 )
