@@ -183,7 +183,8 @@ export class ImagingIndex {
   private async followPage(): Promise<boolean> {
     const since = Number((await this.store.setting(CURSOR)) ?? '0');
     const page = await this.orthanc.getJson<Changes>(`/changes?since=${since}&limit=${CHANGES_PAGE}`);
-    if (!page) return true;
+    // Nothing new (what most searches find): no transaction, no disk write.
+    if (!page || page.Changes.length === 0) return true;
     const studyIds = new Set<string>();
     const patientIds = new Set<string>();
     const arrivals = new Map<string, boolean>();

@@ -50,10 +50,11 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function dedupe<T>(rows: T[]): T[] {
+function dedupe<T extends object>(rows: T[]): T[] {
+  if (rows.length < 2) return rows;
   const seen = new Set<string>();
   return rows.filter((row) => {
-    const key = JSON.stringify(row);
+    const key = Object.values(row).join('\u0000');
     if (seen.has(key)) return false;
     seen.add(key);
     return true;

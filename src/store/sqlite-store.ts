@@ -163,7 +163,7 @@ class Queries {
 
 /** The statements that write the index, on the writing connection. */
 class IndexWrites {
-  readonly rid: Statement<[string, string], { rid: number }>;
+  readonly newRid: Statement<[string, string], { rid: number }>;
   readonly removeResource: Statement<[number]>;
   readonly removeRows: Statement<[number]>[];
   readonly token: Statement<[number, string, string, string]>;
@@ -176,7 +176,7 @@ class IndexWrites {
   readonly referring: Statement<[string, string, string], { id: string }>;
 
   constructor(db: Connection) {
-    this.rid = db.prepare('INSERT INTO sp_resource (type, id) VALUES (?, ?) ON CONFLICT (type, id) DO UPDATE SET id = excluded.id RETURNING rid');
+    this.newRid = db.prepare('INSERT INTO sp_resource (type, id) VALUES (?, ?) ON CONFLICT (type, id) DO NOTHING RETURNING rid');
     this.findRid = db.prepare('SELECT rid FROM sp_resource WHERE type = ? AND id = ?');
     this.removeResource = db.prepare('DELETE FROM sp_resource WHERE rid = ?');
     this.removeRows = INDEX_TABLES.map((table) => db.prepare(`DELETE FROM ${table} WHERE rid = ?`));
@@ -199,8 +199,10 @@ class IndexWrites {
       this.removeResource.run(found.rid);
       return;
     }
-    const { rid } = this.rid.get(type, id)!;
-    for (const remove of this.removeRows) remove.run(rid);
+    // A new resource has no rows to remove.
+    const created = this.newRid.get(type, id);
+    const rid = created?.rid ?? this.findRid.get(type, id)!.rid;
+    if (!created) for (const remove of this.removeRows) remove.run(rid);
     for (const r of rows.tokens) this.token.run(rid, r.p, r.system, r.code);
     for (const r of rows.strings) this.string.run(rid, r.p, r.norm, r.exact);
     for (const r of rows.dates) this.date.run(rid, r.p, r.low, r.high);
@@ -361,8 +363,12 @@ export class SqliteStore implements Store {
       return { text: `sp_token WHERE p = ?${parts.map((part) => ` AND ${part}`).join('')}`, params };
     };
     if (conditions.length === 0) return [];
-    // The first condition drives (callers put the narrowest first); the others are checked per row.
-    const [first, ...others] = conditions.map(rows);
+    // The narrowest condition drives (its rows counted up to a cap); the others are checked per row.
+    const all = conditions.map(rows);
+    const sizes = all.map((c) => this.queries.count({ text: `SELECT count(*) AS n FROM (SELECT 1 FROM ${c.text} LIMIT ${SELECTIVE}) e`, params: c.params }));
+    const narrowest = sizes.indexOf(Math.min(...sizes));
+    const first = all[narrowest];
+    const others = all.filter((_, i) => i !== narrowest);
     const checks = others.map((other) => `EXISTS (SELECT 1 FROM ${other!.text} AND rid = r.rid)`);
     const text = `SELECT r.id AS id FROM (SELECT DISTINCT rid FROM ${first!.text}) d CROSS JOIN sp_resource r WHERE r.rid = d.rid${checks.map((c) => ` AND ${c}`).join('')} ORDER BY r.rid`;
     return this.queries.all<{ id: string }>({ text, params: [...first!.params, ...others.flatMap((o) => o!.params)] }).map((row) => row.id);
@@ -370,17 +376,25 @@ export class SqliteStore implements Store {
 
   /** Which filter drives: the narrowest, by counting its rows up to a cap. */
   private plan(search: IndexedSearch, q: Queries): SearchPlan {
-    let best: { index: number; n: number } | undefined;
-    let positives = 0;
-    search.filters.forEach((filter, index) => {
-      const estimate = compileEstimate(filter, search.resourceType, search.now, SELECTIVE_AMONG_SEVERAL);
-      if (!estimate) return;
-      positives++;
-      const n = q.count(estimate);
-      if (!best || n < best.n) best = { index, n };
-    });
-    if (best && (best.n < SELECTIVE || (positives > 1 && best.n < SELECTIVE_AMONG_SEVERAL))) return { driver: best.index };
-    return {};
+    // Counting stops at the cap, so that a broad filter costs no more than a selective one.
+    const estimate = (cap: number) => {
+      let best: { index: number; n: number } | undefined;
+      search.filters.forEach((filter, index) => {
+        const sql = compileEstimate(filter, search.resourceType, search.now, cap);
+        if (!sql) return;
+        const n = q.count(sql);
+        if (!best || n < best.n) best = { index, n };
+      });
+      return best;
+    };
+    const narrow = estimate(SELECTIVE);
+    if (!narrow) return {};
+    if (narrow.n < SELECTIVE) return { driver: narrow.index };
+    // Several broad filters may still meet rarely: drive from the narrowest while it is not too broad.
+    const positives = search.filters.filter((filter) => compileEstimate(filter, search.resourceType, search.now, 1) !== undefined).length;
+    if (positives < 2) return {};
+    const wider = estimate(SELECTIVE_AMONG_SEVERAL)!;
+    return wider.n < SELECTIVE_AMONG_SEVERAL ? { driver: wider.index } : {};
   }
 
   async search(search: IndexedSearch): Promise<SearchIds> {

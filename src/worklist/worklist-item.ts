@@ -72,13 +72,13 @@ function codeItems(concept: CodeableConcept | undefined): Array<Record<string, s
     }));
 }
 
-function aeTitle(task: Resource): string {
+export function aeTitle(task: Resource): string {
   const candidates = [task.owner as Reference | undefined, ...((task.requestedPerformer ?? []) as Array<{ reference?: Reference }>).map((p) => p.reference)];
   const found = candidates.find((reference) => reference?.identifier?.system === AE_TITLE_SYSTEM && reference.identifier.value);
   return found?.identifier?.value ?? '';
 }
 
-function modality(task: Resource): string {
+export function modality(task: Resource): string {
   const inputs = (task.input ?? []) as Array<{ type?: CodeableConcept; valueCodeableConcept?: CodeableConcept }>;
   const input = inputs.find((i) => i.type?.coding?.some((c) => c.system === DCM_SYSTEM && c.code === MODALITY_INPUT));
   return input?.valueCodeableConcept?.coding?.find((c) => c.system === DCM_SYSTEM)?.code ?? '';
@@ -96,12 +96,17 @@ export interface WorklistContext {
   timezoneOffset?: string;
 }
 
+/** When the step is scheduled: the Task's requested start, else the order's occurrence. */
+export function scheduledStart(task: Resource, serviceRequest: Resource, timezoneOffset?: string): { date: string; time: string } {
+  return dicomDateTime(
+    ((task.requestedPeriod as { start?: string } | undefined)?.start) ?? (serviceRequest.occurrenceDateTime as string | undefined),
+    timezoneOffset,
+  );
+}
+
 export function worklistItem(task: Resource, serviceRequest: Resource, patient: Resource | undefined, context: WorklistContext): WorklistItem {
   const concept = (serviceRequest.code as { concept?: CodeableConcept } | undefined)?.concept;
-  const start = dicomDateTime(
-    ((task.requestedPeriod as { start?: string } | undefined)?.start) ?? (serviceRequest.occurrenceDateTime as string | undefined),
-    context.timezoneOffset,
-  );
+  const start = scheduledStart(task, serviceRequest, context.timezoneOffset);
   const requester = (serviceRequest.requester as Reference | undefined)?.display;
   const reasons = ((serviceRequest.reason ?? []) as Array<{ concept?: CodeableConcept }>)
     .map((reason) => reason.concept?.text ?? reason.concept?.coding?.[0]?.display)

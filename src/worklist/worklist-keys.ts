@@ -5,7 +5,8 @@
 // its order changes). Pure.
 import type { Reference, Resource } from '../fhir/types';
 import type { IndexKeys } from '../search';
-import { SCHEDULED_TASK_STATUSES, worklistItem } from './worklist-item';
+import { accessionNumber } from '../resources/orders';
+import { aeTitle, modality, scheduledStart, SCHEDULED_TASK_STATUSES, shortId } from './worklist-item';
 
 export const WORKLIST_KEYS = {
   member: '$wl',
@@ -41,16 +42,15 @@ export function worklistKeys(timezoneOffset: string | undefined) {
     const order = activeOrder(task, read);
     const patient = order && worklistPatientRef(task, order);
     if (!order || !patient) return {};
-    const item = worklistItem(task, order, undefined, { patientId: '', timezoneOffset });
-    const step = (item.ScheduledProcedureStepSequence as Array<Record<string, string>>)[0]!;
+    // The same values as the item's (worklist-item.ts), without building it.
     const present = (value: string | undefined) => (value ? [value] : []);
     return {
       [WORKLIST_KEYS.member]: ['1'],
-      [WORKLIST_KEYS.station]: present(step.ScheduledStationAETitle),
-      [WORKLIST_KEYS.modality]: present(step.Modality),
-      [WORKLIST_KEYS.date]: present(step.ScheduledProcedureStepStartDate),
+      [WORKLIST_KEYS.station]: present(aeTitle(task)),
+      [WORKLIST_KEYS.modality]: present(modality(task)),
+      [WORKLIST_KEYS.date]: present(scheduledStart(task, order, timezoneOffset).date),
       [WORKLIST_KEYS.patient]: [patient],
-      [WORKLIST_KEYS.accession]: present(item.AccessionNumber as string),
+      [WORKLIST_KEYS.accession]: present(shortId(accessionNumber(order) ?? '')),
     };
   };
 }

@@ -78,7 +78,7 @@ export class WorklistService {
     private readonly config: FhirConfig,
   ) {}
 
-  /** The index conditions a query narrows the candidates by: the scheduled steps, then each exact key. */
+  /** The index conditions a query narrows the candidates by, the store drives from the narrowest. */
   private conditions(query: QueryJson, issuerAet: string): KeyCondition[] {
     const step = ((query[TAGS.ScheduledProcedureStepSequence!] as QueryJson[] | undefined) ?? [])[0] ?? {};
     const conditions: KeyCondition[] = [];
@@ -88,9 +88,9 @@ export class WorklistService {
     const patientId = exact(query[TAGS.PatientID!]);
     equal(WORKLIST_KEYS.patient, patientId === undefined ? undefined : orthancPatientId(patientId));
     equal(WORKLIST_KEYS.accession, exact(query[TAGS.AccessionNumber!]));
-    equal(WORKLIST_KEYS.station, this.config.worklist.filterIssuerAet ? issuerAet : exact(step[TAGS.ScheduledStationAETitle!]));
     const date = dateRange(step[TAGS.ScheduledProcedureStepStartDate!]);
     if (date) conditions.push({ key: WORKLIST_KEYS.date, ...date });
+    equal(WORKLIST_KEYS.station, this.config.worklist.filterIssuerAet ? issuerAet : exact(step[TAGS.ScheduledStationAETitle!]));
     equal(WORKLIST_KEYS.modality, exact(step[TAGS.Modality!]));
     conditions.push({ key: WORKLIST_KEYS.member, values: ['1'] });
     return conditions;
