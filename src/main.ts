@@ -120,6 +120,7 @@ export function startPlugin(options: PluginOptions = {}): void {
     return;
   }
   const { orthanc, registry, imagingIndex } = createResources(native, config, store);
+  void store.maintain().catch((error) => native.log(LogLevel.Error, `re-indexing the stored resources failed: ${(error as Error)?.stack ?? String(error)}`));
   const context: PluginContext = { native, config, orthanc, store, imagingIndex, registry };
   const providers = registry.all();
   const router = new Router(providers, options.operations?.(context) ?? [], {

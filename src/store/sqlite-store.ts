@@ -6,6 +6,7 @@
 // filled in the same transaction as the write they index.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import Database, { type Database as Connection, type Statement } from 'better-sqlite3';
+import { OperationOutcomeError, outcome } from '../fhir/outcome';
 import type { Resource } from '../fhir/types';
 import type { IndexRows } from '../search/index-rows';
 import { paramKey } from '../search/index-rows';
@@ -235,6 +236,9 @@ export class SqliteStore implements Store {
   private readonly ambient = new AsyncLocalStorage<StoreWriter>();
   private readonly indexer: ResourceIndexer;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Set while the stored resources are indexed again (an upgrade, or an index deleted). */
+  private rebuilding?: { done: number; total: number };
+  private readonly log: (message: string) => void;
 
   constructor(file: string, options: SqliteStoreOptions = {}) {
     this.indexer = options.indexer ?? NO_INDEXER;
@@ -253,7 +257,18 @@ export class SqliteStore implements Store {
     this.insertVersion = this.writer.prepare('INSERT INTO versions (type, id, version, last_updated, body) VALUES (?, ?, ?, ?, ?)');
     this.putSettingStatement = this.writer.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
     this.setCurrent = this.writer.prepare('INSERT INTO current (type, id, version) VALUES (?, ?, ?) ON CONFLICT (type, id) DO UPDATE SET version = excluded.version');
-    if (fresh) this.reindexStored(options.log);
+    if (fresh) {
+      // The imaging index is rebuilt by its own module, from Orthanc.
+      this.writer.prepare("DELETE FROM settings WHERE key LIKE 'imaging-index%'").run();
+      const total = (this.writer.prepare('SELECT count(*) AS n FROM current').get() as { n: number }).n;
+      if (total > 0) this.rebuilding = { done: 0, total };
+      else this.putSettingStatement.run(INDEX_VERSION_KEY, INDEX_VERSION); // a new database: nothing to index
+    }
+    this.log = options.log ?? (() => undefined);
+  }
+
+  async maintain(): Promise<void> {
+    if (this.rebuilding) await this.reindexStored();
   }
 
   private indexOutdated(): boolean {
@@ -267,30 +282,36 @@ export class SqliteStore implements Store {
    * rebuilt from Orthanc by their own module (the setting that says they
    * were built is dropped with the tables' version).
    */
-  private reindexStored(log?: (message: string) => void): void {
-    const total = (this.writer.prepare("SELECT count(*) AS n FROM current").get() as { n: number }).n;
+  private async reindexStored(): Promise<void> {
+    const progress = this.rebuilding!;
     const page = this.writer.prepare(
-      'SELECT v.* FROM current c JOIN versions v ON v.type = c.type AND v.id = c.id AND v.version = c.version WHERE (c.type, c.id) > (?, ?) ORDER BY c.type, c.id LIMIT 1000',
+      'SELECT v.* FROM current c JOIN versions v ON v.type = c.type AND v.id = c.id AND v.version = c.version WHERE (c.type, c.id) > (?, ?) ORDER BY c.type, c.id LIMIT 500',
     );
+    this.log(`search index: indexing the ${progress.total} stored resources in the background; their searches answer 503 until it is done`);
     let after: [string, string] = ['', ''];
-    let done = 0;
+    let lastLog = Date.now();
     for (;;) {
-      const rows = page.all(...after) as Row[];
-      if (rows.length === 0) break;
-      this.writer.transaction(() => {
+      // Each batch is a transaction of its own, between the clients' writes (which index themselves).
+      const count = await this.transaction(() => {
+        const rows = page.all(...after) as Row[];
         for (const row of rows) {
           const resource = row.body === null ? undefined : (JSON.parse(row.body) as Resource);
           this.indexWrites.write(row.type, row.id, resource && this.rowsOf(resource, (type, id) => this.writes.current.get(type, id)));
         }
-      })();
-      done += rows.length;
-      after = [rows.at(-1)!.type, rows.at(-1)!.id];
-      if (total > 10000 && done % 50000 < 1000) log?.(`search index: ${done} of ${total} stored resources indexed`);
+        if (rows.length > 0) after = [rows.at(-1)!.type, rows.at(-1)!.id];
+        else this.putSettingStatement.run(INDEX_VERSION_KEY, INDEX_VERSION);
+        return rows.length;
+      });
+      if (count === 0) break;
+      progress.done += count;
+      if (Date.now() - lastLog > 10000) {
+        lastLog = Date.now();
+        this.log(`search index: ${progress.done} of ${progress.total} stored resources indexed`);
+      }
+      await new Promise((resolve) => setImmediate(resolve));
     }
-    this.writer.transaction(() => {
-      this.writer.prepare("DELETE FROM settings WHERE key LIKE 'imaging-index%'").run();
-      this.putSettingStatement.run(INDEX_VERSION_KEY, INDEX_VERSION);
-    })();
+    this.rebuilding = undefined;
+    this.log(`search index: the ${progress.total} stored resources are indexed`);
   }
 
   private rowsOf(resource: Resource, current: (type: string, id: string) => Row | undefined, baseUrl?: string): IndexRows | undefined {
@@ -398,6 +419,11 @@ export class SqliteStore implements Store {
   }
 
   async search(search: IndexedSearch): Promise<SearchIds> {
+    if (this.rebuilding) {
+      const { done, total } = this.rebuilding;
+      throw new OperationOutcomeError(503, outcome('transient', `The search index is being rebuilt (${done} of ${total} resources); try again shortly`),
+        { 'retry-after': '10' });
+    }
     const q = this.queries;
     const type = search.resourceType;
     const plan = this.plan(search, q);

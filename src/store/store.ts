@@ -108,6 +108,8 @@ export interface Store {
    * requests see only committed data.
    */
   transaction<T>(work: (writer: StoreWriter) => Promise<T> | T): Promise<T>;
+  /** Background upkeep at start: re-indexing the stored resources after an upgrade (searches answer 503 meanwhile). */
+  maintain(): Promise<void>;
   /** Whether the caller runs inside a transaction (its reads see its writes). */
   readonly inTransaction: boolean;
   /** Runs `work` outside the caller's transaction: what it starts (a background job) does not join it. */

@@ -135,9 +135,10 @@ describe('the search index', function () {
     sqlite(['sp_resource', 'sp_token', 'sp_string', 'sp_date', 'sp_number', 'sp_ref', 'sp_sort'].map((t) => `DROP TABLE ${t};`).join(' ')
       + " DELETE FROM settings WHERE key = 'index-version';");
     await orthanc.restart();
+    const rebuilt = () => orthanc.log().includes('imaging search index complete') && orthanc.log().includes('stored resources are indexed');
     const deadline = Date.now() + 60000;
-    while (!orthanc.log().includes('imaging search index complete') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    expect(orthanc.log()).to.contain('imaging search index complete');
+    while (!rebuilt() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(orthanc.log()).to.contain('imaging search index complete').and.match(/search index: the \d+ stored resources are indexed/);
     for (const query of QUERIES) {
       const answer = await get(`${orthanc.fhirUrl}/${query}&_count=100`);
       expect(entries(answer.body), query).to.deep.equal(before.get(query));
