@@ -453,7 +453,8 @@ export class SqliteStore implements Store {
     let total: number | undefined;
     if (wantsTotal) total = counted();
     else if (!more && (ids.length > 0 || search.offset === 0)) total = search.offset + ids.length;
-    else total = this.smallTotal(search, plan, q);
+    // Driven by a selective filter, the matches are few: counting them is cheap. A scan's are many.
+    else if (plan.driver !== undefined) total = this.smallTotal(search, plan, q);
     return total === undefined ? { ids, more } : { ids, more, total };
   }
 
