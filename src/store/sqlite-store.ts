@@ -245,12 +245,15 @@ export class SqliteStore implements Store {
     this.writer = new Database(file, { nativeBinding: options.nativeBinding });
     this.writer.pragma('journal_mode = WAL');
     this.writer.pragma('synchronous = FULL');
+    // Index writes touch many pages per resource: a larger page cache (bounded, in KiB) keeps the upper B-tree levels.
+    this.writer.pragma('cache_size = -32768');
     this.writer.exec(SCHEMA);
     const fresh = this.indexOutdated();
     if (fresh) for (const table of ['sp_resource', ...INDEX_TABLES]) this.writer.exec(`DROP TABLE IF EXISTS ${table}`);
     this.writer.exec(INDEX_SCHEMA);
     this.reader = new Database(file, { nativeBinding: options.nativeBinding, readonly: true });
     this.reader.pragma('busy_timeout = 5000');
+    this.reader.pragma('cache_size = -16384');
     this.writes = new Queries(this.writer);
     this.reads = new Queries(this.reader);
     this.indexWrites = new IndexWrites(this.writer);
