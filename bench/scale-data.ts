@@ -75,6 +75,8 @@ export const givenPrefix = (given: string) => [...given].slice(0, 3).join('');
 // --- orders --------------------------------------------------------------
 
 export const ACCESSION_SYSTEM = 'urn:oid:2.25.42';
+/** Task.identifier: the scheduled procedure step id the RIS gives. */
+export const STEP_ID_SYSTEM = 'urn:oid:2.25.42.1';
 export const ORDERS_PER_PATIENT = 5;
 export const STATIONS: ReadonlyArray<{ ae: string; modality: string }> = [
   { ae: 'CT01', modality: 'CT' }, { ae: 'CT02', modality: 'CT' }, { ae: 'MR01', modality: 'MR' }, { ae: 'MR02', modality: 'MR' },
@@ -108,6 +110,7 @@ export interface Order {
   /** 10% of the Tasks still requested (on the worklist), the rest completed. */
   requested: boolean;
   accession: string;
+  stepId: string;
 }
 
 export function order(n: number): Order {
@@ -122,6 +125,7 @@ export function order(n: number): Order {
     authoredOn: new Date(at - (1 + (hash(n, 14) % 20)) * 86400000).toISOString().replace('.000Z', 'Z'),
     requested: hash(n, 15) % 10 === 0,
     accession: `ACC${pad(n, 8)}`,
+    stepId: `SPS${pad(n, 8)}`,
   };
 }
 

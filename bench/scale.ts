@@ -22,7 +22,7 @@
 // time-outs: a request has SCALE_TIMEOUT seconds (30; also the plugin's
 // RequestTimeout, whose 504 counts as a time-out) and a time-out or an error
 // is written in the cell; a crashed Orthanc is restarted and the run goes on.
-// A growth step that takes longer than SCALE_GROW_MINUTES (30) stops there:
+// A growth step that takes longer than SCALE_GROW_MINUTES (40) stops there:
 // that size is measured at what was reached, larger ones are skipped (a kept
 // folder goes on growing in the next run). Also SCALE_TX_ORDERS (45),
 // SCALE_TX_CONCURRENCY (2), SCALE_UPLOADS (4 parallel POST /instances).
@@ -47,7 +47,7 @@ import { randomUUID } from 'node:crypto';
 import { Orthanc, PLUGIN } from '../test/support/orthanc';
 import { DCM, patient as patientResource, serviceRequest, task } from '../test/support/orders';
 import {
-  ACCESSION_SYSTEM, ORDERS_PER_PATIENT, PROCEDURES, RARE_MODALITY, STUDIES_PER_PATIENT, STUDY_DAYS,
+  ACCESSION_SYSTEM, STEP_ID_SYSTEM, ORDERS_PER_PATIENT, PROCEDURES, RARE_MODALITY, STUDIES_PER_PATIENT, STUDY_DAYS,
   encodeInstance, givenPrefix, instances, order, orderPatient, orderStudy, patientOrthancId, random, selfCheck, study,
   studyDate, studyId, type Instance, type Order,
 } from './scale-data';
@@ -80,7 +80,7 @@ const TX_ORDERS = Math.max(ORDERS_PER_PATIENT, Math.round(num('SCALE_TX_ORDERS',
 const TX_CONCURRENCY = Math.round(num('SCALE_TX_CONCURRENCY', 2));
 const UPLOADS = Math.round(num('SCALE_UPLOADS', 4));
 /** The most one growth step may take; past it that size is measured at what was reached, and larger sizes are skipped. */
-const GROW_MINUTES = num('SCALE_GROW_MINUTES', 30);
+const GROW_MINUTES = num('SCALE_GROW_MINUTES', 40);
 const SEED = Math.round(num('SCALE_SEED', 1));
 const CROSS_STUDIES = 20;
 /** The longest wait for Orthanc to go idle after a growth step. */
@@ -263,6 +263,7 @@ async function measure(
   const wrong = new Map<string, number>();
   let timeouts = 0;
   let errors = 0;
+  let crashed = false;
   const t0 = Date.now();
   let i = 0;
   for (; i < SAMPLES && !stopping; i++) {
@@ -278,9 +279,10 @@ async function measure(
       errors++;
       failures.set(sample.failure, (failures.get(sample.failure) ?? 0) + 1);
       if (/ECONNREFUSED|ECONNRESET|socket hang up|EPIPE/.test(sample.failure) && !alive(server.orthanc)) {
-        note(`${server.name}: Orthanc died during "${row}" at ${table.columns[column]} (log: ${server.orthanc.logFile}); restarted`);
+        note(`${server.name}: Orthanc died during "${row}" at ${table.columns[column]}; restarted. ${lastErrors(server)}`);
         await restartAfterCrash(server);
         failures.set('Orthanc crashed', 1);
+        crashed = true;
         break;
       }
     } else {
@@ -301,6 +303,7 @@ async function measure(
     if (n + errors < SAMPLES) extra.push(`n=${n + errors}`);
     if (timeouts > 0) extra.push(`${timeouts} timeout`);
     if (errors > 0) extra.push(`${errors} error`);
+    if (crashed) extra.push('Orthanc crashed');
     const p95Text = Number.isFinite(p95) ? ms(p95) : `>${TIMEOUT_S} s`;
     cell = { text: `${ms(p50)} / ${p95Text} ms${wrong.size > 0 ? ' !' : ''}${extra.length ? ` [${extra.join(', ')}]` : ''}`, value: p50 };
   }
@@ -314,6 +317,12 @@ function hashString(text: string): number {
   let h = 2166136261;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
   return h >>> 0;
+}
+
+/** The last error lines of Orthanc's log (its folder may be temporary). */
+function lastErrors(server: Server): string {
+  const lines = server.orthanc.log().split('\n').filter((line) => /^E\d{4}|error|fatal|abort|out of memory/i.test(line));
+  return lines.length === 0 ? 'No error in its log.' : `Its log ends: ${lines.slice(-3).map((l) => l.slice(0, 200)).join(' / ')}`;
 }
 
 async function restartAfterCrash(server: Server): Promise<void> {
@@ -385,6 +394,8 @@ class OrderJournal {
   readonly patient: string[] = [];
   covered: Uint8Array = new Uint8Array(0);
   orders = 0;
+  /** 1 + the highest order index created. */
+  end = 0;
 
   constructor(readonly file: string) {
     if (!existsSync(file)) return;
@@ -411,6 +422,7 @@ class OrderJournal {
 
   record(line: JournalLine, write = true): void {
     this.grow(line.b);
+    this.end = Math.max(this.end, line.b);
     for (const [p, id] of line.p) this.patient[p] = id;
     for (let n = line.a; n < line.b; n++) {
       if (this.covered[n] !== 1) this.orders++;
@@ -449,7 +461,13 @@ interface JournalLine {
   t: string[];
 }
 
-function orderBundle(a: number, b: number, journal: OrderJournal): { bundle: Json; created: number[] } {
+/**
+ * The transaction of orders [a, b). `conditional`: for a second attempt after
+ * a failure whose outcome is unknown, ServiceRequest and Task are
+ * conditional creates (by accession number, by step id), so that a first
+ * attempt committed late is not doubled (a Patient's second create updates it).
+ */
+function orderBundle(a: number, b: number, journal: OrderJournal, conditional = false): { bundle: Json; created: number[] } {
   const entry: Json[] = [];
   const refs = new Map<number, string>();
   const created: number[] = [];
@@ -483,17 +501,18 @@ function orderBundle(a: number, b: number, journal: OrderJournal): { bundle: Jso
           occurrenceDateTime: o.start,
           code: { concept: { coding: [{ system: 'http://loinc.org', code: procedure.code, display: procedure.display }], text: procedure.display } },
         }),
-        request: { method: 'POST', url: 'ServiceRequest' },
+        request: { method: 'POST', url: 'ServiceRequest', ...(conditional ? { ifNoneExist: `identifier=${ACCESSION_SYSTEM}|${o.accession}` } : {}) },
       },
       {
         resource: task(sr, subject, {
+          identifier: [{ system: STEP_ID_SYSTEM, value: o.stepId }],
           status: o.requested ? 'requested' : 'completed',
           authoredOn: o.authoredOn,
           requestedPeriod: { start: o.start },
           owner: { type: 'Device', identifier: { system: 'urn:dicom:ae', value: o.station }, display: o.station },
           input: [{ type: { coding: [{ system: DCM, code: '121139' }] }, valueCodeableConcept: { coding: [{ system: DCM, code: o.modality }] } }],
         }),
-        request: { method: 'POST', url: 'Task' },
+        request: { method: 'POST', url: 'Task', ...(conditional ? { ifNoneExist: `identifier=${STEP_ID_SYSTEM}|${o.stepId}` } : {}) },
       },
     );
   }
@@ -513,9 +532,10 @@ function answered(answer: Answer, a: number, b: number, created: number[]): Jour
   }
   if (answer.status !== 200) return `${answer.status} ${JSON.stringify(body.issue?.[0]?.diagnostics ?? body).slice(0, 300)}`;
   const entries = (body.entry ?? []) as Json[];
-  const ids = entries.map((e) => (String(e.response?.status ?? '').startsWith('201') ? idIn(e.response?.location) : undefined));
+  // 201, or 200 for a conditional create that found its resource
+  const ids = entries.map((e) => (/^20[01]/.test(String(e.response?.status ?? '')) ? idIn(e.response?.location) : undefined));
   if (entries.length !== created.length + 2 * (b - a) || ids.some((id) => !id)) {
-    return `transaction answered ${entries.length} entries, ${ids.filter((id) => !id).length} without 201 and a Location`;
+    return `transaction answered ${entries.length} entries, ${ids.filter((id) => !id).length} without 201/200 and a Location`;
   }
   const orderIds = ids.slice(created.length);
   return {
@@ -589,9 +609,12 @@ async function growOrders(server: Server, journal: OrderJournal, target: number)
   const t0 = Date.now();
   let next = 0;
   let lastReport = Date.now();
-  const one = async (a: number, b: number): Promise<string | undefined> => {
+  /** While a failed transaction is looked into, no other is sent. */
+  let recovery: Promise<void> | undefined;
+  const one = async (a: number, b: number, conditional = false): Promise<string | undefined> => {
     for (let attempt = 1; ; attempt++) {
-      const { bundle, created } = orderBundle(a, b, journal);
+      while (recovery) await recovery;
+      const { bundle, created } = orderBundle(a, b, journal, conditional);
       const answer = await httpRequest(agent, server.orthanc.httpPort, 'POST', '/fhir', { headers: FHIR_JSON, body: JSON.stringify(bundle), timeoutMs: CLIENT_TIMEOUT_MS });
       const result = answered(answer, a, b, created);
       if (typeof result !== 'string') {
@@ -602,13 +625,23 @@ async function growOrders(server: Server, journal: OrderJournal, target: number)
       }
       if (answer.status >= 400 && answer.status < 500) return `orders ${a}..${b - 1}: ${result}`;
       if (attempt >= 3) return `orders ${a}..${b - 1}: ${result} (3 attempts)`;
-      log(`  transaction of orders ${a}..${b - 1}: ${result}; checking whether it was committed, then again`);
-      if (!alive(server.orthanc)) {
-        note(`${server.name}: Orthanc died while loading orders (at ${journal.orders}); restarted`);
-        await restartAfterCrash(server);
-      }
-      await sleep(1000 * attempt);
-      const found = await adopt(server, journal, a, b);
+      log(`  transaction of orders ${a}..${b - 1}: ${result}; once Orthanc is idle, checking whether it was committed, then again`);
+      // A 504 does not stop the transaction: it may still commit. Nothing new
+      // is sent until Orthanc is idle, then the orders are looked for.
+      const mine = (async () => {
+        if (!alive(server.orthanc)) {
+          note(`${server.name}: Orthanc died while loading orders (at ${journal.orders}); restarted. ${lastErrors(server)}`);
+          await restartAfterCrash(server);
+        }
+        await settle(server.orthanc, 300, attempt);
+      })();
+      recovery = mine;
+      await mine;
+      if (recovery === mine) recovery = undefined;
+      let found = await adopt(server, journal, a, b);
+      if (found === undefined) found = await adopt(server, journal, a, b);
+      // Not found: sent again. Unknown (the search failed too): sent again as conditional creates.
+      if (found === undefined) conditional = true;
       if (found && found > 0) {
         growth.orders += found;
         growth.resources += 2 * found;
@@ -616,7 +649,7 @@ async function growOrders(server: Server, journal: OrderJournal, target: number)
         // partly there (cannot be: a transaction is atomic); make the rest
         const rest = journal.missing(b).filter(([x]) => x >= a);
         for (const [x, y] of rest) {
-          const failed = await one(x, y);
+          const failed = await one(x, y, true);
           if (failed) return failed;
         }
         return undefined;
@@ -662,7 +695,7 @@ async function reconcile(server: Server, journal: OrderJournal): Promise<void> {
   }
   if (total === journal.orders) return;
   log(`orders: the server holds ${total} ServiceRequests, the journal ${journal.orders}: looking for transactions committed but not journaled`);
-  const limit = journal.covered.length + TX_ORDERS * (TX_CONCURRENCY + 2);
+  const limit = journal.end + TX_ORDERS * (TX_CONCURRENCY + 2);
   for (const [a, b] of journal.missing(limit).slice(0, 4 * (TX_CONCURRENCY + 2))) await adopt(server, journal, a, b);
   if (journal.orders !== total) {
     note(`kept orders folder: the server holds ${total} ServiceRequests, the journal knows ${journal.orders}; some accession numbers may be there twice`);
@@ -722,7 +755,7 @@ async function upload(server: Server, todo: Instance[], what: string): Promise<U
           break;
         }
         if (!alive(server.orthanc)) {
-          note(`${server.name}: Orthanc died while receiving instances; restarted`);
+          note(`${server.name}: Orthanc died while receiving instances; restarted. ${lastErrors(server)}`);
           await restartAfterCrash(server);
         }
         await sleep(500 * attempt);
@@ -868,7 +901,11 @@ async function ordersPhase(orderTable: Table): Promise<void> {
 }
 
 async function measureOrders(server: Server, journal: OrderJournal, table: Table, column: number, logConfig: string, cross: ReturnType<typeof orderStudy>[]): Promise<void> {
-  const size = journal.covered.length;
+  const size = journal.end;
+  if (journal.orders === 0) {
+    note(`orders at ${table.columns[column]}: no order, nothing measured`);
+    return;
+  }
   const pickOrder = (next: () => number) => {
     for (;;) {
       const n = Math.floor(next() * size);
@@ -1031,6 +1068,10 @@ async function measureStudies(server: Server, size: number, table: Table, column
   const patients = Math.ceil(size / STUDIES_PER_PATIENT);
   const studiesOf = (q: number) => Math.min(size, (q + 1) * STUDIES_PER_PATIENT) - q * STUDIES_PER_PATIENT;
   const pick = (next: () => number) => study(Math.floor(next() * size));
+  if (size === 0) {
+    note(`studies at ${table.columns[column]}: no study, nothing measured`);
+    return `/fhir/ImagingStudy?started=ge2024-01-01&_count=20`;
+  }
 
   await measure(table, column, STUDY_ROWS.read, server, (next) => fhirSample(server, `/fhir/ImagingStudy/${studyId(pick(next))}`));
   await measure(table, column, STUDY_ROWS.started, server, (next) => {

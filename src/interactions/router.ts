@@ -35,10 +35,13 @@ export function interactionContext(request: FhirRequest): InteractionContext {
     query: request.query,
     lenient: preferLenient(request.headers),
   };
-  const ifMatch = versionOfETag(request.headers['if-match']);
-  if (ifMatch !== undefined) context.ifMatch = ifMatch;
+  // The conditions of writes only: a read or a search ignores them, as before.
+  if (request.method === 'PUT' || request.method === 'DELETE') {
+    const ifMatch = versionOfETag(request.headers['if-match']);
+    if (ifMatch !== undefined) context.ifMatch = ifMatch;
+  }
   const ifNoneExist = request.headers['if-none-exist'];
-  if (ifNoneExist !== undefined) context.ifNoneExist = conditionQuery(ifNoneExist);
+  if (ifNoneExist !== undefined && request.method === 'POST') context.ifNoneExist = conditionQuery(ifNoneExist);
   if (request.assignedId !== undefined) context.assignedId = request.assignedId;
   if (request.body !== undefined) context.body = request.body;
   return context;
