@@ -92,6 +92,8 @@ const INDEX_TABLES = ['sp_token', 'sp_string', 'sp_date', 'sp_number', 'sp_ref',
 
 /** Bundle.total is given unasked while the matches are fewer than this. */
 const CHEAP_TOTAL = 1000;
+/** The first, cheap count of each filter's rows stops here. */
+const FEW = 64;
 /** A filter with fewer rows than this drives the query; broader ones are checked row by row. */
 const SELECTIVE = 2000;
 /** With several filters, the narrowest drives while it has fewer rows than this. */
@@ -389,8 +391,8 @@ export class SqliteStore implements Store {
     if (conditions.length === 0) return [];
     // The narrowest condition drives (its rows counted up to a cap); the others are checked per row.
     const all = conditions.map(rows);
-    const sizes = all.map((c) => this.queries.count({ text: `SELECT count(*) AS n FROM (SELECT 1 FROM ${c.text} LIMIT ${SELECTIVE}) e`, params: c.params }));
-    const narrowest = sizes.indexOf(Math.min(...sizes));
+    const narrowest = this.narrowest(all.map((c) => (cap: number) => this.queries.count(
+      { text: `SELECT count(*) AS n FROM (SELECT 1 FROM ${c.text} LIMIT ${cap}) e`, params: c.params }))).index;
     const first = all[narrowest];
     const others = all.filter((_, i) => i !== narrowest);
     const checks = others.map((other) => `EXISTS (SELECT 1 FROM ${other!.text} AND rid = r.rid)`);
@@ -398,27 +400,41 @@ export class SqliteStore implements Store {
     return this.queries.all<{ id: string }>({ text, params: [...first!.params, ...others.flatMap((o) => o!.params)] }).map((row) => row.id);
   }
 
+  /**
+   * The narrowest of several row sets, by counting each up to a small cap
+   * first (a key of a few rows is found at once), then up to SELECTIVE: the
+   * cost stays bounded however large the broad ones grow.
+   */
+  private narrowest(counts: Array<(cap: number) => number>): { index: number; n: number } {
+    let best = { index: -1, n: Infinity };
+    for (const cap of [FEW, SELECTIVE]) {
+      counts.forEach((count, index) => {
+        const n = count(cap);
+        if (n < best.n) best = { index, n };
+      });
+      if (best.n < cap) return best;
+      best = { index: -1, n: Infinity };
+    }
+    return { index: 0, n: SELECTIVE };
+  }
+
   /** Which filter drives: the narrowest, by counting its rows up to a cap. */
   private plan(search: IndexedSearch, q: Queries): SearchPlan {
-    // Counting stops at the cap, so that a broad filter costs no more than a selective one.
-    const estimate = (cap: number) => {
-      let best: { index: number; n: number } | undefined;
-      search.filters.forEach((filter, index) => {
-        const sql = compileEstimate(filter, search.resourceType, search.now, cap);
-        if (!sql) return;
-        const n = q.count(sql);
-        if (!best || n < best.n) best = { index, n };
-      });
-      return best;
-    };
-    const narrow = estimate(SELECTIVE);
-    if (!narrow) return {};
-    if (narrow.n < SELECTIVE) return { driver: narrow.index };
+    const positives = search.filters.flatMap((filter, index) => {
+      const estimate = (cap: number) => compileEstimate(filter, search.resourceType, search.now, cap);
+      return estimate(1) ? [{ index, count: (cap: number) => q.count(estimate(cap)!) }] : [];
+    });
+    if (positives.length === 0) return {};
+    const narrow = this.narrowest(positives.map((p) => p.count));
+    if (narrow.n < SELECTIVE) return { driver: positives[narrow.index]!.index };
     // Several broad filters may still meet rarely: drive from the narrowest while it is not too broad.
-    const positives = search.filters.filter((filter) => compileEstimate(filter, search.resourceType, search.now, 1) !== undefined).length;
-    if (positives < 2) return {};
-    const wider = estimate(SELECTIVE_AMONG_SEVERAL)!;
-    return wider.n < SELECTIVE_AMONG_SEVERAL ? { driver: wider.index } : {};
+    if (positives.length < 2) return {};
+    let wider = { index: -1, n: Infinity };
+    positives.forEach((p, index) => {
+      const n = p.count(SELECTIVE_AMONG_SEVERAL);
+      if (n < wider.n) wider = { index, n };
+    });
+    return wider.n < SELECTIVE_AMONG_SEVERAL ? { driver: positives[wider.index]!.index } : {};
   }
 
   async search(search: IndexedSearch): Promise<SearchIds> {
