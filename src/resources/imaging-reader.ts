@@ -42,11 +42,11 @@ export class ImagingReader {
 
   /** The whole ImagingStudy of an Orthanc study; undefined if it was deleted meanwhile. */
   async fullStudy(study: OrthancStudy, options?: ImagingStudyMapOptions): Promise<Resource | undefined> {
-    const [details, studyTags, mapOptions] = await Promise.all([
-      this.index.studyDetails(study), this.index.studyFileTags(study), options ?? this.studyOptions(study),
-    ]);
+    const [details, mapOptions] = await Promise.all([this.index.studyDetails(study), options ?? this.studyOptions(study)]);
     if (!details) return undefined;
-    return mapImagingStudy({ ...details, studyTags, sopClassUids: sopClassUids(details) }, mapOptions);
+    // No file of its own for the study-level tags: the first series' file, which the details read anyway, serves
+    // (the mapper's rule; study-level attributes are the same in every instance of a study).
+    return mapImagingStudy({ ...details, sopClassUids: sopClassUids(details) }, mapOptions);
   }
 
   async study(id: string): Promise<Resource | undefined> {
