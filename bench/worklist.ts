@@ -33,6 +33,8 @@ import { randomUUID } from 'node:crypto';
 import { Orthanc, WORKLISTS_PLUGIN } from '../test/support/orthanc';
 import { DCM, patient, serviceRequest, task } from '../test/support/orders';
 import { percentile } from './load';
+// mulberry32, seeded: every run has the same orders and queries.
+import { random } from './scale-data';
 
 const ORDERS = Number(process.env.BENCH_ORDERS ?? 10000);
 /** Queries per type and server (parameter sets x --repeat). */
@@ -98,17 +100,6 @@ interface Order {
   start: string;
 }
 
-/** mulberry32: a seeded generator, so every run has the same orders and queries. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const pick = <T>(next: () => number, values: readonly T[]): T => values[Math.floor(next() * values.length)]!;
 const pad = (value: number, width = 2) => String(value).padStart(width, '0');
