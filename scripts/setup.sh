@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything on Debian 12, as root: Debian packages (Orthanc, its
-# DICOMweb plugin, dcmtk, the toolchain), libnode (Node.js 18 as a shared
-# library), npm packages, then builds dist/plugin/. Safe to run again.
+# DICOMweb and PostgreSQL plugins, PostgreSQL, dcmtk, the toolchain),
+# libnode (Node.js 18 as a shared library), npm packages, then builds
+# dist/plugin/. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
@@ -16,6 +17,9 @@ packages=(
   chromium
   # The shell the index tests use to delete the plugin's search index.
   sqlite3
+  # The PostgreSQL store tests run a throw-away cluster (test/support/postgres.ts),
+  # and Orthanc's PostgreSQL index plugin lets two Orthancs share it.
+  postgresql orthanc-postgresql
   # libnode108's own libraries, for the project-local copy below.
   libuv1 libicu72 libc-ares2 libnghttp2-14 libbrotli1 libssl3 zlib1g
 )
@@ -31,6 +35,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+# Installing postgresql may create and start Debian's default cluster (main,
+# port 5432); it does no harm, and the tests never use it: they initdb their
+# own in a temporary folder, on a free port.
 
 # libnode: Debian's libnode-dev where it installs (a stock Debian, whose
 # nodejs is Debian's), else a project-local copy: another Node.js package

@@ -38,6 +38,13 @@ export interface OrthancOptions {
   extra?: Record<string, unknown>;
   /** Reuse this storage folder (to restart on the same data). */
   dir?: string;
+  /**
+   * Orthanc's StorageDirectory (the DICOM files) in this folder instead of
+   * dir: several Orthancs sharing one PostgreSQL index must also share the
+   * files it points to. The index folder, configuration and log stay in dir,
+   * one per instance; dispose() leaves this folder to its owner.
+   */
+  storageDir?: string;
   /** Fixed ports instead of free ones (the demo). */
   ports?: { http: number; dicom: number };
   /** Orthanc's --verbose, so that info lines (console.log) reach the log; default true. */
@@ -96,7 +103,7 @@ export class Orthanc {
     plugins.push(...(this.options.extraPlugins ?? []));
     return {
       Name: 'orthanc-fhir-test',
-      StorageDirectory: join(this.dir, 'db'),
+      StorageDirectory: this.options.storageDir ?? join(this.dir, 'db'),
       IndexDirectory: join(this.dir, 'db'),
       HttpPort: this.httpPort,
       DicomPort: this.dicomPort,
