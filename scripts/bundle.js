@@ -12,6 +12,8 @@ const common = {
   format: 'cjs',
   logLevel: 'warning',
   define: { ORTHANC_FHIR_VERSION: JSON.stringify(version) },
+  // pg's optional libpq binding, loaded only when asked for (it never is).
+  external: ['pg-native'],
 };
 
 Promise.all([

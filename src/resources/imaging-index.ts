@@ -12,6 +12,12 @@
 // - Built on an existing Orthanc: every study is indexed in the background,
 //   in batches, with progress in Orthanc's log; until it is done, current()
 //   says so and searches take the live path.
+// - Shared: several Orthancs on one PostgreSQL store (and one Orthanc index)
+//   share one imaging index. A page of changes is applied under a lock of the
+//   store, by one Orthanc at a time, and only if the cursor is still where it
+//   was read (so each change is applied once); one Orthanc builds, the others
+//   wait for it (and take over if it stops). Orthanc's change events reach
+//   only the Orthanc that received the images: the others poll the log.
 import type { Resource } from '../fhir/types';
 import type { OrthancClient } from '../orthanc/client';
 import type { Store, StoreWriter } from '../store/store';
@@ -76,7 +82,8 @@ export class ImagingIndex {
   private built = false;
   private running?: Promise<void>;
   private queued?: Promise<void>;
-  private exclusive: Promise<unknown> = Promise.resolve();
+  private building = false;
+  private timer?: ReturnType<typeof setInterval>;
   private onStudies: StudyEventHandler = async () => undefined;
   private starting?: Promise<void>;
 
@@ -114,15 +121,36 @@ export class ImagingIndex {
   private async begin(): Promise<void> {
     const signature = JSON.stringify({ version: IMAGING_INDEX_VERSION, ...(await this.settings()) });
     if ((await this.store.setting(SIGNATURE)) !== signature) {
-      await this.store.transaction((writer) => {
-        writer.putSetting(SIGNATURE, signature);
-        writer.putSetting(BUILT, 'no');
-        writer.putSetting(BUILD_OFFSET, '0');
+      await this.store.transaction(async (writer) => {
+        // Another Orthanc of the same configuration may have reset it a moment ago.
+        if ((await writer.setting(SIGNATURE)) === signature) return;
+        await writer.putSetting(SIGNATURE, signature);
+        await writer.putSetting(BUILT, 'no');
+        await writer.putSetting(BUILD_OFFSET, '0');
       });
     }
     this.built = (await this.store.setting(BUILT)) === 'yes';
     void this.wake();
     if (!this.built) void this.build();
+  }
+
+  /**
+   * Follows the change log every `intervalMs` too (several Orthancs share
+   * the store: the change events of the images one receives reach only
+   * that one), and takes over the build if the Orthanc building stopped.
+   */
+  poll(intervalMs: number): void {
+    this.timer = setInterval(() => {
+      void this.start().then(() => {
+        if (!this.built) void this.build();
+        return this.wake();
+      }).catch(() => undefined); // logged where it failed; the next tick retries
+    }, intervalMs);
+    this.timer.unref?.();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
   }
 
   /**
@@ -136,6 +164,8 @@ export class ImagingIndex {
     } catch {
       return false;
     }
+    // Another Orthanc may have completed the build.
+    if (!this.built) this.built = (await this.store.setting(BUILT).catch(() => undefined)) === 'yes';
     if (!this.built) return false;
     // Inside a transaction (a condition of a Bundle entry), the follower's
     // own transaction would wait for this one: use the index as it is.
@@ -161,11 +191,9 @@ export class ImagingIndex {
     return this.queued;
   }
 
-  /** One at a time: a page of changes or a batch of the build. */
-  private serialized<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.exclusive.then(work);
-    this.exclusive = run.catch(() => undefined);
-    return run;
+  /** One at a time, across the Orthancs sharing the store: a page of changes or a batch of the build. */
+  private async serialized<T>(work: () => Promise<T>): Promise<T> {
+    return (await this.store.exclusive('imaging-index', work)) as T;
   }
 
   private async follow(): Promise<void> {
@@ -215,9 +243,11 @@ export class ImagingIndex {
       if (stable !== undefined && study) events.push({ studyId: id, stable, study });
     }
     await this.store.transaction(async (writer) => {
-      this.write(writer, indexed);
+      // Applied by another Orthanc meanwhile: this page is done, once.
+      if (((await writer.setting(CURSOR)) ?? '0') !== String(since)) return;
+      await this.write(writer, indexed);
       if (events.length > 0) await this.onStudies(events);
-      writer.putSetting(CURSOR, String(page.Last));
+      await writer.putSetting(CURSOR, String(page.Last));
     });
     return page.Done || page.Changes.length === 0;
   }
@@ -241,16 +271,31 @@ export class ImagingIndex {
     return { studies, patients };
   }
 
-  private write(writer: StoreWriter, indexed: Indexed): void {
-    for (const { id, resource } of indexed.studies) writer.index('ImagingStudy', id, resource);
+  private async write(writer: StoreWriter, indexed: Indexed): Promise<void> {
+    for (const { id, resource } of indexed.studies) await writer.index('ImagingStudy', id, resource);
     for (const { id, dicom } of indexed.patients) {
       // Merged here, with the stored Patient as this transaction sees it.
-      writer.index('Patient', id, mergePatient(writer.current('Patient', id)?.resource, dicom));
+      await writer.index('Patient', id, mergePatient((await writer.current('Patient', id))?.resource, dicom));
     }
   }
 
   /** Indexes every study Orthanc holds, batch after batch, then says the index is complete. */
   private async build(): Promise<void> {
+    if (this.building) return;
+    this.building = true;
+    try {
+      // One Orthanc builds; the others see BUILT change (and take over at their next poll if it stops).
+      await this.store.exclusive('imaging-index-build', () => this.buildAll(), { wait: false });
+    } finally {
+      this.building = false;
+    }
+  }
+
+  private async buildAll(): Promise<void> {
+    if ((await this.store.setting(BUILT)) === 'yes') {
+      this.built = true;
+      return;
+    }
     try {
       const statistics = await this.orthanc.getJson<{ CountStudies: number }>('/statistics');
       const total = statistics?.CountStudies ?? 0;
@@ -288,9 +333,10 @@ export class ImagingIndex {
     if (studies.length === 0) return true;
     const read = await mapLimited(studies, PARALLEL_READS, async (study) => ({ id: study.ID, study, resource: await this.reader.fullStudy(study) }));
     const indexed = await this.withPatients(read, new Set());
-    await this.store.transaction((writer) => {
-      this.write(writer, indexed);
-      writer.putSetting(BUILD_OFFSET, String(offset + studies.length));
+    await this.store.transaction(async (writer) => {
+      if (((await writer.setting(BUILD_OFFSET)) ?? '0') !== String(offset)) return;
+      await this.write(writer, indexed);
+      await writer.putSetting(BUILD_OFFSET, String(offset + studies.length));
     });
     return false;
   }

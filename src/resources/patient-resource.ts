@@ -119,11 +119,11 @@ export function createPatientResource({ reader, imagingIndex, store, registry, c
     // The DICOM side is read first (outside the transaction): the index holds the merged Patient.
     const dicomPatient = await index.patient(id);
     const dicom = dicomPatient ? await reader.dicomPatient(dicomPatient) : undefined;
-    return store.transaction((writer) => {
-      const current = writer.current('Patient', id);
+    return store.transaction(async (writer) => {
+      const current = await writer.current('Patient', id);
       checkVersion('Patient', id, current, context.ifMatch);
       const body = { ...resource, id };
-      const version = writer.put('Patient', id, body, { baseUrl: context.baseUrl, indexAs: mergePatient(body, dicom) });
+      const version = await writer.put('Patient', id, body, { baseUrl: context.baseUrl, indexAs: mergePatient(body, dicom) });
       return { status: current?.resource ? 200 : 201, resource: version.resource, headers: versionHeaders(version, context.baseUrl) };
     });
   }

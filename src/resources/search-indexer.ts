@@ -7,8 +7,17 @@ import type { ResourceIndexer } from '../store/store';
 import { accessionNumber, studyInstanceUid } from './orders';
 import { SEARCH_DECLARATIONS, type IndexedType } from './search-declarations';
 
-/** Keys of a type derived for lookups, given a read of other stored resources (e.g. a Task's order). */
-export type KeysOf = (resource: Resource, read: (type: string, id: string) => Resource | undefined) => IndexKeys;
+/** A stored resource that keys read, by type and id. */
+export type Lookup = (type: string, id: string) => Resource | undefined;
+
+/**
+ * Keys of a type derived for lookups. Pure: the other stored resources they
+ * read (a Task's order) are named by `reads` and fetched before `keys` runs.
+ */
+export interface KeysOf {
+  reads?(resource: Resource): Array<{ type: string; id: string }>;
+  keys(resource: Resource, read: Lookup): IndexKeys;
+}
 
 /** The keys the orders are looked up by: the study of an order (ImagingStudy.basedOn, the order tracker). */
 export const ORDER_KEYS = { studyUid: '$study-uid', accession: '$accession' } as const;
@@ -34,13 +43,17 @@ export function createIndexer(options: IndexerOptions = {}): ResourceIndexer {
   for (const [type, declaration] of Object.entries(SEARCH_DECLARATIONS)) {
     definitions.set(type, defineSearch({ resourceType: type, ...declaration, maxCount: 10000 }));
   }
-  const own: Partial<Record<IndexedType, KeysOf>> = { ServiceRequest: serviceRequestKeys };
+  const own: Partial<Record<IndexedType, KeysOf>> = { ServiceRequest: { keys: serviceRequestKeys } };
   return {
-    rows(resource, read, baseUrl) {
+    async rows(resource, read, baseUrl) {
       const definition = definitions.get(resource.resourceType);
       if (!definition) return undefined;
       const type = resource.resourceType as IndexedType;
-      const keys = { ...(own[type]?.(resource, read) ?? {}), ...(options.keys?.[type]?.(resource, read) ?? {}) };
+      const derive = [own[type], options.keys?.[type]].filter((k): k is KeysOf => k !== undefined);
+      const fetched = new Map<string, Resource | undefined>();
+      for (const { type: t, id } of derive.flatMap((k) => k.reads?.(resource) ?? [])) fetched.set(`${t}/${id}`, await read(t, id));
+      const lookup: Lookup = (t, id) => fetched.get(`${t}/${id}`);
+      const keys = Object.assign({}, ...derive.map((k) => k.keys(resource, lookup))) as IndexKeys;
       return indexRows(definition, resource, keys, baseUrl);
     },
     dependents: (type) => options.dependents?.[type] ?? [],

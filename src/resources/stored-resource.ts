@@ -145,32 +145,32 @@ export function createStoredResource(setup: StoredTypeSetup, store: Store, regis
         // Inside the transaction, so that two creates with one condition cannot both go ahead.
         if (context.ifNoneExist !== undefined) {
           const existing = await existingMatch(type, context.ifNoneExist, (query, limit) => searchAllOf(source, query, context, limit));
-          if (existing) return written(writer.current(type, existing.id!)!, 200, context.baseUrl);
+          if (existing) return written((await writer.current(type, existing.id!))!, 200, context.baseUrl);
         }
         const { id: _ignored, ...body } = resource;
         const prepared = setup.prepare ? setup.prepare(body as Resource, undefined) : (body as Resource);
-        return written(writer.put(type, context.assignedId ?? randomUUID(), prepared, { baseUrl: context.baseUrl }), 201, context.baseUrl);
+        return written(await writer.put(type, context.assignedId ?? randomUUID(), prepared, { baseUrl: context.baseUrl }), 201, context.baseUrl);
       });
     },
 
     async update(id, resource, context) {
       if (resource.id !== id) throw badRequest(`The body's id (${resource.id ?? 'none'}) must be the URL's id (${id})`, [`${type}.id`]);
       setup.validate(resource);
-      return store.transaction((writer) => {
-        const current = writer.current(type, id);
+      return store.transaction(async (writer) => {
+        const current = await writer.current(type, id);
         checkVersion(type, id, current, context.ifMatch);
         const prepared = setup.prepare ? setup.prepare(resource, current?.resource) : resource;
-        return written(writer.put(type, id, prepared, { baseUrl: context.baseUrl }), current?.resource ? 200 : 201, context.baseUrl);
+        return written(await writer.put(type, id, prepared, { baseUrl: context.baseUrl }), current?.resource ? 200 : 201, context.baseUrl);
       });
     },
 
     async delete(id, context) {
-      return store.transaction((writer) => {
-        const current = writer.current(type, id);
+      return store.transaction(async (writer) => {
+        const current = await writer.current(type, id);
         if (!current) throw notFound(`${type}/${id} is not known`);
         checkVersion(type, id, current, context.ifMatch);
         if (!current.resource) return { status: 204 };
-        const version = writer.put(type, id, undefined);
+        const version = await writer.put(type, id, undefined);
         return { status: 204, headers: { etag: `W/"${version.versionId}"` } };
       });
     },

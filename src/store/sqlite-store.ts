@@ -10,12 +10,13 @@ import { OperationOutcomeError, outcome } from '../fhir/outcome';
 import type { Resource } from '../fhir/types';
 import type { IndexRows } from '../search/index-rows';
 import { paramKey } from '../search/index-rows';
-import {
-  compileEstimate, compileSearch, compileSortedCount, compileSortedScan, compileUnsortedRest, type SearchPlan, type Sql, type SqlValue,
-} from '../search/search-sql';
+import type { Sql, SqlValue } from '../search/search-sql';
+import { keyedIds, lookupQuery, runSearch, type SqlRunner } from './index-search';
+import { reindexInBatches } from './reindex';
 import type {
   HistoryPage, HistoryQuery, IndexedSearch, KeyCondition, PutOptions, ResourceIndexer, ResourceVersion, SearchIds, Store, StoreWriter,
 } from './store';
+import { bodyOf, indexedAs, stamped, toVersion, VERSION_STATEMENTS, type VersionRow } from './versions';
 
 /** Bumped when the index tables or what goes into them change: the index is then rebuilt at start. */
 export const INDEX_VERSION = '1';
@@ -88,58 +89,30 @@ CREATE INDEX IF NOT EXISTS sp_sort_asc ON sp_sort (p, asc_key, rid);
 CREATE INDEX IF NOT EXISTS sp_sort_desc ON sp_sort (p, desc_key, rid);
 `;
 
-const INDEX_TABLES = ['sp_token', 'sp_string', 'sp_date', 'sp_number', 'sp_ref', 'sp_sort'];
+/** The statements the reading connection prepares (it may not write). */
+const READS = ['current', 'version', 'historyOfId', 'historyOfType', 'countOfId', 'countOfType', 'setting', 'indexedCount'] as const;
 
-/** Bundle.total is given unasked while the matches are fewer than this. */
-const CHEAP_TOTAL = 1000;
-/** The first, cheap count of each filter's rows stops here. */
-const FEW = 64;
-/** A filter with fewer rows than this drives the query; broader ones are checked row by row. */
-const SELECTIVE = 2000;
-/** With several filters, the narrowest drives while it has fewer rows than this. */
-const SELECTIVE_AMONG_SEVERAL = 20000;
-
-interface Row {
-  type: string;
-  id: string;
-  version: number;
-  last_updated: string;
-  body: string | null;
-}
-
-function withoutIdentity(resource: Resource): Record<string, unknown> {
-  const { resourceType: _type, id: _id, meta: _meta, ...rest } = resource;
-  return rest;
-}
-
-function toVersion(row: Row): ResourceVersion {
-  const version: ResourceVersion = { resourceType: row.type, id: row.id, versionId: row.version, lastUpdated: row.last_updated };
-  if (row.body !== null) version.resource = JSON.parse(row.body) as Resource;
-  return version;
-}
+export const INDEX_TABLES = ['sp_token', 'sp_string', 'sp_date', 'sp_number', 'sp_ref', 'sp_sort'];
 
 /** Prepared statements of one connection, the ad-hoc search ones kept in a small LRU. */
-class Queries {
-  readonly current: Statement<[string, string], Row>;
-  readonly version: Statement<[string, string, number], Row>;
-  readonly historyOfId: Statement<[string, string, string, number, number], Row>;
-  readonly historyOfType: Statement<[string, string, number, number], Row>;
-  readonly countOfId: Statement<[string, string, string], { n: number }>;
-  readonly countOfType: Statement<[string, string], { n: number }>;
-  readonly setting: Statement<[string], { value: string }>;
-  readonly indexedCount: Statement<[string], { n: number }>;
+class Queries implements SqlRunner {
+  private readonly statements = new Map<string, Statement>();
   private readonly adHoc = new Map<string, Statement>();
 
-  constructor(private readonly db: Connection) {
-    const latest = 'SELECT v.* FROM current c JOIN versions v ON v.type = c.type AND v.id = c.id AND v.version = c.version';
-    this.current = db.prepare(`${latest} WHERE c.type = ? AND c.id = ?`);
-    this.version = db.prepare('SELECT * FROM versions WHERE type = ? AND id = ? AND version = ?');
-    this.historyOfId = db.prepare('SELECT * FROM versions WHERE type = ? AND id = ? AND last_updated >= ? ORDER BY seq DESC LIMIT ? OFFSET ?');
-    this.historyOfType = db.prepare('SELECT * FROM versions WHERE type = ? AND last_updated >= ? ORDER BY seq DESC LIMIT ? OFFSET ?');
-    this.countOfId = db.prepare('SELECT count(*) AS n FROM versions WHERE type = ? AND id = ? AND last_updated >= ?');
-    this.countOfType = db.prepare('SELECT count(*) AS n FROM versions WHERE type = ? AND last_updated >= ?');
-    this.setting = db.prepare('SELECT value FROM settings WHERE key = ?');
-    this.indexedCount = db.prepare('SELECT count(*) AS n FROM sp_resource WHERE type = ?');
+  constructor(private readonly db: Connection, texts: readonly string[]) {
+    for (const text of texts) this.statements.set(text, db.prepare(text));
+  }
+
+  run(text: string, ...params: SqlValue[]): void {
+    this.statements.get(text)!.run(...params);
+  }
+
+  get<T>(text: string, ...params: SqlValue[]): T | undefined {
+    return this.statements.get(text)!.get(...params) as T | undefined;
+  }
+
+  rows<T>(text: string, ...params: SqlValue[]): T[] {
+    return this.statements.get(text)!.all(...params) as T[];
   }
 
   /** A search's statement: its text depends only on the query's shape, so few distinct ones recur. */
@@ -155,11 +128,11 @@ class Queries {
     return statement;
   }
 
-  all<T>(query: Sql): T[] {
+  async all<T>(query: Sql): Promise<T[]> {
     return this.prepared(query.text).all(...(query.params as SqlValue[])) as T[];
   }
 
-  count(query: Sql): number {
+  async count(query: Sql): Promise<number> {
     return (this.prepared(query.text).get(...(query.params as SqlValue[])) as { n: number }).n;
   }
 }
@@ -224,20 +197,25 @@ export interface SqliteStoreOptions {
   log?: (message: string) => void;
 }
 
-const NO_INDEXER: ResourceIndexer = { rows: () => undefined, dependents: () => [] };
+export const NO_INDEXER: ResourceIndexer = { rows: async () => undefined, dependents: () => [] };
+
+/** The 503 of a store whose stored resources are being indexed again. */
+export function rebuildingError({ done, total }: { done: number; total: number }): OperationOutcomeError {
+  return new OperationOutcomeError(503, outcome('transient', `The search index is being rebuilt (${done} of ${total} resources); try again shortly`),
+    { 'retry-after': '10' });
+}
 
 export class SqliteStore implements Store {
+  readonly shared = false;
   private readonly writer: Connection;
   private readonly reader: Connection;
   private readonly writes: Queries;
   private readonly reads: Queries;
   private readonly indexWrites: IndexWrites;
-  private readonly insertVersion: Statement<[string, string, number, string, string | null]>;
-  private readonly setCurrent: Statement<[string, string, number]>;
-  private readonly putSettingStatement: Statement<[string, string]>;
   private readonly ambient = new AsyncLocalStorage<StoreWriter>();
   private readonly indexer: ResourceIndexer;
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly locks = new Map<string, Promise<unknown>>();
   /** Set while the stored resources are indexed again (an upgrade, or an index deleted). */
   private rebuilding?: { done: number; total: number };
   private readonly log: (message: string) => void;
@@ -256,18 +234,15 @@ export class SqliteStore implements Store {
     this.reader = new Database(file, { nativeBinding: options.nativeBinding, readonly: true });
     this.reader.pragma('busy_timeout = 5000');
     this.reader.pragma('cache_size = -16384');
-    this.writes = new Queries(this.writer);
-    this.reads = new Queries(this.reader);
+    this.writes = new Queries(this.writer, Object.values(VERSION_STATEMENTS));
+    this.reads = new Queries(this.reader, READS.map((key) => VERSION_STATEMENTS[key]));
     this.indexWrites = new IndexWrites(this.writer);
-    this.insertVersion = this.writer.prepare('INSERT INTO versions (type, id, version, last_updated, body) VALUES (?, ?, ?, ?, ?)');
-    this.putSettingStatement = this.writer.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
-    this.setCurrent = this.writer.prepare('INSERT INTO current (type, id, version) VALUES (?, ?, ?) ON CONFLICT (type, id) DO UPDATE SET version = excluded.version');
     if (fresh) {
       // The imaging index is rebuilt by its own module, from Orthanc.
       this.writer.prepare("DELETE FROM settings WHERE key LIKE 'imaging-index%'").run();
       const total = (this.writer.prepare('SELECT count(*) AS n FROM current').get() as { n: number }).n;
       if (total > 0) this.rebuilding = { done: 0, total };
-      else this.putSettingStatement.run(INDEX_VERSION_KEY, INDEX_VERSION); // a new database: nothing to index
+      else this.writes.run(VERSION_STATEMENTS.putSetting, INDEX_VERSION_KEY, INDEX_VERSION); // a new database: nothing to index
     }
     this.log = options.log ?? (() => undefined);
   }
@@ -277,7 +252,7 @@ export class SqliteStore implements Store {
   }
 
   private indexOutdated(): boolean {
-    const row = this.writer.prepare('SELECT value FROM settings WHERE key = ?').get(INDEX_VERSION_KEY) as { value: string } | undefined;
+    const row = this.writer.prepare(VERSION_STATEMENTS.setting).get(INDEX_VERSION_KEY) as { value: string } | undefined;
     return row?.value !== INDEX_VERSION;
   }
 
@@ -289,42 +264,14 @@ export class SqliteStore implements Store {
    */
   private async reindexStored(): Promise<void> {
     const progress = this.rebuilding!;
-    const page = this.writer.prepare(
-      'SELECT v.* FROM current c JOIN versions v ON v.type = c.type AND v.id = c.id AND v.version = c.version WHERE (c.type, c.id) > (?, ?) ORDER BY c.type, c.id LIMIT 500',
-    );
     this.log(`search index: indexing the ${progress.total} stored resources in the background; their searches answer 503 until it is done`);
-    let after: [string, string] = ['', ''];
-    let lastLog = Date.now();
-    for (;;) {
-      // Each batch is a transaction of its own, between the clients' writes (which index themselves).
-      const count = await this.transaction(() => {
-        const rows = page.all(...after) as Row[];
-        for (const row of rows) {
-          const resource = row.body === null ? undefined : (JSON.parse(row.body) as Resource);
-          this.indexWrites.write(row.type, row.id, resource && this.rowsOf(resource, (type, id) => this.writes.current.get(type, id)));
-        }
-        if (rows.length > 0) after = [rows.at(-1)!.type, rows.at(-1)!.id];
-        else this.putSettingStatement.run(INDEX_VERSION_KEY, INDEX_VERSION);
-        return rows.length;
-      });
-      if (count === 0) break;
-      progress.done += count;
-      if (Date.now() - lastLog > 10000) {
-        lastLog = Date.now();
-        this.log(`search index: ${progress.done} of ${progress.total} stored resources indexed`);
-      }
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+    await reindexInBatches(this, progress, this.log);
     this.rebuilding = undefined;
     this.log(`search index: the ${progress.total} stored resources are indexed`);
   }
 
-  private rowsOf(resource: Resource, current: (type: string, id: string) => Row | undefined, baseUrl?: string): IndexRows | undefined {
-    const read = (type: string, id: string) => {
-      const row = current(type, id);
-      return row?.body ? (JSON.parse(row.body) as Resource) : undefined;
-    };
-    return this.indexer.rows(resource, read, baseUrl);
+  private read(type: string, id: string): Promise<Resource | undefined> {
+    return Promise.resolve(bodyOf(this.writes.get<VersionRow>(VERSION_STATEMENTS.current, type, id)));
   }
 
   /** Inside a transaction, reads see its writes; elsewhere, only what is committed. */
@@ -333,12 +280,12 @@ export class SqliteStore implements Store {
   }
 
   async current(resourceType: string, id: string): Promise<ResourceVersion | undefined> {
-    const row = this.queries.current.get(resourceType, id);
+    const row = this.queries.get<VersionRow>(VERSION_STATEMENTS.current, resourceType, id);
     return row ? toVersion(row) : undefined;
   }
 
   async version(resourceType: string, id: string, versionId: number): Promise<ResourceVersion | undefined> {
-    const row = this.queries.version.get(resourceType, id, versionId);
+    const row = this.queries.get<VersionRow>(VERSION_STATEMENTS.version, resourceType, id, versionId);
     return row ? toVersion(row) : undefined;
   }
 
@@ -346,142 +293,34 @@ export class SqliteStore implements Store {
     const since = query.since ?? '';
     const q = this.queries;
     const rows = id === undefined
-      ? q.historyOfType.all(resourceType, since, query.count, query.offset)
-      : q.historyOfId.all(resourceType, id, since, query.count, query.offset);
-    const total = (id === undefined ? q.countOfType.get(resourceType, since) : q.countOfId.get(resourceType, id, since))?.n ?? 0;
+      ? q.rows<VersionRow>(VERSION_STATEMENTS.historyOfType, resourceType, since, query.count, query.offset)
+      : q.rows<VersionRow>(VERSION_STATEMENTS.historyOfId, resourceType, id, since, query.count, query.offset);
+    const total = (id === undefined
+      ? q.get<{ n: number }>(VERSION_STATEMENTS.countOfType, resourceType, since)
+      : q.get<{ n: number }>(VERSION_STATEMENTS.countOfId, resourceType, id, since))?.n ?? 0;
     return { total, versions: rows.map(toVersion) };
   }
 
   async setting(key: string): Promise<string | undefined> {
-    return this.queries.setting.get(key)?.value;
+    return this.queries.get<{ value: string }>(VERSION_STATEMENTS.setting, key)?.value;
   }
 
   async indexedCount(resourceType: string): Promise<number> {
-    return this.queries.indexedCount.get(resourceType)?.n ?? 0;
+    return this.queries.get<{ n: number }>(VERSION_STATEMENTS.indexedCount, resourceType)?.n ?? 0;
   }
 
   async lookup(resourceType: string, key: string, values: readonly string[]): Promise<string[]> {
     if (values.length === 0) return [];
-    const p = paramKey(resourceType, key);
-    const rows = this.queries.all<{ id: string }>({
-      text: `SELECT DISTINCT r.id AS id FROM sp_token t CROSS JOIN sp_resource r WHERE t.p = ? AND t.code IN (${values.map(() => '?').join(', ')}) AND r.rid = t.rid ORDER BY r.rid`,
-      params: [p, ...values],
-    });
-    return rows.map((row) => row.id);
+    return (await this.queries.all<{ id: string }>(lookupQuery(resourceType, key, values))).map((row) => row.id);
   }
 
-  async keyed(resourceType: string, conditions: readonly KeyCondition[]): Promise<string[]> {
-    const rows = (condition: KeyCondition): Sql => {
-      const params: SqlValue[] = [paramKey(resourceType, condition.key)];
-      const parts: string[] = [];
-      if (condition.values) {
-        parts.push(condition.values.length === 0 ? '1 = 0' : `code IN (${condition.values.map(() => '?').join(', ')})`);
-        params.push(...condition.values);
-      }
-      if (condition.from !== undefined) {
-        parts.push('code >= ?');
-        params.push(condition.from);
-      }
-      if (condition.to !== undefined) {
-        parts.push('code <= ?');
-        params.push(condition.to);
-      }
-      return { text: `sp_token WHERE p = ?${parts.map((part) => ` AND ${part}`).join('')}`, params };
-    };
-    if (conditions.length === 0) return [];
-    // The narrowest condition drives (its rows counted up to a cap); the others are checked per row.
-    const all = conditions.map(rows);
-    const narrowest = this.narrowest(all.map((c) => (cap: number) => this.queries.count(
-      { text: `SELECT count(*) AS n FROM (SELECT 1 FROM ${c.text} LIMIT ${cap}) e`, params: c.params }))).index;
-    const first = all[narrowest];
-    const others = all.filter((_, i) => i !== narrowest);
-    const checks = others.map((other) => `EXISTS (SELECT 1 FROM ${other!.text} AND rid = r.rid)`);
-    const text = `SELECT r.id AS id FROM (SELECT DISTINCT rid FROM ${first!.text}) d CROSS JOIN sp_resource r WHERE r.rid = d.rid${checks.map((c) => ` AND ${c}`).join('')} ORDER BY r.rid`;
-    return this.queries.all<{ id: string }>({ text, params: [...first!.params, ...others.flatMap((o) => o!.params)] }).map((row) => row.id);
-  }
-
-  /**
-   * The narrowest of several row sets, by counting each up to a small cap
-   * first (a key of a few rows is found at once), then up to SELECTIVE: the
-   * cost stays bounded however large the broad ones grow.
-   */
-  private narrowest(counts: Array<(cap: number) => number>): { index: number; n: number } {
-    let best = { index: -1, n: Infinity };
-    for (const cap of [FEW, SELECTIVE]) {
-      counts.forEach((count, index) => {
-        const n = count(cap);
-        if (n < best.n) best = { index, n };
-      });
-      if (best.n < cap) return best;
-      best = { index: -1, n: Infinity };
-    }
-    return { index: 0, n: SELECTIVE };
-  }
-
-  /** Which filter drives: the narrowest, by counting its rows up to a cap. */
-  private plan(search: IndexedSearch, q: Queries): SearchPlan {
-    const positives = search.filters.flatMap((filter, index) => {
-      const estimate = (cap: number) => compileEstimate(filter, search.resourceType, search.now, cap);
-      return estimate(1) ? [{ index, count: (cap: number) => q.count(estimate(cap)!) }] : [];
-    });
-    if (positives.length === 0) return {};
-    const narrow = this.narrowest(positives.map((p) => p.count));
-    if (narrow.n < SELECTIVE) return { driver: positives[narrow.index]!.index };
-    // Several broad filters may still meet rarely: drive from the narrowest while it is not too broad.
-    if (positives.length < 2) return {};
-    let wider = { index: -1, n: Infinity };
-    positives.forEach((p, index) => {
-      const n = p.count(SELECTIVE_AMONG_SEVERAL);
-      if (n < wider.n) wider = { index, n };
-    });
-    return wider.n < SELECTIVE_AMONG_SEVERAL ? { driver: positives[wider.index]!.index } : {};
+  keyed(resourceType: string, conditions: readonly KeyCondition[]): Promise<string[]> {
+    return keyedIds(resourceType, conditions, this.queries);
   }
 
   async search(search: IndexedSearch): Promise<SearchIds> {
-    if (this.rebuilding) {
-      const { done, total } = this.rebuilding;
-      throw new OperationOutcomeError(503, outcome('transient', `The search index is being rebuilt (${done} of ${total} resources); try again shortly`),
-        { 'retry-after': '10' });
-    }
-    const q = this.queries;
-    const type = search.resourceType;
-    const plan = this.plan(search, q);
-    const wantsTotal = search.total === 'accurate' || search.summary === 'count' || search.count === 0;
-    const counted = () => q.count(compileSearch(search, type, plan, 'count'));
-    if (search.summary === 'count' || search.count === 0) return { ids: [], more: false, total: counted() };
-    const page = { limit: search.count + 1, offset: search.offset };
-    let rows: Array<{ id: string }>;
-    const sortedScan = plan.driver === undefined && search.sort.length === 1 && search.sort[0]!.param.type === 'date';
-    if (sortedScan) {
-      // Walk the sort index in order; resources without a value come after, in row order.
-      rows = q.all<{ id: string }>(compileSortedScan(search, type, page));
-      if (rows.length < page.limit) {
-        const withValue = rows.length > 0 || search.offset === 0 ? search.offset + rows.length : q.count(compileSortedCount(search, type));
-        const rest = q.all<{ id: string }>(compileUnsortedRest(search, type,
-          { limit: page.limit - rows.length, offset: Math.max(0, search.offset - withValue) }));
-        rows = [...rows, ...rest];
-      }
-    } else {
-      rows = q.all<{ id: string }>(compileSearch(search, type, plan, page));
-    }
-    const more = rows.length > search.count;
-    const ids = rows.slice(0, search.count).map((row) => row.id);
-    // Without more matches, the total is known for free (unless the page is
-    // past the end); a small one costs little to count; a large one only
-    // when asked for.
-    let total: number | undefined;
-    if (wantsTotal) total = counted();
-    else if (!more && (ids.length > 0 || search.offset === 0)) total = search.offset + ids.length;
-    // Driven by a selective filter, the matches are few: counting them is cheap. A scan's are many.
-    else if (plan.driver !== undefined) total = this.smallTotal(search, plan, q);
-    return total === undefined ? { ids, more } : { ids, more, total };
-  }
-
-  /** The number of matches when it is below CHEAP_TOTAL (the count stops there), else undefined. */
-  private smallTotal(search: IndexedSearch, plan: SearchPlan, q: Queries): number | undefined {
-    const capped = compileSearch({ ...search, sort: [] }, search.resourceType, plan, { limit: CHEAP_TOTAL, offset: 0 });
-    const n = q.count({ text: `SELECT count(*) AS n FROM (${capped.text}) c`, params: capped.params });
-    return n < CHEAP_TOTAL ? n : undefined;
+    if (this.rebuilding) throw rebuildingError(this.rebuilding);
+    return runSearch(search, this.queries);
   }
 
   get inTransaction(): boolean {
@@ -492,10 +331,23 @@ export class SqliteStore implements Store {
     return this.ambient.exit(work);
   }
 
+  /** One process holds the database file: a lock of this process is every process's. */
+  exclusive<T>(name: string, work: () => Promise<T>, options: { wait?: boolean } = {}): Promise<T | undefined> {
+    const held = this.locks.get(name);
+    if (held && options.wait === false) return Promise.resolve(undefined);
+    const run = (held ?? Promise.resolve()).catch(() => undefined).then(work);
+    const tail = run.catch(() => undefined);
+    this.locks.set(name, tail);
+    void tail.then(() => {
+      if (this.locks.get(name) === tail) this.locks.delete(name);
+    });
+    return run;
+  }
+
   transaction<T>(work: (writer: StoreWriter) => Promise<T> | T): Promise<T> {
     const joined = this.ambient.getStore();
     if (joined) return Promise.resolve(work(joined));
-    // One transaction at a time on the writing connection.
+    // One transaction at a time on the writing connection: serializable by construction.
     const run = this.queue.then(() => this.runTransaction(work));
     this.queue = run.catch(() => undefined);
     return run;
@@ -503,14 +355,15 @@ export class SqliteStore implements Store {
 
   private async runTransaction<T>(work: (writer: StoreWriter) => Promise<T> | T): Promise<T> {
     const writer: StoreWriter = {
-      current: (type, id) => {
-        const row = this.writes.current.get(type, id);
+      current: async (type, id) => {
+        const row = this.writes.get<VersionRow>(VERSION_STATEMENTS.current, type, id);
         return row ? toVersion(row) : undefined;
       },
       put: (type, id, resource, options) => this.put(type, id, resource, options),
-      index: (type, id, resource) => this.indexWrites.write(type, id, resource && this.rowsOf(resource, (t, i) => this.writes.current.get(t, i))),
-      putSetting: (key, value) => {
-        this.putSettingStatement.run(key, value);
+      index: async (type, id, resource) => this.indexWrites.write(type, id, resource && await this.indexer.rows(resource, (t, i) => this.read(t, i))),
+      setting: async (key) => this.writes.get<{ value: string }>(VERSION_STATEMENTS.setting, key)?.value,
+      putSetting: async (key, value) => {
+        this.writes.run(VERSION_STATEMENTS.putSetting, key, value);
       },
     };
     this.writer.exec('BEGIN IMMEDIATE');
@@ -524,27 +377,38 @@ export class SqliteStore implements Store {
     }
   }
 
-  private put(type: string, id: string, resource: Resource | undefined, options: PutOptions = {}): ResourceVersion {
-    const previous = this.writes.current.get(type, id);
+  private async put(type: string, id: string, resource: Resource | undefined, options: PutOptions = {}): Promise<ResourceVersion> {
+    const previous = this.writes.get<VersionRow>(VERSION_STATEMENTS.current, type, id);
     const versionId = (previous?.version ?? 0) + 1;
     const lastUpdated = new Date().toISOString();
-    // resourceType, id and meta first, as FHIR JSON is usually written.
-    const stored = resource
-      ? { resourceType: type, id, meta: { ...(resource.meta ?? {}), versionId: String(versionId), lastUpdated }, ...withoutIdentity(resource) }
-      : undefined;
-    this.insertVersion.run(type, id, versionId, lastUpdated, stored ? JSON.stringify(stored) : null);
-    this.setCurrent.run(type, id, versionId);
-    const current = (t: string, i: string) => this.writes.current.get(t, i);
-    const indexed = stored && (options.indexAs ? { ...options.indexAs, meta: { ...(options.indexAs.meta ?? {}), ...stored.meta } } : stored);
-    this.indexWrites.write(type, id, indexed && this.rowsOf(indexed, current, options.baseUrl));
+    const stored = resource && stamped(type, id, resource, versionId, lastUpdated);
+    this.writes.run(VERSION_STATEMENTS.insertVersion, type, id, versionId, lastUpdated, stored ? JSON.stringify(stored) : null);
+    this.writes.run(VERSION_STATEMENTS.setCurrent, type, id, versionId);
+    const read = (t: string, i: string) => this.read(t, i);
+    this.indexWrites.write(type, id, stored && await this.indexer.rows(indexedAs(stored, options), read, options.baseUrl));
     for (const dependent of this.indexer.dependents(type)) {
-      for (const { id: other } of this.indexWrites.referring.all(paramKey(dependent.type, dependent.param), id, type)) {
-        const row = current(dependent.type, other);
-        const body = row?.body ? (JSON.parse(row.body) as Resource) : undefined;
-        if (body) this.indexWrites.write(dependent.type, other, this.rowsOf(body, current));
+      for (const { id: other } of this.writes.rows<{ id: string }>(VERSION_STATEMENTS.referring, paramKey(dependent.type, dependent.param), id, type)) {
+        const body = await this.read(dependent.type, other);
+        if (body) this.indexWrites.write(dependent.type, other, await this.indexer.rows(body, read));
       }
     }
     return { resourceType: type, id, versionId, lastUpdated, ...(stored ? { resource: stored } : {}) };
+  }
+
+  /** The latest versions after (type, id), for a re-index batch inside a transaction. */
+  async latestAfter(after: readonly [string, string]): Promise<VersionRow[]> {
+    return this.writes.rows<VersionRow>(VERSION_STATEMENTS.latestAfter, ...after);
+  }
+
+  /** Re-indexes one stored version inside a transaction. */
+  async reindex(row: VersionRow): Promise<void> {
+    const resource = bodyOf(row);
+    this.indexWrites.write(row.type, row.id, resource && await this.indexer.rows(resource, (t, i) => this.read(t, i)));
+  }
+
+  /** Says the index is complete (inside the last batch's transaction). */
+  async indexComplete(): Promise<void> {
+    this.writes.run(VERSION_STATEMENTS.putSetting, INDEX_VERSION_KEY, INDEX_VERSION);
   }
 
   close(): void {

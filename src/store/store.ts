@@ -4,7 +4,8 @@
 // ones, indexed from Orthanc's change log). Searches run in the database:
 // nothing here lists a whole type into memory, and nothing assumes this
 // process is the only writer. The embedded default is SQLite
-// (sqlite-store.ts); a PostgreSQL back end implements the same contract.
+// (sqlite-store.ts); the PostgreSQL back end (postgres-store.ts) implements
+// the same contract for several Orthancs sharing one database.
 import type { Resource } from '../fhir/types';
 import type { IndexRows } from '../search/index-rows';
 import type { SearchRequest } from '../search/types';
@@ -34,7 +35,7 @@ export interface HistoryQuery {
 
 /** Turns a resource into its search index rows (search/index-rows.ts); undefined for a type not indexed. */
 export interface ResourceIndexer {
-  rows(resource: Resource, read: (type: string, id: string) => Resource | undefined, baseUrl?: string): IndexRows | undefined;
+  rows(resource: Resource, read: (type: string, id: string) => Promise<Resource | undefined>, baseUrl?: string): Promise<IndexRows | undefined>;
   /**
    * The resources whose rows read resources of `type` (a Task's worklist keys
    * read its ServiceRequest): after a write of one, those referring to it
@@ -70,18 +71,24 @@ export interface KeyCondition {
   to?: string;
 }
 
-/** The writes of one transaction; reads through it see its own writes. */
+/**
+ * The writes of one transaction; reads through it see its own writes. What
+ * a transaction reads and writes is serializable against every other
+ * transaction on the same store, from any process.
+ */
 export interface StoreWriter {
-  current(resourceType: string, id: string): ResourceVersion | undefined;
+  current(resourceType: string, id: string): Promise<ResourceVersion | undefined>;
   /** Appends the next version and indexes it; `resource` undefined records a deletion. */
-  put(resourceType: string, id: string, resource: Resource | undefined, options?: PutOptions): ResourceVersion;
+  put(resourceType: string, id: string, resource: Resource | undefined, options?: PutOptions): Promise<ResourceVersion>;
   /**
    * Indexes a resource the store does not keep (imaging resources, read
    * live from Orthanc), or removes it from the index (undefined).
    */
-  index(resourceType: string, id: string, resource: Resource | undefined): void;
+  index(resourceType: string, id: string, resource: Resource | undefined): Promise<void>;
+  /** A setting as this transaction sees it (a cursor to compare before moving it). */
+  setting(key: string): Promise<string | undefined>;
   /** The plugin's own bookkeeping (e.g. how far Orthanc's changes were followed). */
-  putSetting(key: string, value: string): void;
+  putSetting(key: string, value: string): Promise<void>;
 }
 
 export interface Store {
@@ -102,12 +109,22 @@ export interface Store {
   /** How many resources of a type the index holds. */
   indexedCount(resourceType: string): Promise<number>;
   /**
-   * Runs `work` as one atomic, durable transaction: when the promise
-   * resolves, every write is on disk; when `work` throws, none is. A
+   * Runs `work` as one atomic, durable, serializable transaction: when the
+   * promise resolves, every write is on disk; when `work` throws, none is. A
    * transaction started inside `work` joins it. Reads made meanwhile by other
-   * requests see only committed data.
+   * requests see only committed data. `work` may run more than once (a
+   * conflict with another process's transaction is retried): it must have
+   * no effect outside the store.
    */
   transaction<T>(work: (writer: StoreWriter) => Promise<T> | T): Promise<T>;
+  /**
+   * Runs `work` while holding the lock `name`, shared by every process on
+   * this store (a page of Orthanc's change log is applied by one Orthanc at a
+   * time). With `wait: false`, answers undefined at once when another holds it.
+   */
+  exclusive<T>(name: string, work: () => Promise<T>, options?: { wait?: boolean }): Promise<T | undefined>;
+  /** Whether other processes write this store too (Orthanc's change events then reach only one of them: poll). */
+  readonly shared: boolean;
   /** Background upkeep at start: re-indexing the stored resources after an upgrade (searches answer 503 meanwhile). */
   maintain(): Promise<void>;
   /** Whether the caller runs inside a transaction (its reads see its writes). */

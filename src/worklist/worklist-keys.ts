@@ -36,8 +36,16 @@ export function worklistPatientRef(task: Resource, order: Resource): string | un
   return referencedId(task.for, 'Patient') ?? referencedId(order.subject, 'Patient');
 }
 
+/** The ServiceRequests a Task is based on: what its keys read. */
+export function ordersOf(task: Resource): Array<{ type: string; id: string }> {
+  return ((task.basedOn ?? []) as Reference[]).flatMap((reference) => {
+    const id = referencedId(reference, 'ServiceRequest');
+    return id === undefined ? [] : [{ type: 'ServiceRequest', id }];
+  });
+}
+
 export function worklistKeys(timezoneOffset: string | undefined) {
-  return (task: Resource, read: (type: string, id: string) => Resource | undefined): IndexKeys => {
+  return { reads: ordersOf, keys: (task: Resource, read: (type: string, id: string) => Resource | undefined): IndexKeys => {
     if (!SCHEDULED_TASK_STATUSES.includes(task.status as string)) return {};
     const order = activeOrder(task, read);
     const patient = order && worklistPatientRef(task, order);
@@ -52,5 +60,5 @@ export function worklistKeys(timezoneOffset: string | undefined) {
       [WORKLIST_KEYS.patient]: [patient],
       [WORKLIST_KEYS.accession]: present(shortId(accessionNumber(order) ?? '')),
     };
-  };
+  } };
 }

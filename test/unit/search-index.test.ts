@@ -30,12 +30,12 @@ const task = {
 };
 
 const indexer = createIndexer({ keys: { Task: worklistKeys(undefined) } });
-const rowsOf = (resource: Record<string, unknown>, read: (type: string, id: string) => any = () => undefined): IndexRows =>
-  indexer.rows(resource as never, read)!;
+const rowsOf = async (resource: Record<string, unknown>, read: (type: string, id: string) => any = () => undefined): Promise<IndexRows> =>
+  (await indexer.rows(resource as never, async (type, id) => read(type, id)))!;
 
 describe('index rows', () => {
-  it('token rows carry the system, implicit ones from the binding, plus :of-type and the order keys', () => {
-    const rows = rowsOf(order);
+  it('token rows carry the system, implicit ones from the binding, plus :of-type and the order keys', async () => {
+    const rows = await rowsOf(order);
     expect(rows.tokens).to.deep.include({ p: 'ServiceRequest.status', system: 'http://hl7.org/fhir/request-status', code: 'active' });
     expect(rows.tokens).to.deep.include({ p: 'ServiceRequest.identifier', system: 'urn:oid:2.25.42', code: 'ACC-1' });
     expect(rows.tokens).to.deep.include({ p: 'ServiceRequest.identifier:of-type', system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'ACSN|ACC-1' });
@@ -46,8 +46,8 @@ describe('index rows', () => {
     expect(rows.tokens.filter((t) => t.p === 'ServiceRequest._id')).to.deep.equal([]);
   });
 
-  it('an open Period is open in its date row and its sort keys; references are local Type/id', () => {
-    const rows = rowsOf(order);
+  it('an open Period is open in its date row and its sort keys; references are local Type/id', async () => {
+    const rows = await rowsOf(order);
     const occurrence = rows.dates.find((d) => d.p === 'ServiceRequest.occurrence')!;
     expect(occurrence.low).to.equal(Date.UTC(2030, 5, 1));
     expect(occurrence.high).to.equal(DATE_MAX);
@@ -55,22 +55,22 @@ describe('index rows', () => {
     expect(rows.references).to.deep.include({ p: 'ServiceRequest.subject', targetType: 'Patient', targetId: 'p1', url: '' });
   });
 
-  it('a reference with only an identifier gives :identifier tokens and marks the parameter present', () => {
-    const rows = rowsOf(task);
+  it('a reference with only an identifier gives :identifier tokens and marks the parameter present', async () => {
+    const rows = await rowsOf(task);
     expect(rows.tokens).to.deep.include({ p: 'Task.owner:identifier', system: 'urn:dicom:ae', code: 'CT01' });
     expect(rows.tokens).to.deep.include({ p: 'Task.owner:present', system: '', code: '1' });
     expect(rows.references.filter((r) => r.p === 'Task.owner')).to.deep.equal([]);
   });
 
-  it("a scheduled Task of an active order gets the worklist keys, read from its order; others none", () => {
+  it("a scheduled Task of an active order gets the worklist keys, read from its order; others none", async () => {
     const read = (type: string, id: string) => (type === 'ServiceRequest' && id === 'sr1' ? order : undefined);
-    const keys = (resource: Record<string, unknown>, reader = read) =>
-      rowsOf(resource, reader).tokens.filter((t) => t.p.startsWith('Task.$wl')).map((t) => `${t.p}=${t.code}`).sort();
-    expect(keys(task)).to.deep.equal(['Task.$wl-accession=ACC-1', 'Task.$wl-date=20300601', 'Task.$wl-modality=CT', 'Task.$wl-patient=p1',
+    const keys = async (resource: Record<string, unknown>, reader = read) =>
+      (await rowsOf(resource, reader)).tokens.filter((t) => t.p.startsWith('Task.$wl')).map((t) => `${t.p}=${t.code}`).sort();
+    expect(await keys(task)).to.deep.equal(['Task.$wl-accession=ACC-1', 'Task.$wl-date=20300601', 'Task.$wl-modality=CT', 'Task.$wl-patient=p1',
       'Task.$wl-station=CT01', 'Task.$wl=1']);
-    expect(keys({ ...task, status: 'completed' })).to.deep.equal([]);
-    expect(keys(task, () => ({ ...order, status: 'revoked' }))).to.deep.equal([]);
-    expect(keys(task, () => undefined)).to.deep.equal([]);
+    expect(await keys({ ...task, status: 'completed' })).to.deep.equal([]);
+    expect(await keys(task, () => ({ ...order, status: 'revoked' }))).to.deep.equal([]);
+    expect(await keys(task, () => undefined)).to.deep.equal([]);
   });
 });
 
