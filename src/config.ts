@@ -32,6 +32,21 @@ export interface FhirConfig {
   heapLimitMiB: number;
   /** Bytes the caches of facts read from DICOM files may hold, in all. */
   cacheBytes: number;
+  /** Where the plugin keeps its data: the SQLite file (default), or PostgreSQL, shared by several Orthancs. */
+  store: StoreConfig;
+}
+
+export type StoreConfig = { kind: 'sqlite' } | ({ kind: 'postgresql' } & PostgresConfig);
+
+export interface PostgresConfig {
+  /** A libpq-style URI, or the parts. */
+  connection: { connectionString: string } | { host: string; port: number; database: string; user?: string; password?: string };
+  ssl: boolean;
+  /** The schema of the plugin's tables (Orthanc's own are in "public"). */
+  schema: string;
+  poolSize: number;
+  /** Which section the connection came from, for log lines. */
+  source: string;
 }
 
 export class ConfigurationError extends Error {}
@@ -53,7 +68,82 @@ const KNOWN_KEYS = new Set([
   'Worklist',
   'HeapLimit',
   'CacheSize',
+  'Store',
+  'PostgreSQL',
 ]);
+
+const CONNECTION_KEYS = ['Host', 'Port', 'Database', 'Username', 'Password', 'ConnectionUri', 'EnableSsl'];
+/** Keys of Orthanc's own "PostgreSQL" section that do not concern the connection (ignored here). */
+const OWN_KEYS = ['Schema', 'PoolSize'];
+
+function sectionObject(value: unknown, name: string): Json {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigurationError(`"${name}" must be an object`);
+  return value as Json;
+}
+
+/** The connection keys of a "PostgreSQL" section (Orthanc's, or the plugin's own), checked. */
+function connectionOf(section: Json, name: string): PostgresConfig['connection'] & { ssl: boolean } {
+  const text = (key: string) => {
+    const value = section[key];
+    if (value !== undefined && typeof value !== 'string') throw new ConfigurationError(`"${name}.${key}" must be a string`);
+    return value as string | undefined;
+  };
+  const ssl = section.EnableSsl ?? false;
+  if (typeof ssl !== 'boolean') throw new ConfigurationError(`"${name}.EnableSsl" must be true or false`);
+  const uri = text('ConnectionUri');
+  if (uri !== undefined) {
+    if (!/^postgres(ql)?:\/\//.test(uri)) throw new ConfigurationError(`"${name}.ConnectionUri" must be a postgresql:// URI`);
+    return { connectionString: uri, ssl };
+  }
+  const port = section.Port ?? 5432;
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new ConfigurationError(`"${name}.Port" must be a TCP port number`);
+  }
+  const database = text('Database');
+  if (!database) throw new ConfigurationError(`"${name}.Database" is needed (or "${name}.ConnectionUri")`);
+  const user = text('Username');
+  const password = text('Password');
+  return { host: text('Host') || 'localhost', port, database, ...(user ? { user } : {}), ...(password ? { password } : {}), ssl };
+}
+
+/**
+ * "Store": "SQLite" (default) or "PostgreSQL". PostgreSQL uses the
+ * connection of Orthanc's own "PostgreSQL" section (one database, backed up
+ * once, for Orthanc's index and the FHIR state), unless "Fhir.PostgreSQL"
+ * names one of its own.
+ */
+function storeConfig(section: Json, orthanc: Json): StoreConfig {
+  const kind = section.Store ?? 'SQLite';
+  if (kind !== 'SQLite' && kind !== 'PostgreSQL') throw new ConfigurationError('"Fhir.Store" must be "SQLite" or "PostgreSQL"');
+  const own = section.PostgreSQL === undefined ? {} : sectionObject(section.PostgreSQL, 'Fhir.PostgreSQL');
+  for (const key of Object.keys(own)) {
+    if (![...CONNECTION_KEYS, ...OWN_KEYS].includes(key)) {
+      throw new ConfigurationError(`Unknown option "Fhir.PostgreSQL.${key}" (known: ${[...CONNECTION_KEYS, ...OWN_KEYS].join(', ')})`);
+    }
+  }
+  if (kind === 'SQLite') {
+    if (section.PostgreSQL !== undefined) throw new ConfigurationError('"Fhir.PostgreSQL" is set but "Fhir.Store" is not "PostgreSQL"');
+    return { kind: 'sqlite' };
+  }
+  const ownConnection = CONNECTION_KEYS.some((key) => own[key] !== undefined);
+  let source = 'Fhir.PostgreSQL';
+  let connection;
+  if (ownConnection) {
+    connection = connectionOf(own, 'Fhir.PostgreSQL');
+  } else {
+    if (orthanc.PostgreSQL === undefined) {
+      throw new ConfigurationError('"Fhir.Store" is "PostgreSQL" but there is neither Orthanc\'s "PostgreSQL" section nor a connection in "Fhir.PostgreSQL"');
+    }
+    source = 'PostgreSQL';
+    connection = connectionOf(sectionObject(orthanc.PostgreSQL, 'PostgreSQL'), 'PostgreSQL');
+  }
+  const schema = own.Schema ?? 'fhir';
+  if (typeof schema !== 'string' || !/^[a-z_][a-z0-9_]{0,62}$/.test(schema) || schema === 'public') {
+    throw new ConfigurationError('"Fhir.PostgreSQL.Schema" must be a lower-case SQL name other than "public" (Orthanc\'s tables are there)');
+  }
+  const { ssl, ...rest } = connection;
+  return { kind: 'postgresql', connection: rest, ssl, schema, poolSize: positiveInteger(own, 'PoolSize', 8, 100, 'Fhir.PostgreSQL'), source };
+}
 
 function worklistSection(value: unknown): FhirConfig['worklist'] {
   const section = (value ?? {}) as Json;
@@ -84,11 +174,11 @@ function optionalUri(section: Json, key: string): string | undefined {
   return value;
 }
 
-function positiveInteger(section: Json, key: string, fallback: number, max: number): number {
+function positiveInteger(section: Json, key: string, fallback: number, max: number, name = 'Fhir'): number {
   const value = section[key];
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
-    throw new ConfigurationError(`"Fhir.${key}" must be an integer between 1 and ${max}`);
+    throw new ConfigurationError(`"${name}.${key}" must be an integer between 1 and ${max}`);
   }
   return value;
 }
@@ -191,5 +281,6 @@ export function readConfig(orthanc: Json, configurationPath = ''): FhirConfig {
     defaultTimezoneOffset: timezoneOffset(section.DefaultTimezoneOffset),
     heapLimitMiB: heapLimit(section.HeapLimit),
     cacheBytes: positiveInteger(section, 'CacheSize', 64, 4096) * 1024 * 1024,
+    store: storeConfig(section, orthanc),
   };
 }

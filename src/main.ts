@@ -22,6 +22,7 @@ import { installEmbeddingGuards } from './runtime/embed';
 import { BundleEntries } from './interactions/bundle-processor';
 import { serviceRequestSetup, taskSetup } from './resources/orders';
 import { createStoredResource } from './resources/stored-resource';
+import { PostgresStore } from './store/postgres-store';
 import { SqliteStore } from './store/sqlite-store';
 import type { Store } from './store/store';
 import { validateResource, type ValidatedType } from './validation';
@@ -49,15 +50,24 @@ function validatorFor(type: ValidatedType, config: FhirConfig): (resource: Resou
   return (resource) => validateResource(type, resource, { patientIdSystem: config.patientIdSystem });
 }
 
-/** The store's file, with the SQLite addon compiled for this runtime, deployed beside the plugin. */
-function openStore(config: FhirConfig, libraryDirectory: string, log: (message: string) => void): Store {
-  mkdirSync(config.databaseDirectory, { recursive: true });
-  const addon = join(libraryDirectory, 'better_sqlite3.node');
+/**
+ * The store of the configuration: PostgreSQL (shared by several Orthancs),
+ * or the SQLite file, with the SQLite addon compiled for this runtime,
+ * deployed beside the plugin.
+ */
+function openStore(config: FhirConfig, libraryDirectory: string, native: NativeBinding): Store {
+  const log = (message: string) => native.log(LogLevel.Warning, message);
   const indexer = createIndexer({
     keys: { Task: worklistKeys(config.defaultTimezoneOffset) },
     // A Task's worklist keys read its ServiceRequest.
     dependents: { ServiceRequest: [{ type: 'Task', param: 'based-on' }] },
   });
+  if (config.store.kind === 'postgresql') {
+    return new PostgresStore({ config: config.store, statementTimeoutMs: config.requestTimeoutSeconds * 1000, indexer, log,
+      error: (message) => native.log(LogLevel.Error, message) });
+  }
+  mkdirSync(config.databaseDirectory, { recursive: true });
+  const addon = join(libraryDirectory, 'better_sqlite3.node');
   return new SqliteStore(join(config.databaseDirectory, 'orthanc-fhir.sqlite'),
     { indexer, log, ...(existsSync(addon) ? { nativeBinding: addon } : {}) });
 }
@@ -91,6 +101,8 @@ function createResources(native: NativeBinding, config: FhirConfig, store: Store
 const CHANGE_NEW_STUDY = 6;
 const CHANGE_STABLE_STUDY = 9;
 const CHANGE_ORTHANC_STARTED = 10;
+/** How often an Orthanc sharing its store follows the shared change log without an event. */
+const CHANGE_POLL_MS = 1000;
 
 /** What the plugin asks of its own resource modules carries no client's URL. */
 function internalContext(): InteractionContext {
@@ -114,7 +126,7 @@ export function startPlugin(options: PluginOptions = {}): void {
   let store: Store;
   try {
     config = readConfig(JSON.parse(native.configuration()) as Record<string, unknown>, native.configurationPath);
-    store = openStore(config, native.libraryDirectory, (message) => native.log(LogLevel.Warning, message));
+    store = openStore(config, native.libraryDirectory, native);
   } catch (error) {
     native.fatal(error instanceof ConfigurationError ? `bad configuration: ${error.message}` : `cannot start: ${(error as Error)?.stack ?? String(error)}`);
     return;
@@ -168,6 +180,8 @@ export function startPlugin(options: PluginOptions = {}): void {
   imagingIndex.onStudyEvents((events) => tracker.studiesArrived(events));
   const wake = () => imagingIndex.wake().catch(() => undefined); // failures are logged by the index
   const start = () => imagingIndex.start().catch((error) => logError(`the imaging index cannot start: ${(error as Error)?.stack ?? String(error)}`));
+  // Orthanc's change events reach only the Orthanc that received the images: with a shared store, the log is polled too.
+  if (store.shared) imagingIndex.poll(CHANGE_POLL_MS);
   native.setChangeHandler((changeType) => {
     void start().then(() => (changeType === CHANGE_NEW_STUDY || changeType === CHANGE_STABLE_STUDY ? wake() : undefined));
     if (changeType === CHANGE_ORTHANC_STARTED) void reportWorklistConflict(context);

@@ -1,6 +1,7 @@
 // Starts the real Orthanc (Debian's package) with the built plugin on free
 // loopback ports and a temporary storage folder, for integration tests.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -58,6 +59,19 @@ export interface Exit {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * ORTHANC_FHIR_TEST_PG=postgresql://... runs every test Orthanc whose
+ * configuration names no store on that PostgreSQL server instead of SQLite,
+ * each in a schema of its own (derived from its folder, so that a restart
+ * finds its data): the whole suite, on the other back end, by hand.
+ */
+function withTestStore(fhir: Record<string, unknown>, dir: string): Record<string, unknown> {
+  const uri = process.env.ORTHANC_FHIR_TEST_PG;
+  if (!uri || fhir.Store !== undefined) return fhir;
+  const schema = `t_${createHash('sha1').update(dir).digest('hex').slice(0, 16)}`;
+  return { ...fhir, Store: 'PostgreSQL', PostgreSQL: { ConnectionUri: uri, Schema: schema } };
+}
+
 export class Orthanc {
   private child?: ChildProcess;
   private exited?: Promise<Exit>;
@@ -112,7 +126,7 @@ export class Orthanc {
       AuthenticationEnabled: false,
       HttpDescribeErrors: true,
       StableAge: 2,
-      ...(this.options.fhir !== undefined ? { Fhir: this.options.fhir } : {}),
+      ...(this.options.fhir !== undefined ? { Fhir: withTestStore(this.options.fhir, this.dir) } : {}),
       ...this.options.extra,
       Plugins: plugins,
     };

@@ -34,4 +34,35 @@ describe('configuration', () => {
     }
     expect(() => readConfig({ Fhir: [] })).to.throw(ConfigurationError);
   });
+
+  it('the store: SQLite by default; PostgreSQL from Orthanc\'s own section, or one of its own', () => {
+    expect(readConfig({}).store).to.deep.equal({ kind: 'sqlite' });
+    const orthancSection = { EnableIndex: true, Host: 'db', Port: 5433, Database: 'pacs', Username: 'orthanc', Password: 's', Lock: false };
+    expect(readConfig({ PostgreSQL: orthancSection, Fhir: { Store: 'PostgreSQL' } }).store).to.deep.equal({
+      kind: 'postgresql', connection: { host: 'db', port: 5433, database: 'pacs', user: 'orthanc', password: 's' },
+      ssl: false, schema: 'fhir', poolSize: 8, source: 'PostgreSQL',
+    });
+    const own = readConfig({ PostgreSQL: orthancSection, Fhir: { Store: 'PostgreSQL', PostgreSQL: { ConnectionUri: 'postgresql://u@other/fhirdb', Schema: 'fhir_a', PoolSize: 3 } } }).store;
+    expect(own).to.deep.equal({ kind: 'postgresql', connection: { connectionString: 'postgresql://u@other/fhirdb' }, ssl: false, schema: 'fhir_a', poolSize: 3, source: 'Fhir.PostgreSQL' });
+    // Schema and pool size alone keep Orthanc's connection.
+    expect(readConfig({ PostgreSQL: orthancSection, Fhir: { Store: 'PostgreSQL', PostgreSQL: { PoolSize: 2 } } }).store).to.include({ source: 'PostgreSQL', poolSize: 2 });
+  });
+
+  it('names the wrong store setting', () => {
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      [{ Fhir: { Store: 'Oracle' } }, /Fhir\.Store/],
+      [{ Fhir: { Store: 'PostgreSQL' } }, /neither Orthanc's "PostgreSQL" section/],
+      [{ Fhir: { Store: 'PostgreSQL' }, PostgreSQL: { Host: 'db' } }, /"PostgreSQL\.Database" is needed/],
+      [{ Fhir: { Store: 'PostgreSQL' }, PostgreSQL: { Database: 'x', Port: 'five' } }, /"PostgreSQL\.Port"/],
+      [{ Fhir: { Store: 'PostgreSQL', PostgreSQL: { Database: 'x', Password: 3 } } }, /"Fhir\.PostgreSQL\.Password" must be a string/],
+      [{ Fhir: { Store: 'PostgreSQL', PostgreSQL: { ConnectionUri: 'mysql://x' } } }, /ConnectionUri/],
+      [{ Fhir: { Store: 'PostgreSQL', PostgreSQL: { Database: 'x', Schema: 'public' } } }, /Schema/],
+      [{ Fhir: { Store: 'PostgreSQL', PostgreSQL: { Database: 'x', PoolSize: 0 } } }, /Fhir\.PostgreSQL\.PoolSize/],
+      [{ Fhir: { Store: 'PostgreSQL', PostgreSQL: { Database: 'x', Lock: false } } }, /Unknown option "Fhir\.PostgreSQL\.Lock"/],
+      [{ Fhir: { PostgreSQL: { Database: 'x' } } }, /"Fhir\.Store" is not "PostgreSQL"/],
+    ];
+    for (const [configuration, message] of cases) {
+      expect(() => readConfig(configuration), JSON.stringify(configuration)).to.throw(ConfigurationError, message);
+    }
+  });
 });

@@ -1,0 +1,535 @@
+// The store on PostgreSQL (node-postgres), for several Orthancs sharing one
+// database: the same tables as the SQLite store, in a schema of their own.
+// Correct by the database, not by luck:
+// - every write transaction runs SERIALIZABLE, and one that conflicts with
+//   another (from this Orthanc or any other) is rolled back and run again
+//   (the contract says `work` may run more than once), so If-Match,
+//   conditional creates and Bundle transactions serialize across Orthancs;
+// - exclusive() is a PostgreSQL advisory lock, held by one connection;
+// - the schema is created and upgraded under an advisory lock, once, however
+//   many Orthancs start at the same moment.
+// While the database is unreachable (down, restarting, not yet up at
+// start), what the plugin serves from it answers 503 at once, and service
+// resumes by itself; nothing is acknowledged before its COMMIT returned.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { Pool, type PoolClient, type PoolConfig } from 'pg';
+import { OperationOutcomeError, outcome } from '../fhir/outcome';
+import type { Resource } from '../fhir/types';
+import type { IndexRows } from '../search/index-rows';
+import { paramKey } from '../search/index-rows';
+import type { Sql, SqlValue } from '../search/search-sql';
+import type { PostgresConfig } from '../config';
+import { keyedIds, lookupQuery, runSearch, type SqlRunner } from './index-search';
+import { reindexInBatches } from './reindex';
+import { INDEX_TABLES, INDEX_VERSION, NO_INDEXER, rebuildingError } from './sqlite-store';
+import type {
+  HistoryPage, HistoryQuery, IndexedSearch, KeyCondition, PutOptions, ResourceIndexer, ResourceVersion, SearchIds, Store, StoreWriter,
+} from './store';
+import { bodyOf, indexedAs, stamped, toVersion, VERSION_STATEMENTS, type VersionRow } from './versions';
+
+/** The schema's own version: a step is added (never edited) for each change of the tables. */
+const MIGRATIONS: readonly string[] = [
+  // 1: the stored resources and settings; C collation, so that text orders by code point as in SQLite.
+  `CREATE TABLE versions (
+    seq BIGSERIAL PRIMARY KEY,
+    type TEXT COLLATE "C" NOT NULL,
+    id TEXT COLLATE "C" NOT NULL,
+    version INTEGER NOT NULL,
+    last_updated TEXT COLLATE "C" NOT NULL,
+    body TEXT,
+    UNIQUE (type, id, version)
+  );
+  CREATE INDEX versions_by_type ON versions (type, seq);
+  CREATE TABLE settings (key TEXT COLLATE "C" PRIMARY KEY, value TEXT NOT NULL);
+  CREATE TABLE current (type TEXT COLLATE "C" NOT NULL, id TEXT COLLATE "C" NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (type, id));`,
+];
+
+/** The search index tables, dropped and made again when INDEX_VERSION changes. */
+const INDEX_SCHEMA = `
+CREATE TABLE sp_resource (rid BIGSERIAL PRIMARY KEY, type TEXT COLLATE "C" NOT NULL, id TEXT COLLATE "C" NOT NULL, UNIQUE (type, id));
+CREATE INDEX sp_resource_by_type ON sp_resource (type, rid);
+CREATE TABLE sp_token (rid BIGINT NOT NULL, p TEXT COLLATE "C" NOT NULL, system TEXT COLLATE "C" NOT NULL, code TEXT COLLATE "C" NOT NULL,
+  PRIMARY KEY (rid, p, system, code));
+CREATE INDEX sp_token_by_code ON sp_token (p, code, rid);
+CREATE TABLE sp_string (rid BIGINT NOT NULL, p TEXT COLLATE "C" NOT NULL, norm TEXT COLLATE "C" NOT NULL, exact TEXT COLLATE "C" NOT NULL,
+  PRIMARY KEY (rid, p, norm, exact));
+CREATE INDEX sp_string_by_norm ON sp_string (p, norm);
+CREATE TABLE sp_date (rid BIGINT NOT NULL, p TEXT COLLATE "C" NOT NULL, low DOUBLE PRECISION NOT NULL, high DOUBLE PRECISION NOT NULL,
+  PRIMARY KEY (rid, p, low, high));
+CREATE INDEX sp_date_by_low ON sp_date (p, low);
+CREATE INDEX sp_date_by_high ON sp_date (p, high);
+CREATE TABLE sp_number (rid BIGINT NOT NULL, p TEXT COLLATE "C" NOT NULL, value DOUBLE PRECISION NOT NULL, PRIMARY KEY (rid, p, value));
+CREATE INDEX sp_number_by_value ON sp_number (p, value);
+CREATE TABLE sp_ref (rid BIGINT NOT NULL, p TEXT COLLATE "C" NOT NULL, target_type TEXT COLLATE "C" NOT NULL, target_id TEXT COLLATE "C" NOT NULL,
+  url TEXT COLLATE "C" NOT NULL, PRIMARY KEY (rid, p, target_type, target_id, url));
+CREATE INDEX sp_ref_by_target ON sp_ref (p, target_id, url);
+CREATE TABLE sp_sort (rid BIGINT NOT NULL, p TEXT COLLATE "C" NOT NULL, asc_key DOUBLE PRECISION NOT NULL, desc_key DOUBLE PRECISION NOT NULL,
+  PRIMARY KEY (rid, p));
+CREATE INDEX sp_sort_asc ON sp_sort (p, asc_key, rid);
+CREATE INDEX sp_sort_desc ON sp_sort (p, desc_key, rid);
+`;
+
+const INDEX_VERSION_KEY = 'index-version';
+
+// One statement per step of an index write (a round trip each).
+const RID = `WITH created AS (INSERT INTO sp_resource (type, id) VALUES ($1, $2) ON CONFLICT (type, id) DO NOTHING RETURNING rid)
+  SELECT rid, true AS created FROM created UNION ALL SELECT rid, false AS created FROM sp_resource WHERE type = $1 AND id = $2`;
+const CLEAR_ROWS = `WITH ${INDEX_TABLES.map((table, i) => `d${i} AS (DELETE FROM ${table} WHERE rid = $1)`).join(', ')} SELECT 1`;
+const REMOVE = `WITH r AS (DELETE FROM sp_resource WHERE type = $1 AND id = $2 RETURNING rid),
+  ${INDEX_TABLES.map((table, i) => `d${i} AS (DELETE FROM ${table} WHERE rid IN (SELECT rid FROM r))`).join(', ')} SELECT 1`;
+const INSERT_ROWS = `WITH
+  t AS (INSERT INTO sp_token (rid, p, system, code) SELECT $1::bigint, * FROM unnest($2::text[], $3::text[], $4::text[]) ON CONFLICT DO NOTHING),
+  s AS (INSERT INTO sp_string (rid, p, norm, exact) SELECT $1::bigint, * FROM unnest($5::text[], $6::text[], $7::text[]) ON CONFLICT DO NOTHING),
+  d AS (INSERT INTO sp_date (rid, p, low, high) SELECT $1::bigint, * FROM unnest($8::text[], $9::float8[], $10::float8[]) ON CONFLICT DO NOTHING),
+  n AS (INSERT INTO sp_number (rid, p, value) SELECT $1::bigint, * FROM unnest($11::text[], $12::float8[]) ON CONFLICT DO NOTHING),
+  r AS (INSERT INTO sp_ref (rid, p, target_type, target_id, url) SELECT $1::bigint, * FROM unnest($13::text[], $14::text[], $15::text[], $16::text[]) ON CONFLICT DO NOTHING),
+  o AS (INSERT INTO sp_sort (rid, p, asc_key, desc_key) SELECT $1::bigint, * FROM unnest($17::text[], $18::float8[], $19::float8[]))
+  SELECT 1`;
+// The current row first: two writers of one resource collide there (a serialization failure, retried), not on versions.
+const PUT_VERSION = `WITH c AS (INSERT INTO current (type, id, version) VALUES ($1, $2, $3) ON CONFLICT (type, id) DO UPDATE SET version = excluded.version)
+  INSERT INTO versions (type, id, version, last_updated, body) VALUES ($1, $2, $3, $4, $5)`;
+
+/** SQLSTATEs after which a transaction is run again: it lost a race with another one, and a retry sees its result. */
+const RETRIED = new Set(['40001', '40P01', '23505']);
+/** SQLSTATE classes and codes of a database that is unreachable, shutting down or starting. */
+const UNAVAILABLE = /^(08|57P0[1-3]|53300|57014)/;
+const RETRY_BUDGET_MS = 10000;
+/** How long a request waits for the database to open at start before it gets 503. */
+const OPEN_WAIT_MS = 3000;
+
+interface PgError {
+  code?: string;
+  message?: string;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A node-postgres error that says the database cannot be reached now (not a fault of the query). */
+function unavailable(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as PgError;
+  if (code && UNAVAILABLE.test(code)) return true;
+  if (code && /^E[A-Z]+$/.test(code)) return true; // ECONNREFUSED, ECONNRESET, ETIMEDOUT...
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout/i
+    .test(message ?? '');
+}
+
+function unavailableError(error: unknown): OperationOutcomeError {
+  return new OperationOutcomeError(503,
+    outcome('transient', `The FHIR database (PostgreSQL) cannot be reached: ${(error as PgError)?.message ?? String(error)}; try again shortly`),
+    { 'retry-after': '5' });
+}
+
+/** `?` placeholders (the shared statements') as PostgreSQL's `$n`. */
+const converted = new Map<string, string>();
+function numbered(text: string): string {
+  let result = converted.get(text);
+  if (result === undefined) {
+    let n = 0;
+    result = text.replace(/\?/g, () => `$${++n}`);
+    if (converted.size >= 512) converted.delete(converted.keys().next().value as string);
+    converted.set(text, result);
+  }
+  return result;
+}
+
+/** Two 32-bit keys of an advisory lock: the plugin's namespace and the lock's name within this schema. */
+function lockKeys(schema: string, name: string): [number, number] {
+  let hash = 0x811c9dc5;
+  for (const char of `${schema}:${name}`) hash = Math.imul(hash ^ char.codePointAt(0)!, 0x01000193);
+  return [0x0f41_2e5a | 0, hash | 0];
+}
+
+/** One connection's queries; inside a transaction, its first failure is kept (later ones only say it aborted). */
+class Connection implements SqlRunner {
+  failure?: unknown;
+
+  constructor(
+    private readonly run: (text: string, params: readonly unknown[]) => Promise<{ rows: unknown[] }>,
+    private readonly transactional: boolean,
+  ) {}
+
+  async query<T>(text: string, params: readonly unknown[] = []): Promise<T[]> {
+    try {
+      return (await this.run(text, params)).rows as T[];
+    } catch (error) {
+      if (this.transactional) this.failure ??= error;
+      throw error;
+    }
+  }
+
+  all<T>(query: Sql): Promise<T[]> {
+    return this.query<T>(numbered(query.text), query.params);
+  }
+
+  async count(query: Sql): Promise<number> {
+    return Number((await this.all<{ n: string | number }>(query))[0]?.n ?? 0);
+  }
+
+  async one<T>(text: string, ...params: SqlValue[]): Promise<T | undefined> {
+    return (await this.query<T>(numbered(text), params))[0];
+  }
+}
+
+export interface PostgresStoreOptions {
+  config: PostgresConfig;
+  /** Longest a statement may run (the plugin's RequestTimeout). */
+  statementTimeoutMs: number;
+  indexer?: ResourceIndexer;
+  log?: (message: string) => void;
+  error?: (message: string) => void;
+}
+
+export class PostgresStore implements Store {
+  readonly shared = true;
+  private readonly pool: Pool;
+  private readonly reads: Connection;
+  private readonly ambient = new AsyncLocalStorage<{ connection: Connection; writer: StoreWriter }>();
+  private readonly indexer: ResourceIndexer;
+  private readonly schema: string;
+  private readonly log: (message: string) => void;
+  private readonly error: (message: string) => void;
+  private opened = false;
+  private closed = false;
+  /** Until the database answered once (and the schema is there), requests get 503. */
+  private readonly opening: Promise<void>;
+  /** False while the stored resources are indexed again (by this Orthanc or another). */
+  private indexReady = false;
+  private rebuilding?: { done: number; total: number };
+
+  constructor(options: PostgresStoreOptions) {
+    const { config } = options;
+    this.schema = config.schema;
+    this.indexer = options.indexer ?? NO_INDEXER;
+    this.log = options.log ?? (() => undefined);
+    this.error = options.error ?? this.log;
+    const poolConfig: PoolConfig = {
+      ...config.connection,
+      ...(config.ssl ? { ssl: { rejectUnauthorized: false } } : {}),
+      max: config.poolSize,
+      application_name: 'orthanc-fhir',
+      // The plugin's tables are found without a prefix; Orthanc's stay in "public".
+      options: `-c search_path=${config.schema}`,
+      connectionTimeoutMillis: 5000,
+      idleTimeoutMillis: 30000,
+      statement_timeout: options.statementTimeoutMs,
+      // A server that stops answering (not refusing) must not hold a request past its time-out.
+      query_timeout: options.statementTimeoutMs + 1000,
+      keepAlive: true,
+    };
+    this.pool = new Pool(poolConfig);
+    // An idle connection dropped by the server (a restart) is an event, not a crash.
+    this.pool.on('error', (error) => this.error(`PostgreSQL store: an idle connection failed: ${error.message}`));
+    this.reads = new Connection((text, params) => this.pool.query(text, params as unknown[]), false);
+    const where = 'connectionString' in config.connection
+      ? config.connection.connectionString.replace(/\/\/[^@/]*@/, '//')
+      : `${config.connection.host}:${config.connection.port}/${config.connection.database}`;
+    this.opening = this.open(`${where} (from "${config.source}"), schema "${config.schema}"`);
+  }
+
+  /** Connects and creates or upgrades the schema, retrying while the database is unreachable. */
+  private async open(where: string): Promise<void> {
+    let lastLog = 0;
+    for (let attempt = 1; !this.closed; attempt++) {
+      try {
+        await this.migrate();
+        this.opened = true;
+        this.log(`PostgreSQL store: using ${where}`);
+        return;
+      } catch (error) {
+        if (Date.now() - lastLog > 30000) {
+          lastLog = Date.now();
+          const hint = /password|authentication|role|does not exist|permission/i.test((error as PgError)?.message ?? '')
+            ? ' (check the connection settings)' : '';
+          this.error(`PostgreSQL store: cannot open ${where}: ${(error as PgError)?.message ?? String(error)}${hint}; retrying every 2 s, /fhir answers 503 meanwhile`);
+        }
+        await sleep(Math.min(2000, 100 * attempt));
+      }
+    }
+  }
+
+  /** The schema at its latest version, made once however many Orthancs start together. */
+  private async migrate(): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock($1, $2)', lockKeys(this.schema, 'schema'));
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`);
+      await client.query('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
+      const found = (await client.query<{ version: number }>('SELECT version FROM schema_version')).rows[0]?.version ?? 0;
+      for (let version = found + 1; version <= MIGRATIONS.length; version++) await client.query(MIGRATIONS[version - 1]!);
+      if (found === 0) await client.query('INSERT INTO schema_version (version) VALUES ($1)', [MIGRATIONS.length]);
+      else if (found < MIGRATIONS.length) await client.query('UPDATE schema_version SET version = $1', [MIGRATIONS.length]);
+      const index = (await client.query<{ value: string }>('SELECT value FROM settings WHERE key = $1', [INDEX_VERSION_KEY])).rows[0]?.value;
+      if (index !== INDEX_VERSION) {
+        // A new database, an older index, or one deleted: the tables are made again, the stored resources indexed in maintain().
+        for (const table of ['sp_resource', ...INDEX_TABLES]) await client.query(`DROP TABLE IF EXISTS ${table}`);
+        await client.query(INDEX_SCHEMA);
+        // The imaging index is rebuilt by its own module, from Orthanc.
+        await client.query("DELETE FROM settings WHERE key LIKE 'imaging-index%'");
+        const stored = Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM current')).rows[0]!.n);
+        if (stored === 0) await client.query(numbered(VERSION_STATEMENTS.putSetting), [INDEX_VERSION_KEY, INDEX_VERSION]);
+        else await client.query(numbered(VERSION_STATEMENTS.putSetting), [INDEX_VERSION_KEY, 'rebuilding']);
+      }
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  /** Throws 503 while the database has not been opened yet (after a short wait: at start it opens in a moment). */
+  private async available(): Promise<void> {
+    if (!this.opened) await Promise.race([this.opening, sleep(OPEN_WAIT_MS)]);
+    if (!this.opened) {
+      throw new OperationOutcomeError(503, outcome('transient', 'The FHIR database (PostgreSQL) is not reachable yet; try again shortly'),
+        { 'retry-after': '5' });
+    }
+  }
+
+  /** A read outside a transaction (or inside the caller's), with an unreachable database mapped to 503. */
+  private async reading<T>(run: (connection: Connection) => Promise<T>): Promise<T> {
+    const joined = this.ambient.getStore();
+    if (joined) return run(joined.connection);
+    await this.available();
+    try {
+      return await run(this.reads);
+    } catch (error) {
+      throw unavailable(error) ? unavailableError(error) : error;
+    }
+  }
+
+  async maintain(): Promise<void> {
+    await this.opening;
+    if (await this.indexCurrent()) return;
+    const total = Number((await this.reads.one<{ n: string }>('SELECT count(*) AS n FROM current'))?.n ?? 0);
+    // One Orthanc re-indexes; the others answer 503 to searches until it is done.
+    await this.exclusive('reindex-stored', async () => {
+      if (await this.indexCurrent()) return;
+      this.rebuilding = { done: 0, total };
+      this.log(`search index: indexing the ${total} stored resources in the background; their searches answer 503 until it is done`);
+      await reindexInBatches(this, this.rebuilding, this.log);
+      this.rebuilding = undefined;
+      this.log(`search index: the ${total} stored resources are indexed`);
+    }, { wait: false });
+  }
+
+  private async indexCurrent(): Promise<boolean> {
+    if (!this.indexReady) this.indexReady = (await this.reads.one<{ value: string }>(VERSION_STATEMENTS.setting, INDEX_VERSION_KEY))?.value === INDEX_VERSION;
+    return this.indexReady;
+  }
+
+  async current(resourceType: string, id: string): Promise<ResourceVersion | undefined> {
+    const row = await this.reading((c) => c.one<VersionRow>(VERSION_STATEMENTS.current, resourceType, id));
+    return row ? toVersion(row) : undefined;
+  }
+
+  async version(resourceType: string, id: string, versionId: number): Promise<ResourceVersion | undefined> {
+    const row = await this.reading((c) => c.one<VersionRow>(VERSION_STATEMENTS.version, resourceType, id, versionId));
+    return row ? toVersion(row) : undefined;
+  }
+
+  history(resourceType: string, id: string | undefined, query: HistoryQuery): Promise<HistoryPage> {
+    const since = query.since ?? '';
+    return this.reading(async (c) => {
+      const rows = id === undefined
+        ? await c.query<VersionRow>(numbered(VERSION_STATEMENTS.historyOfType), [resourceType, since, query.count, query.offset])
+        : await c.query<VersionRow>(numbered(VERSION_STATEMENTS.historyOfId), [resourceType, id, since, query.count, query.offset]);
+      const total = id === undefined
+        ? await c.count({ text: VERSION_STATEMENTS.countOfType, params: [resourceType, since] })
+        : await c.count({ text: VERSION_STATEMENTS.countOfId, params: [resourceType, id, since] });
+      return { total, versions: rows.map(toVersion) };
+    });
+  }
+
+  setting(key: string): Promise<string | undefined> {
+    return this.reading(async (c) => (await c.one<{ value: string }>(VERSION_STATEMENTS.setting, key))?.value);
+  }
+
+  indexedCount(resourceType: string): Promise<number> {
+    return this.reading((c) => c.count({ text: VERSION_STATEMENTS.indexedCount, params: [resourceType] }));
+  }
+
+  async lookup(resourceType: string, key: string, values: readonly string[]): Promise<string[]> {
+    if (values.length === 0) return [];
+    return (await this.reading((c) => c.all<{ id: string }>(lookupQuery(resourceType, key, values)))).map((row) => row.id);
+  }
+
+  keyed(resourceType: string, conditions: readonly KeyCondition[]): Promise<string[]> {
+    return this.reading((c) => keyedIds(resourceType, conditions, c));
+  }
+
+  async search(search: IndexedSearch): Promise<SearchIds> {
+    if (!this.ambient.getStore()) {
+      await this.available();
+      if (!(await this.reading(() => this.indexCurrent()))) throw rebuildingError(this.rebuilding ?? { done: 0, total: 0 });
+    }
+    return this.reading((c) => runSearch(search, c));
+  }
+
+  get inTransaction(): boolean {
+    return this.ambient.getStore() !== undefined;
+  }
+
+  outside<T>(work: () => T): T {
+    return this.ambient.exit(work);
+  }
+
+  private async connect(): Promise<PoolClient> {
+    await this.available();
+    try {
+      return await this.pool.connect();
+    } catch (error) {
+      throw unavailable(error) ? unavailableError(error) : error;
+    }
+  }
+
+  async exclusive<T>(name: string, work: () => Promise<T>, options: { wait?: boolean } = {}): Promise<T | undefined> {
+    const client = await this.connect();
+    const keys = lockKeys(this.schema, name);
+    let broken = false;
+    try {
+      if (options.wait === false) {
+        const { rows } = await client.query<{ got: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS got', keys);
+        if (!rows[0]?.got) return undefined;
+      } else {
+        await client.query('SELECT pg_advisory_lock($1, $2)', keys);
+      }
+      try {
+        return await this.outside(work);
+      } finally {
+        // A lost connection has released the lock with it.
+        await client.query('SELECT pg_advisory_unlock($1, $2)', keys).catch(() => (broken = true));
+      }
+    } catch (error) {
+      if (unavailable(error)) {
+        broken = true;
+        throw unavailableError(error);
+      }
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async transaction<T>(work: (writer: StoreWriter) => Promise<T> | T): Promise<T> {
+    const joined = this.ambient.getStore();
+    if (joined) return work(joined.writer);
+    const deadline = Date.now() + RETRY_BUDGET_MS;
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.connect();
+      const connection = new Connection((text, params) => client.query(text, params as unknown[]), true);
+      const writer = this.writerOn(connection);
+      let broken = false;
+      try {
+        await connection.query('BEGIN ISOLATION LEVEL SERIALIZABLE');
+        const result = await this.ambient.run({ connection, writer }, () => work(writer));
+        // A failed statement aborts the transaction, even if `work` went on past it.
+        if (connection.failure) throw connection.failure;
+        await connection.query('COMMIT');
+        return result;
+      } catch (error) {
+        const failure = connection.failure ?? error;
+        if (unavailable(failure)) {
+          broken = true;
+          // A COMMIT cut off may or may not have landed: the client is told the write was not acknowledged.
+          throw unavailableError(failure);
+        }
+        await client.query('ROLLBACK').catch(() => (broken = true));
+        const code = (failure as PgError)?.code;
+        if (code && RETRIED.has(code)) {
+          if (Date.now() < deadline) {
+            // Jittered, growing back-off: many writers of one resource take turns instead of colliding again.
+            await sleep(Math.random() * Math.min(200, 2 ** attempt));
+            continue;
+          }
+          throw new OperationOutcomeError(503, outcome('transient', 'Too many concurrent writes of the same data; try again'), { 'retry-after': '1' });
+        }
+        throw error;
+      } finally {
+        client.release(broken);
+      }
+    }
+  }
+
+  private writerOn(c: Connection): StoreWriter {
+    const read = async (type: string, id: string) => bodyOf(await c.one<VersionRow>(VERSION_STATEMENTS.current, type, id));
+    return {
+      current: async (type, id) => {
+        const row = await c.one<VersionRow>(VERSION_STATEMENTS.current, type, id);
+        return row ? toVersion(row) : undefined;
+      },
+      put: (type, id, resource, options) => this.put(c, read, type, id, resource, options),
+      index: async (type, id, resource) => this.writeIndex(c, type, id, resource && await this.indexer.rows(resource, read)),
+      setting: async (key) => (await c.one<{ value: string }>(VERSION_STATEMENTS.setting, key))?.value,
+      putSetting: async (key, value) => {
+        await c.query(numbered(VERSION_STATEMENTS.putSetting), [key, value]);
+      },
+    };
+  }
+
+  private async put(
+    c: Connection, read: (type: string, id: string) => Promise<Resource | undefined>,
+    type: string, id: string, resource: Resource | undefined, options: PutOptions = {},
+  ): Promise<ResourceVersion> {
+    const previous = await c.one<{ version: number }>('SELECT version FROM current WHERE type = $1 AND id = $2', type, id);
+    const versionId = (previous?.version ?? 0) + 1;
+    const lastUpdated = new Date().toISOString();
+    const stored = resource && stamped(type, id, resource, versionId, lastUpdated);
+    await c.query(PUT_VERSION, [type, id, versionId, lastUpdated, stored ? JSON.stringify(stored) : null]);
+    await this.writeIndex(c, type, id, stored && await this.indexer.rows(indexedAs(stored, options), read, options.baseUrl));
+    for (const dependent of this.indexer.dependents(type)) {
+      const referring = await c.query<{ id: string }>(numbered(VERSION_STATEMENTS.referring), [paramKey(dependent.type, dependent.param), id, type]);
+      for (const { id: other } of referring) {
+        const body = await read(dependent.type, other);
+        if (body) await this.writeIndex(c, dependent.type, other, await this.indexer.rows(body, read));
+      }
+    }
+    return { resourceType: type, id, versionId, lastUpdated, ...(stored ? { resource: stored } : {}) };
+  }
+
+  /** Replaces a resource's index rows: three statements whatever their number (arrays unnested on the server). */
+  private async writeIndex(c: Connection, type: string, id: string, rows: IndexRows | undefined): Promise<void> {
+    if (rows === undefined) {
+      await c.query(REMOVE, [type, id]);
+      return;
+    }
+    const [{ rid, created }] = await c.query<{ rid: number; created: boolean }>(RID, [type, id]) as [{ rid: number; created: boolean }];
+    if (!created) await c.query(CLEAR_ROWS, [rid]);
+    // One sort row per parameter (the last, as SQLite's INSERT OR REPLACE keeps).
+    const sorts = [...new Map(rows.sorts.map((r) => [r.p, r])).values()];
+    const column = <R, K extends keyof R>(list: readonly R[], key: K) => list.map((r) => r[key]);
+    await c.query(INSERT_ROWS, [
+      rid,
+      column(rows.tokens, 'p'), column(rows.tokens, 'system'), column(rows.tokens, 'code'),
+      column(rows.strings, 'p'), column(rows.strings, 'norm'), column(rows.strings, 'exact'),
+      column(rows.dates, 'p'), column(rows.dates, 'low'), column(rows.dates, 'high'),
+      column(rows.numbers, 'p'), column(rows.numbers, 'value'),
+      column(rows.references, 'p'), column(rows.references, 'targetType'), column(rows.references, 'targetId'), column(rows.references, 'url'),
+      column(sorts, 'p'), column(sorts, 'asc'), column(sorts, 'desc'),
+    ]);
+  }
+
+  /** Inside a transaction: the latest versions after (type, id), for re-indexing in batches. */
+  latestAfter(after: readonly [string, string]): Promise<VersionRow[]> {
+    return this.ambient.getStore()!.connection.all<VersionRow>({ text: VERSION_STATEMENTS.latestAfter, params: [...after] });
+  }
+
+  async reindex(row: VersionRow): Promise<void> {
+    const { connection, writer } = this.ambient.getStore()!;
+    const resource = bodyOf(row);
+    await this.writeIndex(connection, row.type, row.id,
+      resource && await this.indexer.rows(resource, async (t, i) => (await writer.current(t, i))?.resource));
+  }
+
+  async indexComplete(): Promise<void> {
+    await this.ambient.getStore()!.writer.putSetting(INDEX_VERSION_KEY, INDEX_VERSION);
+    this.indexReady = true;
+  }
+
+  close(): void {
+    this.closed = true;
+    void this.pool.end().catch(() => undefined);
+  }
+}
