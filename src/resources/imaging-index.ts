@@ -83,6 +83,7 @@ export class ImagingIndex {
   private running?: Promise<void>;
   private queued?: Promise<void>;
   private building = false;
+  private failing = false;
   private timer?: ReturnType<typeof setInterval>;
   private onStudies: StudyEventHandler = async () => undefined;
   private starting?: Promise<void>;
@@ -201,8 +202,12 @@ export class ImagingIndex {
       while (!(await this.serialized(() => this.followPage()))) {
         // next page
       }
+      if (this.failing) this.log.info("following Orthanc's changes again");
+      this.failing = false;
     } catch (error) {
-      this.log.error(`following Orthanc's changes failed: ${(error as Error)?.stack ?? String(error)}`);
+      // Once per outage (the poll retries every second), not once per try.
+      if (!this.failing) this.log.error(`following Orthanc's changes failed (retried at the next change, search or poll): ${(error as Error)?.stack ?? String(error)}`);
+      this.failing = true;
       throw error;
     }
   }

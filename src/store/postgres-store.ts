@@ -70,6 +70,10 @@ CREATE INDEX sp_sort_desc ON sp_sort (p, desc_key, rid);
 `;
 
 const INDEX_VERSION_KEY = 'index-version';
+/** The index version while the stored resources are indexed again. */
+const REBUILDING = 'rebuilding';
+/** How often an Orthanc checks whether the one re-indexing stopped (then it takes over). */
+const REINDEX_CHECK_MS = 5000;
 
 // One statement per step of an index write (a round trip each).
 const RID = `WITH created AS (INSERT INTO sp_resource (type, id) VALUES ($1, $2) ON CONFLICT (type, id) DO NOTHING RETURNING rid)
@@ -260,15 +264,16 @@ export class PostgresStore implements Store {
       if (found === 0) await client.query('INSERT INTO schema_version (version) VALUES ($1)', [MIGRATIONS.length]);
       else if (found < MIGRATIONS.length) await client.query('UPDATE schema_version SET version = $1', [MIGRATIONS.length]);
       const index = (await client.query<{ value: string }>('SELECT value FROM settings WHERE key = $1', [INDEX_VERSION_KEY])).rows[0]?.value;
-      if (index !== INDEX_VERSION) {
-        // A new database, an older index, or one deleted: the tables are made again, the stored resources indexed in maintain().
+      if (index !== INDEX_VERSION && index !== REBUILDING) {
+        // A new database, an older index, or one deleted: the tables are made again, the stored resources indexed in
+        // maintain(). Once: an Orthanc starting while another re-indexes finds REBUILDING and leaves the tables be.
         for (const table of ['sp_resource', ...INDEX_TABLES]) await client.query(`DROP TABLE IF EXISTS ${table}`);
         await client.query(INDEX_SCHEMA);
         // The imaging index is rebuilt by its own module, from Orthanc.
         await client.query("DELETE FROM settings WHERE key LIKE 'imaging-index%'");
         const stored = Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM current')).rows[0]!.n);
         if (stored === 0) await client.query(numbered(VERSION_STATEMENTS.putSetting), [INDEX_VERSION_KEY, INDEX_VERSION]);
-        else await client.query(numbered(VERSION_STATEMENTS.putSetting), [INDEX_VERSION_KEY, 'rebuilding']);
+        else await client.query(numbered(VERSION_STATEMENTS.putSetting), [INDEX_VERSION_KEY, REBUILDING]);
       }
       await client.query('COMMIT');
     } catch (error) {
@@ -300,19 +305,28 @@ export class PostgresStore implements Store {
     }
   }
 
+  /**
+   * Re-indexes the stored resources when the index is outdated: one Orthanc
+   * does it (from the start: re-indexing a resource twice is harmless), the
+   * others answer 503 to searches meanwhile and take over if it stops.
+   */
   async maintain(): Promise<void> {
     await this.opening;
-    if (await this.indexCurrent()) return;
-    const total = Number((await this.reads.one<{ n: string }>('SELECT count(*) AS n FROM current'))?.n ?? 0);
-    // One Orthanc re-indexes; the others answer 503 to searches until it is done.
-    await this.exclusive('reindex-stored', async () => {
-      if (await this.indexCurrent()) return;
-      this.rebuilding = { done: 0, total };
-      this.log(`search index: indexing the ${total} stored resources in the background; their searches answer 503 until it is done`);
-      await reindexInBatches(this, this.rebuilding, this.log);
-      this.rebuilding = undefined;
-      this.log(`search index: the ${total} stored resources are indexed`);
-    }, { wait: false });
+    while (!this.closed && !(await this.indexCurrent().catch(() => false))) {
+      await this.exclusive('reindex-stored', async () => {
+        if (await this.indexCurrent()) return;
+        const total = Number((await this.reads.one<{ n: string }>('SELECT count(*) AS n FROM current'))?.n ?? 0);
+        this.rebuilding = { done: 0, total };
+        this.log(`search index: indexing the ${total} stored resources in the background; their searches answer 503 until it is done`);
+        try {
+          await reindexInBatches(this, this.rebuilding, this.log);
+        } finally {
+          this.rebuilding = undefined;
+        }
+        this.log(`search index: the ${total} stored resources are indexed`);
+      }, { wait: false }).catch((error) => this.error(`search index: re-indexing failed, retrying: ${(error as Error)?.message ?? String(error)}`));
+      if (!this.indexReady) await sleep(REINDEX_CHECK_MS);
+    }
   }
 
   private async indexCurrent(): Promise<boolean> {
@@ -363,7 +377,7 @@ export class PostgresStore implements Store {
   async search(search: IndexedSearch): Promise<SearchIds> {
     if (!this.ambient.getStore()) {
       await this.available();
-      if (!(await this.reading(() => this.indexCurrent()))) throw rebuildingError(this.rebuilding ?? { done: 0, total: 0 });
+      if (!(await this.reading(() => this.indexCurrent()))) throw rebuildingError(this.rebuilding);
     }
     return this.reading((c) => runSearch(search, c));
   }

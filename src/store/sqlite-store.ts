@@ -199,9 +199,10 @@ export interface SqliteStoreOptions {
 
 export const NO_INDEXER: ResourceIndexer = { rows: async () => undefined, dependents: () => [] };
 
-/** The 503 of a store whose stored resources are being indexed again. */
-export function rebuildingError({ done, total }: { done: number; total: number }): OperationOutcomeError {
-  return new OperationOutcomeError(503, outcome('transient', `The search index is being rebuilt (${done} of ${total} resources); try again shortly`),
+/** The 503 of a store whose stored resources are being indexed again (here, with its progress; or by another Orthanc). */
+export function rebuildingError(progress?: { done: number; total: number }): OperationOutcomeError {
+  const where = progress ? ` (${progress.done} of ${progress.total} resources)` : ' (by another Orthanc sharing the database)';
+  return new OperationOutcomeError(503, outcome('transient', `The search index is being rebuilt${where}; try again shortly`),
     { 'retry-after': '10' });
 }
 

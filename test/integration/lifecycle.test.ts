@@ -46,6 +46,8 @@ describe('lifecycle and configuration', function () {
     ['an unknown option', { Enable: true, Colour: 'blue' }, 'Fhir.Colour'],
     ['a bad public base URL', { Enable: true, PublicBaseUrl: 'nope' }, 'Fhir.PublicBaseUrl'],
     ['a missing bundle', { Enable: true, Bundle: '/nonexistent/orthanc-fhir.js' }, 'orthanc-fhir.js'],
+    ['the PostgreSQL store and no connection', { Enable: true, Store: 'PostgreSQL' }, 'Fhir.Store'],
+    ['a PostgreSQL port that is no number', { Enable: true, Store: 'PostgreSQL', PostgreSQL: { Database: 'x', Port: 'x' } }, 'Fhir.PostgreSQL.Port'],
   ] as const) {
     it(`refuses to start with ${label}, saying why`, async () => {
       let error: Error | undefined;

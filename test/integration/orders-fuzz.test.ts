@@ -386,9 +386,15 @@ async function fuzz<T>(
   harness.statuses.clear();
   const requestsBefore = harness.requests;
   const started = Date.now();
+  // fast-check's time limit does not wait for the run in flight: its requests
+  // would land during the next property and break its before/after check.
+  let inFlight: Promise<unknown> = Promise.resolve();
   const details = await fc.check(fc.asyncProperty(arbitrary, async (value) => {
-    await run(value);
+    const running = run(value);
+    inFlight = running.catch(() => undefined);
+    await running;
   }), { numRuns, seed, interruptAfterTimeLimit: TIME_LIMIT_MS, markInterruptAsFailure: false });
+  await inFlight;
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   const statuses = [...harness.statuses.entries()].sort().map(([status, n]) => `${status}:${n}`).join(' ');
   console.log(`      [fuzz] ${name}: ${details.numRuns} runs${details.interrupted ? ' (interrupted by the time limit)' : ''}, `

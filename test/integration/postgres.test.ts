@@ -81,8 +81,8 @@ describe('several Orthancs on one PostgreSQL', function () {
       patientId: `EARLY-${i % 4}`, studyUid: `${uid}.${i}`, seriesUid: `${uid}.${i}.1`, modality: i % 3 === 0 ? 'MR' : 'CT', sopInstanceUid: newUid(),
     }))));
     await early.dispose();
-    a = await start('A');
-    b = await start('B');
+    // At the same moment: the schema is made once, and one of them builds the imaging index.
+    [a, b] = await Promise.all([start('A'), start('B')]);
     const created = await post(a.fhirUrl, 'Patient', patient('PG-1'));
     expect(created.status).to.equal(201);
     patientRef = `Patient/${created.body!.id}`;
@@ -98,6 +98,7 @@ describe('several Orthancs on one PostgreSQL', function () {
   it('keeps its tables in a schema of their own, in the database of Orthanc\'s index', async () => {
     const tables = (await cluster.psql("SELECT table_schema || '.' || table_name FROM information_schema.tables WHERE table_name IN ('versions', 'sp_token', 'resources') ORDER BY 1")).trim().split('\n');
     expect(tables).to.deep.equal(['fhir.sp_token', 'fhir.versions', 'public.resources']);
+    expect((await cluster.psql('SELECT version FROM fhir.schema_version')).trim()).to.equal('1');
   });
 
   it('builds the imaging index of the studies already there once, for both', async () => {
@@ -262,5 +263,48 @@ describe('several Orthancs on one PostgreSQL', function () {
     for (const id of acknowledged) expect((await get(b.fhirUrl, `ServiceRequest/${id}`)).status, id).to.equal(200);
     // Orthanc itself served throughout: the process is the one started.
     expect((await fetch(`${a.url}/system`)).status).to.equal(200);
+  });
+
+  it('re-indexes the stored resources once when the index is outdated, both Orthancs answering 503 meanwhile, then the same', async () => {
+    const before = (await get(a.fhirUrl, 'ServiceRequest?_summary=count')).body!.total;
+    const tasks = (await get(a.fhirUrl, 'Task?status=requested&_summary=count')).body!.total;
+    expect(before).to.be.greaterThan(50);
+    await Promise.all([a.stop(), b.stop()]);
+    // What an upgrade of the index tables does: the index version no longer matches.
+    await cluster.psql("UPDATE fhir.settings SET value = '0' WHERE key = 'index-version'");
+    await Promise.all([a.restart(), b.restart()]);
+    for (const orthanc of [a, b]) {
+      const total = await until('the re-index done', async () => {
+        const answer = await get(orthanc.fhirUrl, 'ServiceRequest?_summary=count');
+        if (answer.status === 503) expect(answer.headers.get('retry-after')).to.not.equal(null);
+        else expect(answer.status).to.equal(200);
+        return answer.status === 200 ? answer.body!.total : undefined;
+      });
+      expect(total).to.equal(before);
+      expect((await get(orthanc.fhirUrl, 'Task?status=requested&_summary=count')).body!.total).to.equal(tasks);
+    }
+    const logs = [a, b].map((o) => o.log().match(/the \d+ stored resources are indexed/g)?.length ?? 0);
+    expect(logs.reduce((x, y) => x + y), 'Orthancs that re-indexed').to.equal(1);
+  });
+
+  it('starts while PostgreSQL is down: 503 with a clear log line, then serves once it is up', async () => {
+    await cluster.stop('fast');
+    // Orthanc's own index in SQLite here: only the FHIR store waits for the database.
+    const c = await Orthanc.start({ fhir: { Enable: true, Store: 'PostgreSQL', PostgreSQL: { ConnectionUri: cluster.connectionUri, Schema: 'fhir_c' } } });
+    try {
+      const answer = await get(c.fhirUrl, 'ServiceRequest');
+      expect(answer.status).to.equal(503);
+      expect(answer.body!.issue[0].code).to.equal('transient');
+      expect(c.log()).to.match(/PostgreSQL store: cannot open postgresql:\/\/127\.0\.0\.1:\d+\/orthanc \(from "Fhir\.PostgreSQL"\), schema "fhir_c": .*retrying/);
+      await cluster.startAgain();
+      const served = await until('served after the database came up', async () => {
+        const read = await get(c.fhirUrl, 'ServiceRequest');
+        return read.status === 200 ? read : undefined;
+      });
+      expect(served.body!.resourceType).to.equal('Bundle');
+      expect(c.log()).to.match(/PostgreSQL store: using .* schema "fhir_c"/);
+    } finally {
+      await c.dispose();
+    }
   });
 });
