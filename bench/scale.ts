@@ -35,6 +35,21 @@
 // Ctrl-C once: the transactions in flight finish and are journaled, then the
 // tables so far are printed.
 //
+// --store postgresql (or SCALE_STORE=postgresql; default sqlite): the same
+// run on the PostgreSQL store, as a site would set it up: the bench starts
+// one throw-away PostgreSQL cluster (test/support/postgres.ts), and each part
+// has a database of its own (orders, studies: Orthanc's statistics must count
+// that part's data only) holding both Orthanc's index (Debian's PostgreSQL
+// index plugin) and the FHIR tables (schema fhir, through Orthanc's own
+// "PostgreSQL" section). Restarts come back on the same database. At the
+// largest size of each part it also measures the read throughput of two
+// Orthancs on that one database and storage folder against one:
+// SCALE_CLIENTS (8) concurrent clients for SCALE_THROUGHPUT_SECONDS (20) on a
+// mix of the part's reads and searches, first all on A, then half on A and
+// half on B. SCALE_KEEP_DIR is refused with postgresql: the cluster lives in
+// a temporary folder of its own (PostgresCluster makes and removes it), so
+// the kept Orthanc folders would point at a database that is gone.
+//
 // Neither Orthanc nor findscu gets TCP_NODELAY in its environment (Debian's
 // DCMTK reads it in every process): the plugin is meant to make low latency
 // the default. findscu gets TCP_NODELAY=1 only when a calibration shows the
@@ -44,7 +59,8 @@ import http from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { Orthanc, PLUGIN } from '../test/support/orthanc';
+import { Orthanc, PLUGIN, type OrthancOptions } from '../test/support/orthanc';
+import { PostgresCluster, POSTGRESQL_INDEX_PLUGIN } from '../test/support/postgres';
 import { DCM, patient as patientResource, serviceRequest, task } from '../test/support/orders';
 import {
   ACCESSION_SYSTEM, STEP_ID_SYSTEM, ORDERS_PER_PATIENT, PROCEDURES, RARE_MODALITY, STUDIES_PER_PATIENT, STUDY_DAYS,
@@ -83,9 +99,27 @@ const UPLOADS = Math.round(num('SCALE_UPLOADS', 4));
 const GROW_MINUTES = num('SCALE_GROW_MINUTES', 40);
 const SEED = Math.round(num('SCALE_SEED', 1));
 const CROSS_STUDIES = 20;
+const THROUGHPUT_CLIENTS = Math.round(num('SCALE_CLIENTS', 8));
+const THROUGHPUT_SECONDS = num('SCALE_THROUGHPUT_SECONDS', 20);
+
 /** The longest wait for Orthanc to go idle after a growth step. */
 const SETTLE_MAX_S = 300;
 const FHIR_JSON = { 'content-type': 'application/fhir+json', accept: 'application/fhir+json' };
+
+/** --store <sqlite|postgresql> (also --store=...), else SCALE_STORE, else sqlite. */
+function storeOption(): 'sqlite' | 'postgresql' {
+  const args = process.argv.slice(2);
+  const at = args.findIndex((a) => a === '--store' || a.startsWith('--store='));
+  const text = (at < 0 ? process.env.SCALE_STORE ?? 'sqlite' : args[at]!.includes('=') ? args[at]!.slice('--store='.length) : args[at + 1] ?? '').toLowerCase();
+  if (text !== 'sqlite' && text !== 'postgresql') throw new Error(`--store (or SCALE_STORE): sqlite or postgresql, not '${text}'`);
+  return text;
+}
+const STORE = storeOption();
+if (STORE === 'postgresql' && KEEP) {
+  throw new Error('SCALE_KEEP_DIR is not supported with --store postgresql: the PostgreSQL cluster is temporary (see the comment at the top of bench/scale.ts)');
+}
+/** The run's PostgreSQL cluster (--store postgresql), started by main(). */
+let cluster: PostgresCluster | undefined;
 
 type Json = Record<string, any>;
 
@@ -382,6 +416,117 @@ function rssCell(server: Server, table: Table, column: number, row: string): voi
     table.set(row, column, { text: mib(rss), value: rss });
   } catch {
     table.set(row, column, { text: 'not running' });
+  }
+}
+
+// --- the store, and two Orthancs on one database -------------------------------
+
+/**
+ * A part's Orthanc options (all but its folder): on PostgreSQL, Orthanc's
+ * index and the FHIR tables in the part's own database of the run's cluster.
+ * Every restart and the second Orthanc write their configuration from these,
+ * so all of them use that one database. SQLite is named rather than left to
+ * the default, so that ORTHANC_FHIR_TEST_PG (test/support/orthanc.ts) cannot
+ * move a sqlite run onto PostgreSQL.
+ */
+async function partOptions(database: string, fhir: Json, extra: Json = {}): Promise<OrthancOptions> {
+  if (!cluster) return { fhir: { ...fhir, Store: 'SQLite' }, extra, verbose: false };
+  await cluster.psql(`CREATE DATABASE ${database}`);
+  return {
+    fhir: { ...fhir, Store: 'PostgreSQL' },
+    extra: { ...extra, PostgreSQL: cluster.orthancIndexConfig({ Database: database }) },
+    extraPlugins: [POSTGRESQL_INDEX_PLUGIN],
+    verbose: false,
+  };
+}
+
+/** One request of a throughput mix: its path, from the client's seeded random source. */
+interface Read {
+  name: string;
+  path: (next: () => number) => string;
+}
+
+const throughputTable = new Table('part, at its largest size: the mix of reads (picked at random)', []);
+const THROUGHPUT_ALONE = throughputTable.column(`A alone (${THROUGHPUT_CLIENTS} clients)`);
+const THROUGHPUT_SHARED = throughputTable.column(`A and B (${Math.ceil(THROUGHPUT_CLIENTS / 2)} + ${Math.floor(THROUGHPUT_CLIENTS / 2)} clients)`);
+let throughputMeasured = 0;
+
+/**
+ * THROUGHPUT_CLIENTS clients for `seconds`, each on a keep-alive connection
+ * of its own to one of `servers` in turn, each sending the next request of
+ * the mix once the last is answered. Answers/s (200s only), in all and by server.
+ */
+async function load(servers: Server[], mix: Read[], seconds: number): Promise<Cell> {
+  const clients = Array.from({ length: THROUGHPUT_CLIENTS }, (_, c) => newServer(servers[c % servers.length]!.orthanc, servers[c % servers.length]!.name));
+  const latencies: number[] = [];
+  const answered = new Map<string, number>();
+  const failures = new Map<string, number>();
+  const t0 = Date.now();
+  await Promise.all(clients.map(async (client, c) => {
+    const next = random(SEED * 7919 + c);
+    while (Date.now() - t0 < seconds * 1000 && !stopping) {
+      const sample = await fhirSample(client, mix[Math.floor(next() * mix.length)]!.path(next));
+      if (sample.failure) {
+        const what = `${client.name}: ${sample.failure}`;
+        failures.set(what, (failures.get(what) ?? 0) + 1);
+      } else {
+        latencies.push(sample.ms);
+        answered.set(client.name, (answered.get(client.name) ?? 0) + 1);
+      }
+    }
+    client.agent.destroy();
+  }));
+  // Until the last answer: the clients stop sending at `seconds`, the requests in flight still count.
+  const elapsed = (Date.now() - t0) / 1000;
+  latencies.sort((a, b) => a - b);
+  const rate = latencies.length / elapsed;
+  const each = servers.length > 1 ? ` = ${servers.map((s) => `${s.name.slice(-1)} ${((answered.get(s.name) ?? 0) / elapsed).toFixed(0)}`).join(' + ')}` : '';
+  const failed = [...failures.values()].reduce((sum, k) => sum + k, 0);
+  if (failed > 0) note(`throughput on ${servers.map((s) => s.name).join(' and ')}: ${[...failures].map(([what, k]) => `${k}x ${what}`).join('; ')}`);
+  return {
+    text: `${rate.toFixed(0)} req/s${each}, p50 ${ms(percentile(latencies, 50))} / p95 ${ms(percentile(latencies, 95))} ms${failed > 0 ? ` [${failed} error]` : ''}`,
+    value: rate,
+  };
+}
+
+/**
+ * --store postgresql: the read throughput of two Orthancs on the part's one
+ * database and storage folder against one, in the same run: a second
+ * Orthanc B (its own folder and ports) beside `a`, then the same load on A
+ * alone and split across A and B.
+ */
+async function twoOrthancs(part: string, size: string, a: Server, options: OrthancOptions, mix: Read[]): Promise<void> {
+  if (!cluster || stopping) return;
+  if (!alive(a.orthanc)) {
+    note(`${part}: Orthanc is not running, no two-Orthanc throughput`);
+    return;
+  }
+  log(`${part}: a second Orthanc on the same database and storage folder, for the throughput of two`);
+  const row = `${part} at ${size}: ${mix.map((r) => r.name).join(', ')}`;
+  let b: Orthanc | undefined;
+  try {
+    b = await Orthanc.start({ ...options, storageDir: String(a.orthanc.configuration().StorageDirectory) });
+    checkBuild(`the second Orthanc of the ${part} part`);
+    const second = newServer(b, `${part} B`);
+    const first = await firstAnswer(second, mix[0]!.path(random(SEED)));
+    second.agent.destroy();
+    log(`  B up; its first ${mix[0]!.name}: ${first.text}`);
+    // B's plugin may still follow Orthanc's changes, then both get an unmeasured warm-up (caches, connection pools).
+    await settle(b, SETTLE_MAX_S);
+    await load([a, second], mix, 5);
+    const servers = [{ ...a, name: `${part} A` }, second];
+    const alone = await load(servers.slice(0, 1), mix, THROUGHPUT_SECONDS);
+    log(`  A alone: ${alone.text}`);
+    const shared = await load(servers, mix, THROUGHPUT_SECONDS);
+    log(`  A and B: ${shared.text}`);
+    throughputTable.set(row, THROUGHPUT_ALONE, alone);
+    throughputTable.set(row, THROUGHPUT_SHARED, shared);
+    throughputMeasured++;
+    for (const server of servers) if (!alive(server.orthanc)) note(`${server.name} died during the throughput measurement. ${lastErrors(server)}`);
+  } catch (error) {
+    note(`${part}: the two-Orthanc throughput failed: ${String(error).slice(0, 300)}`);
+  } finally {
+    await b?.dispose();
   }
 }
 
@@ -840,12 +985,10 @@ async function ordersPhase(orderTable: Table): Promise<void> {
   const logConfig = join(dir, 'findscu-log.cfg');
   writeFileSync(logConfig, `${FINDSCU_LOGGER}\n`);
   log(`orders: Orthanc on ${dir}`);
-  const orthanc = await Orthanc.start({
-    dir,
-    fhir: { Enable: true, RequestTimeout: TIMEOUT_S, Worklist: { Enable: true } },
-    extra: { DicomAlwaysAllowFindWorklist: true, DefaultEncoding: 'Utf8' },
-    verbose: false,
-  });
+  const options = await partOptions('orders',
+    { Enable: true, RequestTimeout: TIMEOUT_S, Worklist: { Enable: true } },
+    { DicomAlwaysAllowFindWorklist: true, DefaultEncoding: 'Utf8' });
+  const orthanc = await Orthanc.start({ dir, ...options });
   checkBuild('the start of the orders phase');
   const server = newServer(orthanc, 'orders');
   try {
@@ -893,10 +1036,27 @@ async function ordersPhase(orderTable: Table): Promise<void> {
       timings.push(`orders at ${count(have)}: measurements ${((Date.now() - measureStart) / 60000).toFixed(1)} min (this size in all ${((Date.now() - phaseStart) / 60000).toFixed(1)} min)`);
       if (growth.failure) break;
     }
+    if (orderTable.columns.length > 0 && journal.orders > 0) {
+      await twoOrthancs('orders', orderTable.columns[orderTable.columns.length - 1]!, server, options, [
+        { name: '`Task?status=requested&_count=20`', path: () => '/fhir/Task?status=requested&_count=20' },
+        { name: '`ServiceRequest/<id>`', path: (next) => `/fhir/ServiceRequest/${journal.sr[pickOrder(journal, next)]}` },
+        { name: '`ServiceRequest?identifier=`', path: (next) => `/fhir/ServiceRequest?identifier=${encodeURIComponent(`${ACCESSION_SYSTEM}|${order(pickOrder(journal, next)).accession}`)}` },
+        { name: '`Task?based-on=`', path: (next) => `/fhir/Task?based-on=ServiceRequest/${journal.sr[pickOrder(journal, next)]}` },
+        { name: '`Patient?given=`', path: (next) => `/fhir/Patient?given=${encodeURIComponent(givenPrefix(orderPatient(order(pickOrder(journal, next)).patient).given))}` },
+      ]);
+    }
   } finally {
     server.agent.destroy();
     await orthanc.dispose();
     if (!KEEP) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A random order among those created. */
+function pickOrder(journal: OrderJournal, next: () => number): number {
+  for (;;) {
+    const n = Math.floor(next() * journal.end);
+    if (journal.has(n)) return n;
   }
 }
 
@@ -906,12 +1066,6 @@ async function measureOrders(server: Server, journal: OrderJournal, table: Table
     note(`orders at ${table.columns[column]}: no order, nothing measured`);
     return;
   }
-  const pickOrder = (next: () => number) => {
-    for (;;) {
-      const n = Math.floor(next() * size);
-      if (journal.has(n)) return n;
-    }
-  };
   // What the data says, for the checks and the worklist picks.
   const requested: Order[] = [];
   const perStationDay = new Map<string, number>();
@@ -932,16 +1086,16 @@ async function measureOrders(server: Server, journal: OrderJournal, table: Table
       return got.every((e) => e.resource?.status === 'requested') ? undefined : 'a match is not requested';
     }));
   await measure(table, column, ORDER_ROWS.srIdentifier, server, (next) =>
-    fhirSample(server, `/fhir/ServiceRequest?identifier=${encodeURIComponent(`${ACCESSION_SYSTEM}|${order(pickOrder(next)).accession}`)}`, expectMatches(1)));
-  await measure(table, column, ORDER_ROWS.taskRead, server, (next) => fhirSample(server, `/fhir/Task/${journal.task[pickOrder(next)]}`));
+    fhirSample(server, `/fhir/ServiceRequest?identifier=${encodeURIComponent(`${ACCESSION_SYSTEM}|${order(pickOrder(journal, next)).accession}`)}`, expectMatches(1)));
+  await measure(table, column, ORDER_ROWS.taskRead, server, (next) => fhirSample(server, `/fhir/Task/${journal.task[pickOrder(journal, next)]}`));
   await measure(table, column, ORDER_ROWS.taskBasedOn, server, (next) =>
-    fhirSample(server, `/fhir/Task?based-on=ServiceRequest/${journal.sr[pickOrder(next)]}`, expectMatches(1)));
+    fhirSample(server, `/fhir/Task?based-on=ServiceRequest/${journal.sr[pickOrder(journal, next)]}`, expectMatches(1)));
   await measure(table, column, ORDER_ROWS.srPatient, server, (next) => {
-    const p = order(pickOrder(next)).patient;
+    const p = order(pickOrder(journal, next)).patient;
     return fhirSample(server, `/fhir/ServiceRequest?patient=Patient/${journal.patient[p]}`, expectMatches(Math.min(20, ordersOf(p))));
   });
   await measure(table, column, ORDER_ROWS.patientGiven, server, (next) =>
-    fhirSample(server, `/fhir/Patient?given=${encodeURIComponent(givenPrefix(orderPatient(order(pickOrder(next)).patient).given))}`,
+    fhirSample(server, `/fhir/Patient?given=${encodeURIComponent(givenPrefix(orderPatient(order(pickOrder(journal, next)).patient).given))}`,
       (bundle) => (matches(bundle).length > 0 ? undefined : 'no match')));
 
   if (requested.length === 0) {
@@ -994,9 +1148,12 @@ async function studiesPhase(studyTable: Table): Promise<void> {
   const dir = KEEP ? join(KEEP, 'studies') : mkdtempSync(join(tmpdir(), 'orthanc-fhir-scale-studies-'));
   mkdirSync(dir, { recursive: true });
   log(`studies: Orthanc on ${dir}`);
-  const orthanc = await Orthanc.start({ dir, fhir: { Enable: true, RequestTimeout: TIMEOUT_S }, verbose: false });
+  const options = await partOptions('studies', { Enable: true, RequestTimeout: TIMEOUT_S });
+  const orthanc = await Orthanc.start({ dir, ...options });
   checkBuild('the start of the studies phase');
   const server = newServer(orthanc, 'studies');
+  /** The largest size measured, for the two-Orthanc throughput. */
+  let largest: { size: number; startedPath: string } | undefined;
   try {
     await describeServer(server);
     for (const target of STUDY_SIZES) {
@@ -1033,10 +1190,21 @@ async function studiesPhase(studyTable: Table): Promise<void> {
       log(`studies: ${stats.CountStudies} studies, ${stats.CountInstances} instances; idle after ${idle.toFixed(0)} s; measuring`);
       const measureStart = Date.now();
       const startedPath = await measureStudies(server, have, studyTable, column);
+      if (have > 0) largest = { size: have, startedPath };
       rssCell(server, studyTable, column, STUDY_ROWS.rss);
       await restartAndFirst(server, studyTable, column, STUDY_ROWS.up, STUDY_ROWS.first, startedPath);
       timings.push(`studies at ${count(have)}: measurements ${((Date.now() - measureStart) / 60000).toFixed(1)} min (this size in all ${((Date.now() - phaseStart) / 60000).toFixed(1)} min)`);
       if (uploaded.outOfTime) break;
+    }
+    if (largest) {
+      const { size, startedPath } = largest;
+      const pick = (next: () => number) => study(Math.floor(next() * size));
+      await twoOrthancs('studies', studyTable.columns[studyTable.columns.length - 1]!, server, options, [
+        { name: '`ImagingStudy/<id>`', path: (next) => `/fhir/ImagingStudy/${studyId(pick(next))}` },
+        { name: `\`ImagingStudy?modality=${RARE_MODALITY}\``, path: () => `/fhir/ImagingStudy?modality=${RARE_MODALITY}` },
+        { name: '`ImagingStudy?started=ge<date>&_count=20`', path: () => startedPath },
+        { name: '`Patient?given=`', path: (next) => `/fhir/Patient?given=${encodeURIComponent(givenPrefix(pick(next).person.given))}` },
+      ]);
     }
   } finally {
     server.agent.destroy();
@@ -1109,6 +1277,27 @@ async function measureStudies(server: Server, size: number, table: Table, column
   return `/fhir/ImagingStudy?started=ge${studyDate(cutOff(0.03).day)}&_count=20`;
 }
 
+/**
+ * PostgreSQL's ERROR/FATAL lines counted by message and statement, most
+ * frequent first: the serialization failures that the store retries are
+ * expected under concurrent writes, anything else is worth a look.
+ */
+function postgresErrors(text: string): string | undefined {
+  const lines = text.split('\n');
+  const kinds = new Map<string, number>();
+  lines.forEach((line, i) => {
+    const error = /\b(ERROR|FATAL|PANIC):\s+(.*)$/.exec(line);
+    if (!error) return;
+    // DETAIL and HINT lines may come first; the STATEMENT line names what failed.
+    const statement = lines.slice(i + 1, i + 4).map((l) => /\bSTATEMENT:\s+(.*)$/.exec(l)?.[1]).find((s) => s !== undefined);
+    const key = `${error[1]}: ${error[2]!.slice(0, 120)}${statement ? ` (in \`${statement.slice(0, 120)}\`)` : ''}`;
+    kinds.set(key, (kinds.get(key) ?? 0) + 1);
+  });
+  if (kinds.size === 0) return undefined;
+  return [...kinds].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([what, k]) => `${k}x ${what}`).join('; ')
+    + (kinds.size > 6 ? `; and ${kinds.size - 6} other messages` : '');
+}
+
 // --- the run --------------------------------------------------------------------------
 
 const header: string[] = [];
@@ -1130,23 +1319,38 @@ async function describeServer(server: Server): Promise<void> {
 
 async function main(): Promise<void> {
   log(`bench:scale: orders ${ORDER_SIZES.map(count).join(', ') || 'none'}; studies ${STUDY_SIZES.map(count).join(', ') || 'none'}; `
-    + `up to ${SAMPLES} requests a cell (${CELL_SECONDS} s), time-out ${TIMEOUT_S} s; ${KEEP ? `data kept in ${KEEP}` : 'data in a temporary folder'}`);
+    + `up to ${SAMPLES} requests a cell (${CELL_SECONDS} s), time-out ${TIMEOUT_S} s; ${KEEP ? `data kept in ${KEEP}` : 'data in a temporary folder'}; store ${STORE}`);
   if (inheritedNoDelay !== undefined) note(`TCP_NODELAY=${inheritedNoDelay} was in the environment: removed for Orthanc and findscu`);
   const orderTable = new Table('request', Object.values(ORDER_ROWS));
   const studyTable = new Table('request', Object.values(STUDY_ROWS));
   let failure: unknown;
+  let store = 'SQLite (the default): the FHIR store in SQLite, Orthanc\'s own SQLite index';
   try {
+    if (STORE === 'postgresql') {
+      cluster = await PostgresCluster.start();
+      log(`PostgreSQL: a throw-away cluster on port ${cluster.port}, in ${cluster.dir}`);
+      store = `PostgreSQL ${(await cluster.psql('SHOW server_version')).trim()} (a throw-away cluster on loopback, default settings but fsync on), `
+        + 'one database per part holding Orthanc\'s index (Debian\'s PostgreSQL index plugin, IndexConnectionsCount 1) and the FHIR tables (schema fhir)';
+    }
     if (ORDER_SIZES.length > 0) await ordersPhase(orderTable);
     if (STUDY_SIZES.length > 0 && !stopping) await studiesPhase(studyTable);
   } catch (error) {
     failure = error;
     log(`failed: ${(error as Error)?.stack ?? String(error)}`);
+  } finally {
+    if (cluster) {
+      const errors = postgresErrors(await cluster.log());
+      if (errors) note(`PostgreSQL's log (its folder is removed): ${errors}`);
+      await cluster.dispose();
+    }
   }
   const out: string[] = [];
-  out.push('## orthanc-fhir at scale (`npm run bench:scale`)', '');
+  out.push(`## orthanc-fhir at scale (\`npm run bench:scale\`), ${STORE === 'postgresql' ? 'PostgreSQL' : 'SQLite'} store`, '');
   out.push(`${header[0] ?? ''}; ${new Date().toISOString().slice(0, 16)}Z, ${((Date.now() - benchStart) / 60000).toFixed(1)} min in all.`);
-  out.push(`Settings: SCALE_ORDERS=${ORDER_SIZES.join(',')} SCALE_STUDIES=${STUDY_SIZES.join(',')} SCALE_SAMPLES=${SAMPLES} SCALE_CELL_SECONDS=${CELL_SECONDS} `
-    + `SCALE_TIMEOUT=${TIMEOUT_S} SCALE_GROW_MINUTES=${GROW_MINUTES} SCALE_TX_ORDERS=${TX_ORDERS} SCALE_TX_CONCURRENCY=${TX_CONCURRENCY} SCALE_UPLOADS=${UPLOADS} SCALE_SEED=${SEED}${KEEP ? ` SCALE_KEEP_DIR=${KEEP}` : ''}.`);
+  out.push(`Store: ${store}.`);
+  out.push(`Settings: --store ${STORE} SCALE_ORDERS=${ORDER_SIZES.join(',')} SCALE_STUDIES=${STUDY_SIZES.join(',')} SCALE_SAMPLES=${SAMPLES} SCALE_CELL_SECONDS=${CELL_SECONDS} `
+    + `SCALE_TIMEOUT=${TIMEOUT_S} SCALE_GROW_MINUTES=${GROW_MINUTES} SCALE_TX_ORDERS=${TX_ORDERS} SCALE_TX_CONCURRENCY=${TX_CONCURRENCY} SCALE_UPLOADS=${UPLOADS} SCALE_SEED=${SEED}${KEEP ? ` SCALE_KEEP_DIR=${KEEP}` : ''}`
+    + `${cluster ? ` SCALE_CLIENTS=${THROUGHPUT_CLIENTS} SCALE_THROUGHPUT_SECONDS=${THROUGHPUT_SECONDS}` : ''}.`);
   out.push(`Cells: p50 / p95 in ms over up to ${SAMPLES} sequential requests on one keep-alive connection (values picked at random, seeded, among what exists), `
     + `(Nx): the p50 against the smallest size; [n=...]: fewer requests (a cell stops after ${CELL_SECONDS} s, or 2 time-outs of ${TIMEOUT_S} s); `
     + '!: some answers differ from what the data says (see the notes). Worklist: the C-FIND\'s own latency in findscu\'s log (request sent to final response), without findscu\'s start-up and association.');
@@ -1155,6 +1359,13 @@ async function main(): Promise<void> {
   }
   if (studyTable.columns.length > 0) {
     out.push('', `### studies (1-3 series of one 16x16 image each, ${STUDIES_PER_PATIENT} per patient, 2000-2024, NM 1% of the studies)`, '', studyTable.render());
+  }
+  if (throughputMeasured > 0) {
+    out.push('', `### two Orthancs on one database (PostgreSQL), read throughput`, '',
+      `At the largest size of each part, a second Orthanc B (the same database and storage folder, its own ports) beside A: ${THROUGHPUT_CLIENTS} clients, `
+      + `each on its own keep-alive connection sending its next request when answered, for ${THROUGHPUT_SECONDS} s on A alone, then split across A and B; `
+      + `requests/s answered 200 (A + B the share of each), p50 / p95, and (Nx) the rate of two against one. The machine has ${cpus().length} cores, `
+      + 'shared by both Orthancs, PostgreSQL and this client: the ratio is bounded by them, not by the store.', '', throughputTable.render());
   }
   if (notes.length > 0) out.push('', 'Notes:', ...notes.map((n) => `- ${n}`));
   if (lastRates.orders !== undefined || lastRates.studies !== undefined) {
