@@ -23,9 +23,12 @@ import type { OrthancClient } from '../orthanc/client';
 import type { Store, StoreWriter } from '../store/store';
 import type { OrthancStudy } from './imaging';
 import type { ImagingReader } from './imaging-reader';
+import { gapRanges, gapsAfter, parseGaps, type Gap } from './change-gaps';
 import { mergePatient } from './patient-identity';
 
 const CURSOR = 'orthanc-changes-seq';
+/** Numbers skipped in the change log, waited for (change-gaps.ts). */
+const GAPS = 'orthanc-changes-gaps';
 const BUILT = 'imaging-index-built';
 const BUILD_OFFSET = 'imaging-index-build-offset';
 const SIGNATURE = 'imaging-index-signature';
@@ -212,17 +215,51 @@ export class ImagingIndex {
     }
   }
 
-  /** Applies one page of changes; true when the log has no more. */
+  /**
+   * Applies one page of changes, and those that appeared meanwhile in the
+   * gaps of earlier pages (change-gaps.ts); true when the log has no more.
+   */
   private async followPage(): Promise<boolean> {
     const since = Number((await this.store.setting(CURSOR)) ?? '0');
+    const gapsText = await this.store.setting(GAPS);
+    const pending = parseGaps(gapsText);
     const page = await this.orthanc.getJson<Changes>(`/changes?since=${since}&limit=${CHANGES_PAGE}`);
+    const fresh = page?.Changes ?? [];
+    const late = await this.lateChanges(pending);
+    const now = Date.now();
+    const gaps = gapsAfter(pending, since, fresh.map((c) => c.Seq), new Set(late.map((c) => c.Seq)), now);
     // Nothing new (what most searches find): no transaction, no disk write.
-    if (!page || page.Changes.length === 0) return true;
+    if (fresh.length === 0 && late.length === 0 && gaps.length === pending.length) return true;
+    const { indexed, events } = await this.effects([...late, ...fresh]);
+    const applied = await this.store.transaction(async (writer) => {
+      // Applied by another Orthanc meanwhile: this page is done, once.
+      if (((await writer.setting(CURSOR)) ?? '0') !== String(since) || (await writer.setting(GAPS)) !== gapsText) return false;
+      await this.write(writer, indexed);
+      if (events.length > 0) await this.onStudies(events);
+      await writer.putSetting(CURSOR, String(fresh.length > 0 ? page!.Last : since));
+      await writer.putSetting(GAPS, JSON.stringify(gaps));
+      return true;
+    });
+    if (applied) for (const change of late) this.log.info(`applied change ${change.Seq} (${change.ChangeType} ${change.ResourceType} ${change.ID}), committed by Orthanc after later ones`);
+    return !page || page.Done || fresh.length === 0;
+  }
+
+  /** The changes that have appeared in earlier gaps of the log: one read per run of missing numbers. */
+  private async lateChanges(pending: readonly Gap[]): Promise<Change[]> {
+    if (pending.length === 0) return [];
+    const wanted = new Set(pending.map((gap) => gap.seq));
+    const found = await mapLimited(gapRanges(pending), PARALLEL_READS, async ([first, last]) =>
+      (await this.orthanc.getJson<Changes>(`/changes?since=${first - 1}&limit=${last - first + 1}`))?.Changes ?? []);
+    return found.flat().filter((change) => wanted.has(change.Seq));
+  }
+
+  /** What changes do to the index: the studies and patients they name, read live, and the arrivals for the order tracker. */
+  private async effects(changes: readonly Change[]): Promise<{ indexed: Indexed; events: StudyEvent[] }> {
     const studyIds = new Set<string>();
     const patientIds = new Set<string>();
     const arrivals = new Map<string, boolean>();
     const instancesOrSeries: Change[] = [];
-    for (const change of page.Changes) {
+    for (const change of changes) {
       if (change.ResourceType === 'Study') {
         studyIds.add(change.ID);
         if (change.ChangeType === 'NewStudy' || change.ChangeType === 'StableStudy') {
@@ -247,14 +284,7 @@ export class ImagingIndex {
       const stable = arrivals.get(id);
       if (stable !== undefined && study) events.push({ studyId: id, stable, study });
     }
-    await this.store.transaction(async (writer) => {
-      // Applied by another Orthanc meanwhile: this page is done, once.
-      if (((await writer.setting(CURSOR)) ?? '0') !== String(since)) return;
-      await this.write(writer, indexed);
-      if (events.length > 0) await this.onStudies(events);
-      await writer.putSetting(CURSOR, String(page.Last));
-    });
-    return page.Done || page.Changes.length === 0;
+    return { indexed, events };
   }
 
   /** Live reads of the studies (and of their patients, and of `patientIds`), outside any transaction. */

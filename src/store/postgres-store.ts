@@ -20,8 +20,7 @@ import { paramKey } from '../search/index-rows';
 import type { Sql, SqlValue } from '../search/search-sql';
 import type { PostgresConfig } from '../config';
 import { keyedIds, lookupQuery, runSearch, type SqlRunner } from './index-search';
-import { reindexInBatches } from './reindex';
-import { INDEX_TABLES, INDEX_VERSION, NO_INDEXER, rebuildingError } from './sqlite-store';
+import { INDEX_TABLES, INDEX_VERSION, INDEX_VERSION_KEY, NO_INDEXER, rebuildingError, reindexInBatches } from './reindex';
 import type {
   HistoryPage, HistoryQuery, IndexedSearch, KeyCondition, PutOptions, ResourceIndexer, ResourceVersion, SearchIds, Store, StoreWriter,
 } from './store';
@@ -69,7 +68,6 @@ CREATE INDEX sp_sort_asc ON sp_sort (p, asc_key, rid);
 CREATE INDEX sp_sort_desc ON sp_sort (p, desc_key, rid);
 `;
 
-const INDEX_VERSION_KEY = 'index-version';
 /** The index version while the stored resources are indexed again. */
 const REBUILDING = 'rebuilding';
 /** How often an Orthanc checks whether the one re-indexing stopped (then it takes over). */
@@ -108,24 +106,25 @@ interface PgError {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** A node-postgres error that says the database cannot be reached now (not a fault of the query). */
-function unavailable(error: unknown): boolean {
+/**
+ * What a failed statement means: the database cannot be reached now (503),
+ * the transaction lost a race with another one (run it again), or a fault of
+ * the query or of the data (500, or the OperationOutcome thrown).
+ */
+export function classify(error: unknown): 'unavailable' | 'conflict' | 'other' {
   const { code, message } = (error ?? {}) as PgError;
-  if (code && UNAVAILABLE.test(code)) return true;
-  if (code && /^E[A-Z]+$/.test(code)) return true; // ECONNREFUSED, ECONNRESET, ETIMEDOUT...
-  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout/i
-    .test(message ?? '');
+  if (typeof code === 'string' && RETRIED.has(code)) return 'conflict';
+  if (typeof code === 'string' && (UNAVAILABLE.test(code) || /^E[A-Z]+$/.test(code))) return 'unavailable'; // ECONNREFUSED, ECONNRESET...
+  const lost = /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout/i;
+  return lost.test(message ?? '') ? 'unavailable' : 'other';
 }
 
-function unavailableError(error: unknown): OperationOutcomeError {
-  return new OperationOutcomeError(503,
-    outcome('transient', `The FHIR database (PostgreSQL) cannot be reached: ${(error as PgError)?.message ?? String(error)}; try again shortly`),
-    { 'retry-after': '5' });
-}
+const unavailable = (error: unknown) => classify(error) === 'unavailable';
+
+const converted = new Map<string, string>();
 
 /** `?` placeholders (the shared statements') as PostgreSQL's `$n`. */
-const converted = new Map<string, string>();
-function numbered(text: string): string {
+export function numbered(text: string): string {
   let result = converted.get(text);
   if (result === undefined) {
     let n = 0;
@@ -134,6 +133,12 @@ function numbered(text: string): string {
     converted.set(text, result);
   }
   return result;
+}
+
+function unavailableError(error: unknown): OperationOutcomeError {
+  return new OperationOutcomeError(503,
+    outcome('transient', `The FHIR database (PostgreSQL) cannot be reached: ${(error as PgError)?.message ?? String(error)}; try again shortly`),
+    { 'retry-after': '5' });
 }
 
 /** Two 32-bit keys of an advisory lock: the plugin's namespace and the lock's name within this schema. */
@@ -146,6 +151,8 @@ function lockKeys(schema: string, name: string): [number, number] {
 /** One connection's queries; inside a transaction, its first failure is kept (later ones only say it aborted). */
 class Connection implements SqlRunner {
   failure?: unknown;
+  /** Set when its transaction ended: the client is back in the pool, maybe in another's transaction. */
+  private ended = false;
 
   constructor(
     private readonly run: (text: string, params: readonly unknown[]) => Promise<{ rows: unknown[] }>,
@@ -153,6 +160,8 @@ class Connection implements SqlRunner {
   ) {}
 
   async query<T>(text: string, params: readonly unknown[] = []): Promise<T[]> {
+    // Work left running past its transaction (a Promise.all cut short by a failure) must not touch the client.
+    if (this.ended) throw new Error('the store transaction this query belongs to has ended');
     try {
       return (await this.run(text, params)).rows as T[];
     } catch (error) {
@@ -171,6 +180,10 @@ class Connection implements SqlRunner {
 
   async one<T>(text: string, ...params: SqlValue[]): Promise<T | undefined> {
     return (await this.query<T>(numbered(text), params))[0];
+  }
+
+  end(): void {
+    this.ended = true;
   }
 }
 
@@ -451,8 +464,7 @@ export class PostgresStore implements Store {
           throw unavailableError(failure);
         }
         await client.query('ROLLBACK').catch(() => (broken = true));
-        const code = (failure as PgError)?.code;
-        if (code && RETRIED.has(code)) {
+        if (classify(failure) === 'conflict') {
           if (Date.now() < deadline) {
             // Jittered, growing back-off: many writers of one resource take turns instead of colliding again.
             await sleep(Math.random() * Math.min(200, 2 ** attempt));
@@ -462,6 +474,7 @@ export class PostgresStore implements Store {
         }
         throw error;
       } finally {
+        connection.end();
         client.release(broken);
       }
     }

@@ -1,8 +1,25 @@
-// Indexing the stored resources again, in batches of one transaction each
-// (between the clients' writes, which index themselves): after an upgrade
-// of the index tables, or when they were deleted. The same for both stores.
-import type { StoreWriter } from './store';
+// The search index's version, and indexing the stored resources again, in
+// batches of one transaction each (between the clients' writes, which index
+// themselves): after an upgrade of the index tables, or when they were
+// deleted. The same for both stores.
+import { OperationOutcomeError, outcome } from '../fhir/outcome';
+import type { ResourceIndexer, StoreWriter } from './store';
 import type { VersionRow } from './versions';
+
+/** Bumped when the index tables or what goes into them change: the index is then rebuilt at start. */
+export const INDEX_VERSION = '1';
+/** The setting that holds the version the index was built with. */
+export const INDEX_VERSION_KEY = 'index-version';
+export const INDEX_TABLES = ['sp_token', 'sp_string', 'sp_date', 'sp_number', 'sp_ref', 'sp_sort'];
+
+export const NO_INDEXER: ResourceIndexer = { rows: async () => undefined, dependents: () => [] };
+
+/** The 503 of a store whose stored resources are being indexed again (here, with its progress; or by another Orthanc). */
+export function rebuildingError(progress?: { done: number; total: number }): OperationOutcomeError {
+  const where = progress ? ` (${progress.done} of ${progress.total} resources)` : ' (by another Orthanc sharing the database)';
+  return new OperationOutcomeError(503, outcome('transient', `The search index is being rebuilt${where}; try again shortly`),
+    { 'retry-after': '10' });
+}
 
 export interface Reindexable {
   transaction<T>(work: (writer: StoreWriter) => Promise<T> | T): Promise<T>;

@@ -6,21 +6,17 @@
 // filled in the same transaction as the write they index.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import Database, { type Database as Connection, type Statement } from 'better-sqlite3';
-import { OperationOutcomeError, outcome } from '../fhir/outcome';
 import type { Resource } from '../fhir/types';
 import type { IndexRows } from '../search/index-rows';
 import { paramKey } from '../search/index-rows';
 import type { Sql, SqlValue } from '../search/search-sql';
 import { keyedIds, lookupQuery, runSearch, type SqlRunner } from './index-search';
-import { reindexInBatches } from './reindex';
+import { INDEX_TABLES, INDEX_VERSION, INDEX_VERSION_KEY, NO_INDEXER, rebuildingError, reindexInBatches } from './reindex';
 import type {
   HistoryPage, HistoryQuery, IndexedSearch, KeyCondition, PutOptions, ResourceIndexer, ResourceVersion, SearchIds, Store, StoreWriter,
 } from './store';
 import { bodyOf, indexedAs, stamped, toVersion, VERSION_STATEMENTS, type VersionRow } from './versions';
 
-/** Bumped when the index tables or what goes into them change: the index is then rebuilt at start. */
-export const INDEX_VERSION = '1';
-const INDEX_VERSION_KEY = 'index-version';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS versions (
@@ -92,7 +88,6 @@ CREATE INDEX IF NOT EXISTS sp_sort_desc ON sp_sort (p, desc_key, rid);
 /** The statements the reading connection prepares (it may not write). */
 const READS = ['current', 'version', 'historyOfId', 'historyOfType', 'countOfId', 'countOfType', 'setting', 'indexedCount'] as const;
 
-export const INDEX_TABLES = ['sp_token', 'sp_string', 'sp_date', 'sp_number', 'sp_ref', 'sp_sort'];
 
 /** Prepared statements of one connection, the ad-hoc search ones kept in a small LRU. */
 class Queries implements SqlRunner {
@@ -197,14 +192,6 @@ export interface SqliteStoreOptions {
   log?: (message: string) => void;
 }
 
-export const NO_INDEXER: ResourceIndexer = { rows: async () => undefined, dependents: () => [] };
-
-/** The 503 of a store whose stored resources are being indexed again (here, with its progress; or by another Orthanc). */
-export function rebuildingError(progress?: { done: number; total: number }): OperationOutcomeError {
-  const where = progress ? ` (${progress.done} of ${progress.total} resources)` : ' (by another Orthanc sharing the database)';
-  return new OperationOutcomeError(503, outcome('transient', `The search index is being rebuilt${where}; try again shortly`),
-    { 'retry-after': '10' });
-}
 
 export class SqliteStore implements Store {
   readonly shared = false;

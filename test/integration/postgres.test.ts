@@ -6,6 +6,7 @@
 // settled by the database; an Orthanc killed, or PostgreSQL restarting,
 // loses nothing acknowledged.
 import { expect } from 'chai';
+import { Client } from 'pg';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -110,8 +111,12 @@ describe('several Orthancs on one PostgreSQL', function () {
     }
     const modality = await get(b.fhirUrl, 'ImagingStudy?modality=MR&_count=100');
     expect(modality.body!.entry).to.have.length(STUDIES_BEFORE / 3);
-    const built = [a, b].filter((o) => /imaging search index complete/.test(o.log()));
-    expect(built, 'Orthancs that built the index').to.have.length(1);
+    // Until the index is complete, searches read Orthanc live (the same answers): wait for it.
+    const built = () => [a, b].filter((o) => /imaging search index complete/.test(o.log()));
+    await until('the imaging index built', async () => (built().length > 0 ? true : undefined));
+    await sleep(2000);
+    expect(built(), 'Orthancs that built the index').to.have.length(1);
+    expect([a, b].filter((o) => /building the imaging search index/.test(o.log())), 'Orthancs that began building').to.have.length(1);
     expect((await cluster.psql("SELECT count(*) FROM fhir.sp_resource WHERE type = 'ImagingStudy'")).trim()).to.equal(String(STUDIES_BEFORE));
   });
 
@@ -148,6 +153,31 @@ describe('several Orthancs on one PostgreSQL', function () {
     const statuses = (history.body!.entry as Json[]).map((e) => e.resource.status).reverse();
     expect(statuses).to.deep.equal(['requested', 'in-progress', 'completed']);
     expect(findWorklist(a.dicomPort, ['AccessionNumber=PGACC-1'])).to.have.length(0);
+  });
+
+  it('applies a change Orthanc commits after later ones (a change number that was skipped), once', async () => {
+    // What two Orthancs writing one index do: a transaction takes change number N, and commits after others took N+1...
+    const held = new Client({ connectionString: cluster.connectionUri });
+    await held.connect();
+    try {
+      await held.query('BEGIN');
+      const n = Number((await held.query("SELECT nextval(pg_get_serial_sequence('changes', 'seq')) AS n")).rows[0].n);
+      const uid = newUid();
+      storescu(a.dicomPort, makeDicomFiles([{ patientId: 'PG-LATE', studyUid: uid, seriesUid: `${uid}.1`, modality: 'CT', sopInstanceUid: newUid() }]));
+      const setting = async (key: string) => (await cluster.psql(`SELECT value FROM fhir.settings WHERE key = '${key}'`)).trim();
+      await until('the plugins past the missing number', async () => (Number(await setting('orthanc-changes-seq')) > n ? true : undefined));
+      expect(JSON.parse(await setting('orthanc-changes-gaps')).map((g: Json) => g.seq)).to.include(n);
+      // ...then it commits: a change of that study, under the number skipped.
+      await held.query(`INSERT INTO changes (seq, changeType, internalId, resourceType, date)
+        SELECT $1, changeType, internalId, resourceType, date FROM changes WHERE seq > $1 AND resourceType = 1 ORDER BY seq LIMIT 1`, [n]);
+      await held.query('COMMIT');
+      await until('the late change applied', async () => ([a, b].some((o) => o.log().includes(`applied change ${n} (`)) ? true : undefined));
+      expect(JSON.parse(await setting('orthanc-changes-gaps')).map((g: Json) => g.seq)).to.not.include(n);
+      await sleep(2000);
+      expect([a, b].map((o) => o.log().split(`applied change ${n} (`).length - 1).reduce((x, y) => x + y), 'times applied').to.equal(1);
+    } finally {
+      await held.end();
+    }
   });
 
   async function newTask(accession: string): Promise<Json> {
