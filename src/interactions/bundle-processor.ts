@@ -7,7 +7,8 @@
 import { badRequest, OperationOutcomeError, outcome, preconditionFailed, toOutcome } from '../fhir/outcome';
 import type { Bundle, BundleEntry, Resource } from '../fhir/types';
 import type { ResourceProvider } from '../resources/provider';
-import type { Store } from '../store/store';
+import { conditionKey } from '../resources/stored-resource';
+import type { Store, StoreWriter } from '../store/store';
 import type { FhirRequest, FhirResponse, Method } from './request';
 import { conditionQuery, interactionContext, type BundleProcessor } from './router';
 
@@ -182,7 +183,7 @@ export class BundleEntries implements BundleProcessor {
    * (http.html#ccreate). The other creates then get their ids, so that any
    * entry may reference any other.
    */
-  private async assignIds(entries: EntryRequest[], parent: FhirRequest): Promise<{ resolved: Map<string, string>; assigned: Map<number, string> }> {
+  private async assignIds(entries: EntryRequest[], parent: FhirRequest, writer: StoreWriter): Promise<{ resolved: Map<string, string>; assigned: Map<number, string> }> {
     const resolved = new Map<string, string>();
     const assigned = new Map<number, string>();
     for (const entry of entries) {
@@ -193,6 +194,7 @@ export class BundleEntries implements BundleProcessor {
       if (condition !== undefined && provider?.searchAll) {
         let found;
         try {
+          await writer.lock(conditionKey(type, conditionQuery(condition)));
           found = await provider.searchAll(conditionQuery(condition), interactionContext(this.toRequest(entry, parent)), 2);
         } catch (caught) {
           throw this.entryFailure(entry, caught);
@@ -217,8 +219,8 @@ export class BundleEntries implements BundleProcessor {
   private async transaction(entries: EntryRequest[], parent: FhirRequest): Promise<FhirResponse> {
     const ordered = [...entries].sort((a, b) => ORDER[a.method] - ORDER[b.method] || a.index - b.index);
     const responses = new Map<number, BundleEntry>();
-    await this.store.transaction(async () => {
-      const { resolved, assigned } = await this.assignIds(entries, parent);
+    await this.store.transaction(async (writer) => {
+      const { resolved, assigned } = await this.assignIds(entries, parent, writer);
       for (const entry of ordered) {
         const resource = entry.resource ? resolveReferences(entry.resource, resolved) : undefined;
         try {

@@ -27,6 +27,11 @@ export interface StoredTypeSetup {
  * that matches, undefined when none does, 412 when several do. The one
  * implementation for every type that can be created.
  */
+/** The lock a conditional create takes: its type and condition, the parameters in one order. */
+export function conditionKey(type: string, condition: ReadonlyArray<[string, string]>): string {
+  return `${type}?${new URLSearchParams([...condition].sort(([a, x], [b, y]) => (a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0)))}`;
+}
+
 export async function existingMatch(
   type: string,
   condition: Array<[string, string]>,
@@ -144,6 +149,7 @@ export function createStoredResource(setup: StoredTypeSetup, store: Store, regis
       return store.transaction(async (writer) => {
         // Inside the transaction, so that two creates with one condition cannot both go ahead.
         if (context.ifNoneExist !== undefined) {
+          await writer.lock(conditionKey(type, context.ifNoneExist));
           const existing = await existingMatch(type, context.ifNoneExist, (query, limit) => searchAllOf(source, query, context, limit));
           if (existing) return written((await writer.current(type, existing.id!))!, 200, context.baseUrl);
         }

@@ -1,10 +1,18 @@
 // The store on PostgreSQL (node-postgres), for several Orthancs sharing one
 // database: the same tables as the SQLite store, in a schema of their own.
-// Correct by the database, not by luck:
-// - every write transaction runs SERIALIZABLE, and one that conflicts with
-//   another (from this Orthanc or any other) is rolled back and run again
-//   (the contract says `work` may run more than once), so If-Match,
-//   conditional creates and Bundle transactions serialize across Orthancs;
+// Correct by the database, not by luck, with locks that only writers of the
+// same data wait for (SERIALIZABLE was tried first: its page-level predicate
+// locks made two Bundles of unrelated orders abort each other):
+// - a resource read to be written (StoreWriter.current, put) is locked FOR
+//   UPDATE until the transaction ends, so If-Match has no lost update; a
+//   resource an index row is computed from (a Task's order) is locked FOR
+//   SHARE, so the row cannot be computed from a version being replaced;
+// - a conditional create first takes an advisory lock on its condition, so
+//   two cannot both find nothing; a setting compared before it is moved (the
+//   change-log cursor) is locked FOR UPDATE;
+// - what loses a race anyway (a deadlock, two creates of one new id) is
+//   rolled back and run again (the contract says `work` may run more than
+//   once);
 // - exclusive() is a PostgreSQL advisory lock, held by one connection;
 // - the schema is created and upgraded under an advisory lock, once, however
 //   many Orthancs start at the same moment.
@@ -90,6 +98,11 @@ const INSERT_ROWS = `WITH
 // The current row first: two writers of one resource collide there (a serialization failure, retried), not on versions.
 const PUT_VERSION = `WITH c AS (INSERT INTO current (type, id, version) VALUES ($1, $2, $3) ON CONFLICT (type, id) DO UPDATE SET version = excluded.version)
   INSERT INTO versions (type, id, version, last_updated, body) VALUES ($1, $2, $3, $4, $5)`;
+
+/** The latest version of a resource about to be written, locked until the transaction ends. */
+const CURRENT_FOR_UPDATE = `${VERSION_STATEMENTS.current} FOR UPDATE OF c`;
+/** The latest version of a resource an index row is computed from: it cannot change until the transaction ends. */
+const CURRENT_FOR_SHARE = `${VERSION_STATEMENTS.current} FOR SHARE OF c`;
 
 /** SQLSTATEs after which a transaction is run again: it lost a race with another one, and a retry sees its result. */
 const RETRIED = new Set(['40001', '40P01', '23505']);
@@ -450,7 +463,7 @@ export class PostgresStore implements Store {
       const writer = this.writerOn(connection);
       let broken = false;
       try {
-        await connection.query('BEGIN ISOLATION LEVEL SERIALIZABLE');
+        await connection.query('BEGIN');
         const result = await this.ambient.run({ connection, writer }, () => work(writer));
         // A failed statement aborts the transaction, even if `work` went on past it.
         if (connection.failure) throw connection.failure;
@@ -481,15 +494,18 @@ export class PostgresStore implements Store {
   }
 
   private writerOn(c: Connection): StoreWriter {
-    const read = async (type: string, id: string) => bodyOf(await c.one<VersionRow>(VERSION_STATEMENTS.current, type, id));
+    const read = async (type: string, id: string) => bodyOf(await c.one<VersionRow>(CURRENT_FOR_SHARE, type, id));
     return {
       current: async (type, id) => {
-        const row = await c.one<VersionRow>(VERSION_STATEMENTS.current, type, id);
+        const row = await c.one<VersionRow>(CURRENT_FOR_UPDATE, type, id);
         return row ? toVersion(row) : undefined;
       },
       put: (type, id, resource, options) => this.put(c, read, type, id, resource, options),
       index: async (type, id, resource) => this.writeIndex(c, type, id, resource && await this.indexer.rows(resource, read)),
-      setting: async (key) => (await c.one<{ value: string }>(VERSION_STATEMENTS.setting, key))?.value,
+      setting: async (key) => (await c.one<{ value: string }>(`${VERSION_STATEMENTS.setting} FOR UPDATE`, key))?.value,
+      lock: async (key) => {
+        await c.query('SELECT pg_advisory_xact_lock($1, $2)', lockKeys(this.schema, `condition ${key}`));
+      },
       putSetting: async (key, value) => {
         await c.query(numbered(VERSION_STATEMENTS.putSetting), [key, value]);
       },
@@ -500,7 +516,7 @@ export class PostgresStore implements Store {
     c: Connection, read: (type: string, id: string) => Promise<Resource | undefined>,
     type: string, id: string, resource: Resource | undefined, options: PutOptions = {},
   ): Promise<ResourceVersion> {
-    const previous = await c.one<{ version: number }>('SELECT version FROM current WHERE type = $1 AND id = $2', type, id);
+    const previous = await c.one<{ version: number }>('SELECT version FROM current WHERE type = $1 AND id = $2 FOR UPDATE', type, id);
     const versionId = (previous?.version ?? 0) + 1;
     const lastUpdated = new Date().toISOString();
     const stored = resource && stamped(type, id, resource, versionId, lastUpdated);
@@ -544,10 +560,10 @@ export class PostgresStore implements Store {
   }
 
   async reindex(row: VersionRow): Promise<void> {
-    const { connection, writer } = this.ambient.getStore()!;
+    const { connection } = this.ambient.getStore()!;
     const resource = bodyOf(row);
     await this.writeIndex(connection, row.type, row.id,
-      resource && await this.indexer.rows(resource, async (t, i) => (await writer.current(t, i))?.resource));
+      resource && await this.indexer.rows(resource, async (t, i) => bodyOf(await connection.one<VersionRow>(CURRENT_FOR_SHARE, t, i))));
   }
 
   async indexComplete(): Promise<void> {

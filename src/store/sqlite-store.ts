@@ -350,6 +350,8 @@ export class SqliteStore implements Store {
       put: (type, id, resource, options) => this.put(type, id, resource, options),
       index: async (type, id, resource) => this.indexWrites.write(type, id, resource && await this.indexer.rows(resource, (t, i) => this.read(t, i))),
       setting: async (key) => this.writes.get<{ value: string }>(VERSION_STATEMENTS.setting, key)?.value,
+      // One transaction at a time: every key is held already.
+      lock: async () => undefined,
       putSetting: async (key, value) => {
         this.writes.run(VERSION_STATEMENTS.putSetting, key, value);
       },

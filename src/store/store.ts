@@ -72,9 +72,9 @@ export interface KeyCondition {
 }
 
 /**
- * The writes of one transaction; reads through it see its own writes. What
- * a transaction reads and writes is serializable against every other
- * transaction on the same store, from any process.
+ * The writes of one transaction; reads through it see its own writes. A
+ * resource read with current() cannot be written by another transaction,
+ * from any process, until this one ends (no lost update).
  */
 export interface StoreWriter {
   current(resourceType: string, id: string): Promise<ResourceVersion | undefined>;
@@ -85,8 +85,14 @@ export interface StoreWriter {
    * live from Orthanc), or removes it from the index (undefined).
    */
   index(resourceType: string, id: string, resource: Resource | undefined): Promise<void>;
-  /** A setting as this transaction sees it (a cursor to compare before moving it). */
+  /** A setting as this transaction sees it (a cursor to compare before moving it); no other transaction moves it meanwhile. */
   setting(key: string): Promise<string | undefined>;
+  /**
+   * Serializes this transaction with every other that takes the same key,
+   * from any process, until it ends: a conditional create takes its
+   * condition before it searches, so that two cannot both find nothing.
+   */
+  lock(key: string): Promise<void>;
   /** The plugin's own bookkeeping (e.g. how far Orthanc's changes were followed). */
   putSetting(key: string, value: string): Promise<void>;
 }
@@ -109,8 +115,8 @@ export interface Store {
   /** How many resources of a type the index holds. */
   indexedCount(resourceType: string): Promise<number>;
   /**
-   * Runs `work` as one atomic, durable, serializable transaction: when the
-   * promise resolves, every write is on disk; when `work` throws, none is. A
+   * Runs `work` as one atomic, durable transaction: when the promise
+   * resolves, every write is on disk; when `work` throws, none is. A
    * transaction started inside `work` joins it. Reads made meanwhile by other
    * requests see only committed data. `work` may run more than once (a
    * conflict with another process's transaction is retried): it must have
