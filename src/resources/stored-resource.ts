@@ -106,8 +106,8 @@ export function createStoredResource(setup: StoredTypeSetup, store: Store, regis
     definition,
     find: (search) => store.search(search),
     async load(ids) {
-      const versions = await Promise.all(ids.map((id) => store.current(type, id)));
-      return versions.flatMap((version) => (version?.resource ? [version.resource] : []));
+      const versions = await store.currentOf(type, ids);
+      return versions.flatMap((version) => (version.resource ? [version.resource] : []));
     },
   };
 
@@ -155,7 +155,7 @@ export function createStoredResource(setup: StoredTypeSetup, store: Store, regis
         }
         const { id: _ignored, ...body } = resource;
         const prepared = setup.prepare ? setup.prepare(body as Resource, undefined) : (body as Resource);
-        return written(await writer.put(type, context.assignedId ?? randomUUID(), prepared, { baseUrl: context.baseUrl }), 201, context.baseUrl);
+        return written(await writer.put(type, context.assignedId ?? randomUUID(), prepared, { baseUrl: context.baseUrl, fresh: true }), 201, context.baseUrl);
       });
     },
 

@@ -81,24 +81,50 @@ const REBUILDING = 'rebuilding';
 /** How often an Orthanc checks whether the one re-indexing stopped (then it takes over). */
 const REINDEX_CHECK_MS = 5000;
 
-// One statement per step of an index write (a round trip each).
-const RID = `WITH created AS (INSERT INTO sp_resource (type, id) VALUES ($1, $2) ON CONFLICT (type, id) DO NOTHING RETURNING rid)
-  SELECT rid, true AS created FROM created UNION ALL SELECT rid, false AS created FROM sp_resource WHERE type = $1 AND id = $2`;
-const CLEAR_ROWS = `WITH ${INDEX_TABLES.map((table, i) => `d${i} AS (DELETE FROM ${table} WHERE rid = $1)`).join(', ')} SELECT 1`;
+// An index write is one statement (a round trip per resource, whatever its
+// rows): the resource's row id, then per table the rows no longer there
+// deleted and the new ones inserted (the two never touch the same row, so
+// they can run in one statement), and the ids of the resources whose rows
+// read this one (a ServiceRequest's Tasks), to index again.
+const INDEX_COLUMNS: Array<{ table: string; columns: string[]; types: string[]; conflict?: string }> = [
+  { table: 'sp_token', columns: ['p', 'system', 'code'], types: ['text', 'text', 'text'] },
+  { table: 'sp_string', columns: ['p', 'norm', 'exact'], types: ['text', 'text', 'text'] },
+  { table: 'sp_date', columns: ['p', 'low', 'high'], types: ['text', 'float8', 'float8'] },
+  { table: 'sp_number', columns: ['p', 'value'], types: ['text', 'float8'] },
+  { table: 'sp_ref', columns: ['p', 'target_type', 'target_id', 'url'], types: ['text', 'text', 'text', 'text'] },
+  // One sort row per parameter: a new value replaces the old.
+  { table: 'sp_sort', columns: ['p', 'asc_key', 'desc_key'], types: ['text', 'float8', 'float8'], conflict: '(rid, p) DO UPDATE SET asc_key = excluded.asc_key, desc_key = excluded.desc_key' },
+];
+const INDEX_WRITE = (() => {
+  let n = 3; // $1 type, $2 id; then one array per column; last, the referring parameter keys
+  const parts = INDEX_COLUMNS.map(({ table, columns, types, conflict }, i) => {
+    const arrays = columns.map((_, k) => `$${n + k}::${types[k]}[]`).join(', ');
+    n += columns.length;
+    const list = columns.join(', ');
+    const sortOnly = table === 'sp_sort';
+    return `n${i} AS (SELECT * FROM unnest(${arrays}) AS n (${list})),
+  d${i} AS (DELETE FROM ${table} o USING r WHERE o.rid = r.rid AND (${sortOnly ? 'o.p' : columns.map((c) => `o.${c}`).join(', ')}) NOT IN (SELECT ${sortOnly ? 'p' : list} FROM n${i})),
+  i${i} AS (INSERT INTO ${table} (rid, ${list}) SELECT r.rid, ${columns.map((c) => `n.${c}`).join(', ')} FROM r, n${i} n ON CONFLICT ${conflict ?? 'DO NOTHING'})`;
+  });
+  return `WITH created AS (INSERT INTO sp_resource (type, id) VALUES ($1, $2) ON CONFLICT (type, id) DO NOTHING RETURNING rid),
+  r AS (SELECT rid FROM created UNION ALL SELECT rid FROM sp_resource WHERE type = $1 AND id = $2 LIMIT 1),
+  ${parts.join(',\n  ')}
+  SELECT x.p AS p, o.id AS id FROM sp_ref x JOIN sp_resource o ON o.rid = x.rid
+    WHERE x.p = ANY($${n}::text[]) AND x.target_id = $2 AND x.url = '' AND x.target_type = $1`;
+})();
 const REMOVE = `WITH r AS (DELETE FROM sp_resource WHERE type = $1 AND id = $2 RETURNING rid),
-  ${INDEX_TABLES.map((table, i) => `d${i} AS (DELETE FROM ${table} WHERE rid IN (SELECT rid FROM r))`).join(', ')} SELECT 1`;
-const INSERT_ROWS = `WITH
-  t AS (INSERT INTO sp_token (rid, p, system, code) SELECT $1::bigint, * FROM unnest($2::text[], $3::text[], $4::text[]) ON CONFLICT DO NOTHING),
-  s AS (INSERT INTO sp_string (rid, p, norm, exact) SELECT $1::bigint, * FROM unnest($5::text[], $6::text[], $7::text[]) ON CONFLICT DO NOTHING),
-  d AS (INSERT INTO sp_date (rid, p, low, high) SELECT $1::bigint, * FROM unnest($8::text[], $9::float8[], $10::float8[]) ON CONFLICT DO NOTHING),
-  n AS (INSERT INTO sp_number (rid, p, value) SELECT $1::bigint, * FROM unnest($11::text[], $12::float8[]) ON CONFLICT DO NOTHING),
-  r AS (INSERT INTO sp_ref (rid, p, target_type, target_id, url) SELECT $1::bigint, * FROM unnest($13::text[], $14::text[], $15::text[], $16::text[]) ON CONFLICT DO NOTHING),
-  o AS (INSERT INTO sp_sort (rid, p, asc_key, desc_key) SELECT $1::bigint, * FROM unnest($17::text[], $18::float8[], $19::float8[]))
-  SELECT 1`;
-// The current row first: two writers of one resource collide there (a serialization failure, retried), not on versions.
+  ${INDEX_TABLES.map((table, i) => `d${i} AS (DELETE FROM ${table} WHERE rid IN (SELECT rid FROM r))`).join(', ')}
+  SELECT x.p AS p, o.id AS id FROM sp_ref x JOIN sp_resource o ON o.rid = x.rid
+    WHERE x.p = ANY($3::text[]) AND x.target_id = $2 AND x.url = '' AND x.target_type = $1`;
+// The current row first: two writers of one new resource collide there (and are run again), not on versions.
 const PUT_VERSION = `WITH c AS (INSERT INTO current (type, id, version) VALUES ($1, $2, $3) ON CONFLICT (type, id) DO UPDATE SET version = excluded.version)
   INSERT INTO versions (type, id, version, last_updated, body) VALUES ($1, $2, $3, $4, $5)`;
+// A create under a new id, in one round trip: nothing is written if the id turns out to exist.
+const PUT_FIRST_VERSION = `WITH c AS (INSERT INTO current (type, id, version) VALUES ($1, $2, 1) ON CONFLICT (type, id) DO NOTHING RETURNING 1)
+  INSERT INTO versions (type, id, version, last_updated, body) SELECT $1, $2, 1, $3, $4 WHERE EXISTS (SELECT 1 FROM c) RETURNING 1`;
 
+/** The latest versions of several resources of one type (a search's page), in one round trip. */
+const CURRENT_OF = VERSION_STATEMENTS.current.replace('c.type = ?', 'c.type = $1').replace('c.id = ?', 'c.id = ANY($2::text[])');
 /** The latest version of a resource about to be written, locked until the transaction ends. */
 const CURRENT_FOR_UPDATE = `${VERSION_STATEMENTS.current} FOR UPDATE OF c`;
 /** The latest version of a resource an index row is computed from: it cannot change until the transaction ends. */
@@ -198,6 +224,15 @@ class Connection implements SqlRunner {
   end(): void {
     this.ended = true;
   }
+}
+
+/** A write transaction's connection, its reads of what index rows depend on, and what it holds. */
+interface WriteContext {
+  c: Connection;
+  read: (type: string, id: string) => Promise<Resource | undefined>;
+  /** Resources read to be written (locked FOR UPDATE) or written by this transaction; null: known absent. */
+  held: Map<string, ResourceVersion | null>;
+  skipDependents?: boolean;
 }
 
 export interface PostgresStoreOptions {
@@ -365,6 +400,13 @@ export class PostgresStore implements Store {
     return row ? toVersion(row) : undefined;
   }
 
+  async currentOf(resourceType: string, ids: readonly string[]): Promise<ResourceVersion[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.reading((c) => c.query<VersionRow>(CURRENT_OF, [resourceType, ids]));
+    const byId = new Map(rows.map((row) => [row.id, toVersion(row)]));
+    return ids.flatMap((id) => byId.get(id) ?? []);
+  }
+
   async version(resourceType: string, id: string, versionId: number): Promise<ResourceVersion | undefined> {
     const row = await this.reading((c) => c.one<VersionRow>(VERSION_STATEMENTS.version, resourceType, id, versionId));
     return row ? toVersion(row) : undefined;
@@ -494,14 +536,24 @@ export class PostgresStore implements Store {
   }
 
   private writerOn(c: Connection): StoreWriter {
-    const read = async (type: string, id: string) => bodyOf(await c.one<VersionRow>(CURRENT_FOR_SHARE, type, id));
+    // What this transaction read to write (and so holds locked), or wrote: not read again.
+    const held = new Map<string, ResourceVersion | null>();
+    const read = async (type: string, id: string) => {
+      const known = held.get(`${type}/${id}`);
+      return known !== undefined ? known?.resource : bodyOf(await c.one<VersionRow>(CURRENT_FOR_SHARE, type, id));
+    };
+    const tx: WriteContext = { c, read, held };
     return {
       current: async (type, id) => {
+        const known = held.get(`${type}/${id}`);
+        if (known !== undefined) return known ?? undefined;
         const row = await c.one<VersionRow>(CURRENT_FOR_UPDATE, type, id);
-        return row ? toVersion(row) : undefined;
+        const version = row ? toVersion(row) : undefined;
+        held.set(`${type}/${id}`, version ?? null);
+        return version;
       },
-      put: (type, id, resource, options) => this.put(c, read, type, id, resource, options),
-      index: async (type, id, resource) => this.writeIndex(c, type, id, resource && await this.indexer.rows(resource, read)),
+      put: (type, id, resource, options) => this.put(tx, type, id, resource, options),
+      index: async (type, id, resource) => this.writeIndex(tx, type, id, resource && await this.indexer.rows(resource, read)),
       setting: async (key) => (await c.one<{ value: string }>(`${VERSION_STATEMENTS.setting} FOR UPDATE`, key))?.value,
       lock: async (key) => {
         await c.query('SELECT pg_advisory_xact_lock($1, $2)', lockKeys(this.schema, `condition ${key}`));
@@ -512,46 +564,59 @@ export class PostgresStore implements Store {
     };
   }
 
-  private async put(
-    c: Connection, read: (type: string, id: string) => Promise<Resource | undefined>,
-    type: string, id: string, resource: Resource | undefined, options: PutOptions = {},
-  ): Promise<ResourceVersion> {
-    const previous = await c.one<{ version: number }>('SELECT version FROM current WHERE type = $1 AND id = $2 FOR UPDATE', type, id);
-    const versionId = (previous?.version ?? 0) + 1;
+  private async put(tx: WriteContext, type: string, id: string, resource: Resource | undefined, options: PutOptions = {}): Promise<ResourceVersion> {
+    const key = `${type}/${id}`;
     const lastUpdated = new Date().toISOString();
-    const stored = resource && stamped(type, id, resource, versionId, lastUpdated);
-    await c.query(PUT_VERSION, [type, id, versionId, lastUpdated, stored ? JSON.stringify(stored) : null]);
-    await this.writeIndex(c, type, id, stored && await this.indexer.rows(indexedAs(stored, options), read, options.baseUrl));
-    for (const dependent of this.indexer.dependents(type)) {
-      const referring = await c.query<{ id: string }>(numbered(VERSION_STATEMENTS.referring), [paramKey(dependent.type, dependent.param), id, type]);
-      for (const { id: other } of referring) {
-        const body = await read(dependent.type, other);
-        if (body) await this.writeIndex(c, dependent.type, other, await this.indexer.rows(body, read));
-      }
+    let stored: Resource | undefined;
+    let versionId: number;
+    const known = tx.held.get(key);
+    const first = resource && known === undefined && options.fresh
+      ? stamped(type, id, resource, 1, lastUpdated) : undefined;
+    if (first && (await tx.c.query(PUT_FIRST_VERSION, [type, id, lastUpdated, JSON.stringify(first)])).length > 0) {
+      stored = first;
+      versionId = 1;
+    } else {
+      const previous = known !== undefined ? known?.versionId
+        : (await tx.c.one<{ version: number }>('SELECT version FROM current WHERE type = $1 AND id = $2 FOR UPDATE', type, id))?.version;
+      versionId = (previous ?? 0) + 1;
+      stored = resource && stamped(type, id, resource, versionId, lastUpdated);
+      await tx.c.query(PUT_VERSION, [type, id, versionId, lastUpdated, stored ? JSON.stringify(stored) : null]);
     }
-    return { resourceType: type, id, versionId, lastUpdated, ...(stored ? { resource: stored } : {}) };
+    const version: ResourceVersion = { resourceType: type, id, versionId, lastUpdated, ...(stored ? { resource: stored } : {}) };
+    tx.held.set(key, version);
+    await this.writeIndex(tx, type, id, stored && await this.indexer.rows(indexedAs(stored, options), tx.read, options.baseUrl));
+    return version;
   }
 
-  /** Replaces a resource's index rows: three statements whatever their number (arrays unnested on the server). */
-  private async writeIndex(c: Connection, type: string, id: string, rows: IndexRows | undefined): Promise<void> {
+  /**
+   * Replaces a resource's index rows in one statement (arrays unnested on
+   * the server), then indexes again those whose rows read it.
+   */
+  private async writeIndex(tx: WriteContext, type: string, id: string, rows: IndexRows | undefined): Promise<void> {
+    const dependents = new Map(this.indexer.dependents(type).map((d) => [paramKey(d.type, d.param), d.type]));
+    let referring: Array<{ p: string; id: string }>;
     if (rows === undefined) {
-      await c.query(REMOVE, [type, id]);
-      return;
+      referring = await tx.c.query(REMOVE, [type, id, [...dependents.keys()]]);
+    } else {
+      const sorts = [...new Map(rows.sorts.map((r) => [r.p, r])).values()];
+      const column = <R, K extends keyof R>(list: readonly R[], key: K) => list.map((r) => r[key]);
+      referring = await tx.c.query(INDEX_WRITE, [
+        type, id,
+        column(rows.tokens, 'p'), column(rows.tokens, 'system'), column(rows.tokens, 'code'),
+        column(rows.strings, 'p'), column(rows.strings, 'norm'), column(rows.strings, 'exact'),
+        column(rows.dates, 'p'), column(rows.dates, 'low'), column(rows.dates, 'high'),
+        column(rows.numbers, 'p'), column(rows.numbers, 'value'),
+        column(rows.references, 'p'), column(rows.references, 'targetType'), column(rows.references, 'targetId'), column(rows.references, 'url'),
+        column(sorts, 'p'), column(sorts, 'asc'), column(sorts, 'desc'),
+        [...dependents.keys()],
+      ]);
     }
-    const [{ rid, created }] = await c.query<{ rid: number; created: boolean }>(RID, [type, id]) as [{ rid: number; created: boolean }];
-    if (!created) await c.query(CLEAR_ROWS, [rid]);
-    // One sort row per parameter (the last, as SQLite's INSERT OR REPLACE keeps).
-    const sorts = [...new Map(rows.sorts.map((r) => [r.p, r])).values()];
-    const column = <R, K extends keyof R>(list: readonly R[], key: K) => list.map((r) => r[key]);
-    await c.query(INSERT_ROWS, [
-      rid,
-      column(rows.tokens, 'p'), column(rows.tokens, 'system'), column(rows.tokens, 'code'),
-      column(rows.strings, 'p'), column(rows.strings, 'norm'), column(rows.strings, 'exact'),
-      column(rows.dates, 'p'), column(rows.dates, 'low'), column(rows.dates, 'high'),
-      column(rows.numbers, 'p'), column(rows.numbers, 'value'),
-      column(rows.references, 'p'), column(rows.references, 'targetType'), column(rows.references, 'targetId'), column(rows.references, 'url'),
-      column(sorts, 'p'), column(sorts, 'asc'), column(sorts, 'desc'),
-    ]);
+    if (tx.skipDependents) return;
+    for (const { p, id: other } of referring) {
+      const dependentType = dependents.get(p)!;
+      const body = await tx.read(dependentType, other);
+      if (body) await this.writeIndex(tx, dependentType, other, await this.indexer.rows(body, tx.read));
+    }
   }
 
   /** Inside a transaction: the latest versions after (type, id), for re-indexing in batches. */
@@ -562,8 +627,9 @@ export class PostgresStore implements Store {
   async reindex(row: VersionRow): Promise<void> {
     const { connection } = this.ambient.getStore()!;
     const resource = bodyOf(row);
-    await this.writeIndex(connection, row.type, row.id,
-      resource && await this.indexer.rows(resource, async (t, i) => bodyOf(await connection.one<VersionRow>(CURRENT_FOR_SHARE, t, i))));
+    const tx: WriteContext = { c: connection, held: new Map(), read: async (t, i) => bodyOf(await connection.one<VersionRow>(CURRENT_FOR_SHARE, t, i)) };
+    // The resources reading this one are re-indexed in their own turn of the batches.
+    await this.writeIndex({ ...tx, skipDependents: true }, row.type, row.id, resource && await this.indexer.rows(resource, tx.read));
   }
 
   async indexComplete(): Promise<void> {

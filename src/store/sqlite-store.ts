@@ -272,6 +272,14 @@ export class SqliteStore implements Store {
     return row ? toVersion(row) : undefined;
   }
 
+  async currentOf(resourceType: string, ids: readonly string[]): Promise<ResourceVersion[]> {
+    // A local read costs no round trip: one statement per id.
+    return ids.flatMap((id) => {
+      const row = this.queries.get<VersionRow>(VERSION_STATEMENTS.current, resourceType, id);
+      return row ? [toVersion(row)] : [];
+    });
+  }
+
   async version(resourceType: string, id: string, versionId: number): Promise<ResourceVersion | undefined> {
     const row = this.queries.get<VersionRow>(VERSION_STATEMENTS.version, resourceType, id, versionId);
     return row ? toVersion(row) : undefined;

@@ -49,6 +49,8 @@ export interface PutOptions {
   baseUrl?: string;
   /** Index this instead of the stored body (a Patient is searched as merged with DICOM). */
   indexAs?: Resource;
+  /** The id was made for this write (a create): it most likely names no resource yet. */
+  fresh?: boolean;
 }
 
 /** A search the store runs on its index: the parsed request's filters, sort and page. */
@@ -100,6 +102,8 @@ export interface StoreWriter {
 export interface Store {
   /** The latest version (possibly a deletion), or undefined if the id never existed. */
   current(resourceType: string, id: string): Promise<ResourceVersion | undefined>;
+  /** The latest versions of several resources of a type, in one read: those that exist, in the order of `ids`. */
+  currentOf(resourceType: string, ids: readonly string[]): Promise<ResourceVersion[]>;
   version(resourceType: string, id: string, versionId: number): Promise<ResourceVersion | undefined>;
   history(resourceType: string, id: string | undefined, query: HistoryQuery): Promise<HistoryPage>;
   setting(key: string): Promise<string | undefined>;
