@@ -4,12 +4,12 @@
 // (worklist-keys.ts); each is read and pre-selected conservatively, and
 // Orthanc's own matcher (in the shim) decides what answers the query.
 import type { FhirConfig } from '../config';
-import type { Reference, Resource } from '../fhir/types';
+import type { Resource } from '../fhir/types';
 import { orthancPatientId, patientIdOf } from '../resources/patient-identity';
 import type { KeyCondition, Store } from '../store/store';
 import { byTag, TAGS } from './dicom-tags';
 import { SCHEDULED_TASK_STATUSES, worklistItem, type WorklistItem } from './worklist-item';
-import { activeOrder, referencedId, WORKLIST_KEYS, worklistPatientRef } from './worklist-keys';
+import { activeOrder, ordersOf, WORKLIST_KEYS, worklistPatientRef } from './worklist-keys';
 
 type QueryJson = Record<string, unknown>;
 
@@ -96,15 +96,9 @@ export class WorklistService {
     return conditions;
   }
 
-  /** The item of one candidate Task, read now; undefined when it left the worklist meanwhile. */
-  private async item(taskId: string, patients: Map<string, Promise<Resource | undefined>>): Promise<WorklistItem | undefined> {
-    const task = (await this.store.current('Task', taskId))?.resource;
-    if (!task || !SCHEDULED_TASK_STATUSES.includes(task.status as string)) return undefined;
-    const orders = new Map<string, Resource | undefined>();
-    for (const reference of (task.basedOn ?? []) as Reference[]) {
-      const id = referencedId(reference, 'ServiceRequest');
-      if (id !== undefined) orders.set(id, (await this.store.current('ServiceRequest', id))?.resource);
-    }
+  /** The item of one candidate Task; undefined when it left the worklist meanwhile. */
+  private async item(task: Resource, orders: Map<string, Resource | undefined>, patients: Map<string, Promise<Resource | undefined>>): Promise<WorklistItem | undefined> {
+    if (!SCHEDULED_TASK_STATUSES.includes(task.status as string)) return undefined;
     const order = activeOrder(task, (_type, id) => orders.get(id));
     const patientRef = order && worklistPatientRef(task, order);
     if (!order || !patientRef) return undefined;
@@ -119,8 +113,12 @@ export class WorklistService {
   async answer(queryText: string, issuerAet: string): Promise<WorklistAnswer> {
     const query = byTag(JSON.parse(queryText || '{}') as QueryJson);
     const candidates = await this.store.keyed('Task', this.conditions(query, issuerAet));
+    // The candidates, then their orders, read now in one read each (a Task may have left the worklist meanwhile).
+    const tasks = (await this.store.currentOf('Task', candidates)).flatMap((version) => (version.resource ? [version.resource] : []));
+    const orderIds = [...new Set(tasks.flatMap((task) => ordersOf(task).map((order) => order.id)))];
+    const orders = new Map((await this.store.currentOf('ServiceRequest', orderIds)).map((version) => [version.id, version.resource]));
     const patients = new Map<string, Promise<Resource | undefined>>();
-    const items = (await Promise.all(candidates.map((id) => this.item(id, patients))))
+    const items = (await Promise.all(tasks.map((task) => this.item(task, orders, patients))))
       .filter((item): item is WorklistItem => item !== undefined && preselected(query, item));
     const tagged = (item: WorklistItem) => byTag(item) as WorklistItem;
     return { items: items.map((item) => withRequestedKeys(query, tagged(item))), limit: this.config.worklist.limitAnswers };
