@@ -35,6 +35,10 @@ const SIGNATURE = 'imaging-index-signature';
 /** Bumped when what the index holds of an imaging resource changes. */
 const IMAGING_INDEX_VERSION = 1;
 const CHANGES_PAGE = 200;
+/** How long a search waits for the index to apply Orthanc's latest changes before it reads Orthanc live. */
+const CATCH_UP_WAIT_MS = 3000;
+/** Changes that alter what the index holds of a resource (a Stable* one only says no more came for a while). */
+const REINDEXING = new Set(['NewInstance', 'NewSeries', 'NewStudy', 'NewPatient', 'Deleted', 'UpdatedAttachment', 'UpdatedMetadata']);
 const BUILD_BATCH = 100;
 /** Live reads in flight at once while indexing (Orthanc's REST calls run on its own threads). */
 const PARALLEL_READS = 8;
@@ -61,6 +65,8 @@ export interface StudyEvent {
 
 export type StudyEventHandler = (events: readonly StudyEvent[]) => Promise<void>;
 
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 /** Maps with at most `limit` calls in flight. */
 async function mapLimited<T, R>(items: readonly T[], limit: number, map: (item: T) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
@@ -86,6 +92,7 @@ export class ImagingIndex {
   private running?: Promise<void>;
   private queued?: Promise<void>;
   private building = false;
+  private behind = false;
   private failing = false;
   private timer?: ReturnType<typeof setInterval>;
   private onStudies: StudyEventHandler = async () => undefined;
@@ -175,8 +182,13 @@ export class ImagingIndex {
     // own transaction would wait for this one: use the index as it is.
     if (this.store.inTransaction) return true;
     try {
-      await this.wake();
-      return this.built;
+      // Behind by more than a moment (a burst of images being indexed): the
+      // live path answers consistently meanwhile, instead of the search
+      // waiting for the whole backlog.
+      const caughtUp = await Promise.race([this.wake().then(() => true), sleep(CATCH_UP_WAIT_MS).then(() => false)]);
+      if (!caughtUp && !this.behind) this.log.info('the imaging index is behind Orthanc\'s changes (images arriving fast): imaging searches read Orthanc live until it catches up');
+      this.behind = !caughtUp;
+      return caughtUp && this.built;
     } catch {
       return false;
     }
@@ -260,14 +272,15 @@ export class ImagingIndex {
     const arrivals = new Map<string, boolean>();
     const instancesOrSeries: Change[] = [];
     for (const change of changes) {
+      const reindexing = REINDEXING.has(change.ChangeType);
       if (change.ResourceType === 'Study') {
-        studyIds.add(change.ID);
+        if (reindexing) studyIds.add(change.ID);
         if (change.ChangeType === 'NewStudy' || change.ChangeType === 'StableStudy') {
           arrivals.set(change.ID, (arrivals.get(change.ID) ?? false) || change.ChangeType === 'StableStudy');
         }
       } else if (change.ResourceType === 'Patient') {
-        patientIds.add(change.ID);
-      } else if ((change.ResourceType === 'Series' || change.ResourceType === 'Instance') && change.ChangeType !== 'Deleted') {
+        if (reindexing) patientIds.add(change.ID);
+      } else if ((change.ResourceType === 'Series' || change.ResourceType === 'Instance') && reindexing && change.ChangeType !== 'Deleted') {
         instancesOrSeries.push(change);
       }
     }
@@ -279,10 +292,14 @@ export class ImagingIndex {
     });
     for (const id of parents) if (id) studyIds.add(id);
     const indexed = await this.read([...studyIds], patientIds);
+    // A study that only became stable is not read again in full: its summary is what the order tracker needs.
+    const summaries = new Map(indexed.studies.map(({ id, study }) => [id, study]));
+    const stableOnly = [...arrivals.keys()].filter((id) => !summaries.has(id));
+    for (const [i, study] of (await mapLimited(stableOnly, PARALLEL_READS, (id) => this.reader.index.study(id))).entries()) summaries.set(stableOnly[i]!, study);
     const events: StudyEvent[] = [];
-    for (const { id, study } of indexed.studies) {
-      const stable = arrivals.get(id);
-      if (stable !== undefined && study) events.push({ studyId: id, stable, study });
+    for (const [id, stable] of arrivals) {
+      const study = summaries.get(id);
+      if (study) events.push({ studyId: id, stable, study });
     }
     return { indexed, events };
   }
