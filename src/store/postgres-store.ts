@@ -20,7 +20,7 @@
 // start), what the plugin serves from it answers 503 at once, and service
 // resumes by itself; nothing is acknowledged before its COMMIT returned.
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { Pool, type PoolClient, type PoolConfig } from 'pg';
+import { Pool, type PoolClient, type PoolConfig, type QueryConfig } from 'pg';
 import { OperationOutcomeError, outcome } from '../fhir/outcome';
 import type { Resource } from '../fhir/types';
 import type { IndexRows } from '../search/index-rows';
@@ -162,6 +162,19 @@ const unavailable = (error: unknown) => classify(error) === 'unavailable';
 
 const converted = new Map<string, string>();
 
+/**
+ * The name a statement is prepared under, for the fixed statements of this
+ * file and of versions.ts (a bounded set); a search's statement (its text
+ * varies with the query) is planned each time.
+ */
+const NAMES = new Map<string, string>();
+function statementName(text: string): string | undefined {
+  return NAMES.get(text);
+}
+function prepare(...texts: string[]): void {
+  for (const text of texts) if (!NAMES.has(text)) NAMES.set(text, `orthanc-fhir-${NAMES.size + 1}`);
+}
+
 /** `?` placeholders (the shared statements') as PostgreSQL's `$n`. */
 export function numbered(text: string): string {
   let result = converted.get(text);
@@ -187,6 +200,10 @@ function lockKeys(schema: string, name: string): [number, number] {
   return [0x0f41_2e5a | 0, hash | 0];
 }
 
+prepare(INDEX_WRITE, REMOVE, PUT_VERSION, PUT_FIRST_VERSION, CURRENT_OF, numbered(CURRENT_FOR_UPDATE), numbered(CURRENT_FOR_SHARE),
+  'SELECT version FROM current WHERE type = $1 AND id = $2 FOR UPDATE',
+  ...Object.values(VERSION_STATEMENTS).map((text) => numbered(text)), numbered(`${VERSION_STATEMENTS.setting} FOR UPDATE`));
+
 /** One connection's queries; inside a transaction, its first failure is kept (later ones only say it aborted). */
 class Connection implements SqlRunner {
   failure?: unknown;
@@ -194,7 +211,7 @@ class Connection implements SqlRunner {
   private ended = false;
 
   constructor(
-    private readonly run: (text: string, params: readonly unknown[]) => Promise<{ rows: unknown[] }>,
+    private readonly run: (query: QueryConfig) => Promise<{ rows: unknown[] }>,
     private readonly transactional: boolean,
   ) {}
 
@@ -202,7 +219,9 @@ class Connection implements SqlRunner {
     // Work left running past its transaction (a Promise.all cut short by a failure) must not touch the client.
     if (this.ended) throw new Error('the store transaction this query belongs to has ended');
     try {
-      return (await this.run(text, params)).rows as T[];
+      // The plugin's own statements are prepared once per connection (the index write's plan costs more than its run).
+      const name = statementName(text);
+      return (await this.run({ text, values: params as unknown[], ...(name ? { name } : {}) })).rows as T[];
     } catch (error) {
       if (this.transactional) this.failure ??= error;
       throw error;
@@ -284,7 +303,7 @@ export class PostgresStore implements Store {
     this.pool = new Pool(poolConfig);
     // An idle connection dropped by the server (a restart) is an event, not a crash.
     this.pool.on('error', (error) => this.error(`PostgreSQL store: an idle connection failed: ${error.message}`));
-    this.reads = new Connection((text, params) => this.pool.query(text, params as unknown[]), false);
+    this.reads = new Connection((query) => this.pool.query(query), false);
     const where = 'connectionString' in config.connection
       ? config.connection.connectionString.replace(/\/\/[^@/]*@/, '//')
       : `${config.connection.host}:${config.connection.port}/${config.connection.database}`;
@@ -501,7 +520,7 @@ export class PostgresStore implements Store {
     const deadline = Date.now() + RETRY_BUDGET_MS;
     for (let attempt = 1; ; attempt++) {
       const client = await this.connect();
-      const connection = new Connection((text, params) => client.query(text, params as unknown[]), true);
+      const connection = new Connection((query) => client.query(query), true);
       const writer = this.writerOn(connection);
       let broken = false;
       try {
