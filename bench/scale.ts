@@ -429,15 +429,18 @@ function rssCell(server: Server, table: Table, column: number, row: string): voi
  * the default, so that ORTHANC_FHIR_TEST_PG (test/support/orthanc.ts) cannot
  * move a sqlite run onto PostgreSQL.
  */
-/** Orthanc's PostgreSQL index connections (SCALE_PG_INDEX_CONNECTIONS, default 4). */
-const PG_INDEX_CONNECTIONS = Number(process.env.SCALE_PG_INDEX_CONNECTIONS ?? 4);
+/**
+ * Orthanc's PostgreSQL index connections (SCALE_PG_INDEX_CONNECTIONS, default
+ * 1 as Debian's): more let Orthanc's reads run side by side, but with Orthanc
+ * 1.10.1 and the plugin 4.0 its concurrent writes collide and are retried.
+ */
+const PG_INDEX_CONNECTIONS = Number(process.env.SCALE_PG_INDEX_CONNECTIONS ?? 1);
 
 async function partOptions(database: string, fhir: Json, extra: Json = {}): Promise<OrthancOptions> {
   if (!cluster) return { fhir: { ...fhir, Store: 'SQLite' }, extra, verbose: false };
   await cluster.psql(`CREATE DATABASE ${database}`);
   return {
     fhir: { ...fhir, Store: 'PostgreSQL' },
-    // Several index connections, as the Orthanc Book advises (with 1, every index call of Orthanc waits for the one before).
     extra: { ...extra, PostgreSQL: cluster.orthancIndexConfig({ Database: database, IndexConnectionsCount: PG_INDEX_CONNECTIONS }) },
     extraPlugins: [POSTGRESQL_INDEX_PLUGIN],
     verbose: false,
@@ -1334,7 +1337,7 @@ async function main(): Promise<void> {
       cluster = await PostgresCluster.start();
       log(`PostgreSQL: a throw-away cluster on port ${cluster.port}, in ${cluster.dir}`);
       store = `PostgreSQL ${(await cluster.psql('SHOW server_version')).trim()} (a throw-away cluster on loopback, default settings but fsync on), `
-        + 'one database per part holding Orthanc\'s index (Debian\'s PostgreSQL index plugin, IndexConnectionsCount 1) and the FHIR tables (schema fhir)';
+        + `one database per part holding Orthanc's index (Debian's PostgreSQL index plugin, IndexConnectionsCount ${PG_INDEX_CONNECTIONS}) and the FHIR tables (schema fhir)`;
     }
     if (ORDER_SIZES.length > 0) await ordersPhase(orderTable);
     if (STUDY_SIZES.length > 0 && !stopping) await studiesPhase(studyTable);
