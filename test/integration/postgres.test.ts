@@ -229,12 +229,18 @@ describe('several Orthancs on one PostgreSQL', function () {
     }
   });
 
-  /** Creates ServiceRequests through both Orthancs, `workers` at a time, until `stop()`; the acknowledged ids. */
-  function burst(workers: number, stop: () => boolean, answers: Answer[] = []) {
+  /**
+   * Creates ServiceRequests through both Orthancs, `workers` at a time, once
+   * `acknowledgedAtLeast` of them are in (the load is going on), until stop():
+   * every answer, and the ids acknowledged.
+   */
+  async function burst(workers: number, acknowledgedAtLeast: number) {
     let n = 0;
+    let stopping = false;
+    const answers: Answer[] = [];
     const acknowledged: string[] = [];
     const done = Promise.all(Array.from({ length: workers }, async (_, w) => {
-      while (!stop()) {
+      while (!stopping) {
         const target = (n++ + w) % 2 ? b : a;
         const answer = await post(target.fhirUrl, 'ServiceRequest', serviceRequest(patientRef, `PG-BURST-${n}`));
         answers.push(answer);
@@ -242,31 +248,30 @@ describe('several Orthancs on one PostgreSQL', function () {
         if (answer.status !== 201) await sleep(20);
       }
     }));
-    return { done, acknowledged };
+    await until('writes going on', async () => (acknowledged.length >= acknowledgedAtLeast ? true : undefined));
+    const stop = async () => {
+      stopping = true;
+      await done;
+    };
+    /** The answers whose status is none of `expected`, described. */
+    const unexpected = (...expected: number[]) => answers.filter((r) => !expected.includes(r.status)).map((r) => `${r.status} ${JSON.stringify(r.body)}`);
+    return { answers, acknowledged, stop, unexpected };
   }
 
   it('kill -9 of A during a burst of creates through A and B: every 201 reads back through B', async () => {
-    let stopping = false;
-    const answers: Answer[] = [];
-    const { done, acknowledged } = burst(8, () => stopping, answers);
-    await until('writes going on', async () => (acknowledged.length > 40 ? true : undefined));
+    const { answers, acknowledged, stop, unexpected } = await burst(8, 41);
     await a.stop('SIGKILL');
     await sleep(1000);
-    stopping = true;
-    await done;
+    await stop();
     expect(answers.filter((r) => r.status === 0).length, 'requests cut off by the kill').to.be.greaterThan(0);
-    const unexpected = answers.filter((r) => ![0, 201].includes(r.status)).map((r) => `${r.status} ${JSON.stringify(r.body)}`);
-    expect(unexpected, unexpected.join('\n')).to.deep.equal([]);
+    expect(unexpected(0, 201), unexpected(0, 201).join('\n')).to.deep.equal([]);
     for (const id of acknowledged) expect((await get(b.fhirUrl, `ServiceRequest/${id}`)).status, id).to.equal(200);
     await a.restart();
     expect((await get(a.fhirUrl, `ServiceRequest/${acknowledged.at(-1)}`)).status).to.equal(200);
   });
 
   it('PostgreSQL stopped and started under load: 503 during the outage, then every request succeeds, nothing acknowledged lost', async () => {
-    let stopping = false;
-    const answers: Answer[] = [];
-    const { done, acknowledged } = burst(4, () => stopping, answers);
-    await until('writes going on', async () => (acknowledged.length > 20 ? true : undefined));
+    const { answers, acknowledged, stop, unexpected } = await burst(4, 21);
     await cluster.stop('fast');
     const outageStarted = answers.length;
     await sleep(3000);
@@ -276,8 +281,7 @@ describe('several Orthancs on one PostgreSQL', function () {
     await sleep(4000);
     const settled = answers.length;
     await until('writes after the restart', async () => (answers.length > settled + 40 ? true : undefined));
-    stopping = true;
-    await done;
+    await stop();
 
     const outage = answers.slice(outageStarted, restarted);
     expect(outage.filter((r) => r.status === 503).length, 'answers 503 during the outage').to.be.greaterThan(0);
@@ -285,8 +289,7 @@ describe('several Orthancs on one PostgreSQL', function () {
       expect(r.body!.resourceType).to.equal('OperationOutcome');
       expect(r.body!.issue[0].code).to.equal('transient');
     }
-    const unexpected = answers.filter((r) => ![201, 503].includes(r.status)).map((r) => `${r.status} ${JSON.stringify(r.body)}`);
-    expect(unexpected, unexpected.join('\n')).to.deep.equal([]);
+    expect(unexpected(201, 503), unexpected(201, 503).join('\n')).to.deep.equal([]);
     expect(Math.max(...answers.map((r) => r.ms)), 'slowest answer, ms').to.be.below(REQUEST_TIMEOUT_S * 1000);
     const after = answers.slice(settled);
     expect(after.filter((r) => r.status !== 201).map((r) => r.status), 'after the restart').to.deep.equal([]);
