@@ -46,6 +46,7 @@ import { type Issue, type ValidatedType, VALIDATED_TYPES, preloadValidators, sch
 
 export { type ValidatedType, VALIDATED_TYPES, preloadValidators };
 export { literalReferenceProblem } from './rules';
+export { type R4ValidatedType, type R4ValidationOptions, preloadR4Validators, validateR4Resource } from './r4';
 
 export const MAX_ISSUES = 50;
 

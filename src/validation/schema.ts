@@ -32,6 +32,17 @@ export function preloadValidators(): void {
   validators();
 }
 
+/**
+ * What the diagnostics of a set of generated validators depend on: the FHIR
+ * release named in them, and its pattern -> primitive type table.
+ */
+export interface SchemaRelease {
+  name: string;
+  patternTypes(): Readonly<Record<string, string>>;
+}
+
+const R5: SchemaRelease = { name: 'R5', patternTypes: () => validators().patternTypes };
+
 const ID_RULE = '1 to 64 characters among A-Z, a-z, 0-9, "-" and "."';
 
 function describeType(value: unknown): string {
@@ -41,9 +52,9 @@ function describeType(value: unknown): string {
   return `the ${typeof value} ${show(value)}`;
 }
 
-function patternIssue(error: ErrorObject, value: unknown): string {
+function patternIssue(error: ErrorObject, value: unknown, release: SchemaRelease): string {
   const pattern = String((error.params as { pattern?: unknown }).pattern);
-  const primitive = validators().patternTypes[pattern];
+  const primitive = release.patternTypes()[pattern];
   if (primitive === 'id') return `${show(value)} is not a valid id (${ID_RULE})`;
   if (primitive === 'dateTime') {
     return `${show(value)} is not a valid dateTime (YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm:ss with a UTC offset such as Z or +01:00)`;
@@ -56,7 +67,7 @@ function patternIssue(error: ErrorObject, value: unknown): string {
 }
 
 /** One ajv error as an issue; `path` is where the error lies (a missing or unknown element included). */
-export function issueFromAjv(error: ErrorObject, resource: unknown): Issue {
+export function issueFromAjv(error: ErrorObject, resource: unknown, release: SchemaRelease = R5): Issue {
   const path = fromPointer(error.instancePath);
   const value = valueAt(resource, path);
   const params = error.params as Record<string, unknown>;
@@ -70,7 +81,7 @@ export function issueFromAjv(error: ErrorObject, resource: unknown): Issue {
       return {
         path: [...path, unknown],
         code: 'structure',
-        diagnostics: `Unknown element '${unknown}': not an element of this FHIR R5 type (check the spelling and the R5 name)`,
+        diagnostics: `Unknown element '${unknown}': not an element of this FHIR ${release.name} type (check the spelling and the ${release.name} name)`,
       };
     }
     case 'type': {
@@ -81,7 +92,7 @@ export function issueFromAjv(error: ErrorObject, resource: unknown): Issue {
     case 'enum': {
       const allowed = Array.isArray(params.allowedValues) ? params.allowedValues.map(String) : [];
       if (path[path.length - 1] === 'resourceType') {
-        return { path, code: 'code-invalid', diagnostics: `${show(value)} is not a FHIR R5 resource type` };
+        return { path, code: 'code-invalid', diagnostics: `${show(value)} is not a FHIR ${release.name} resource type` };
       }
       const list = allowed.length <= 20 ? `: one of ${allowed.join(', ')}` : '';
       return { path, code: 'code-invalid', diagnostics: `${show(value)} is not an allowed code${list}` };
@@ -89,7 +100,7 @@ export function issueFromAjv(error: ErrorObject, resource: unknown): Issue {
     case 'const':
       return { path, code: 'value', diagnostics: `${show(value)} must be ${show(params.allowedValue)}` };
     case 'pattern':
-      return { path, code: 'value', diagnostics: patternIssue(error, value) };
+      return { path, code: 'value', diagnostics: patternIssue(error, value, release) };
     case 'minimum':
     case 'maximum':
     case 'exclusiveMinimum':
