@@ -45,6 +45,11 @@ export const unprocessable = (diagnostics: string, expression?: string[]) =>
 /** 400, as the orders issue asks (rather than HTTP's 413), with the code that says why. */
 export const tooLarge = (diagnostics: string) => fail(400, 'too-long', diagnostics);
 
+/** 503 with Retry-After: the service will answer this once what it waits for is ready. */
+export function unavailable(diagnostics: string, retryAfterSeconds = 10): OperationOutcomeError {
+  return new OperationOutcomeError(503, outcome('transient', diagnostics), { 'retry-after': String(retryAfterSeconds) });
+}
+
 export function methodNotAllowed(diagnostics: string, allowed: string[]): OperationOutcomeError {
   return new OperationOutcomeError(405, outcome('not-supported', diagnostics), { allow: allowed.join(', ') });
 }

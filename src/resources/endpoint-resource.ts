@@ -11,6 +11,7 @@ import { buildDicomWebEndpoint, dicomWebAddress, DICOMWEB_ENDPOINT_ID, endpointR
 import type { InteractionContext, ResourceProvider } from './provider';
 import type { ResourceRegistry } from './registry';
 import { searchAllOf, searchBundle, type SearchSource } from './search-flow';
+import { SEARCH_CATALOG } from './search-catalog';
 
 const DICOMWEB_PLUGIN = 'dicom-web';
 
@@ -19,6 +20,9 @@ export function orthancBaseUrl(fhirBaseUrl: string): string {
 }
 
 export class DicomWebEndpoints {
+  /** The Endpoint is made from the configuration and the plugins loaded: it changes only when Orthanc starts. */
+  private readonly since = new Date().toISOString();
+
   constructor(
     private readonly index: DicomIndex,
     private readonly config: FhirConfig,
@@ -30,7 +34,7 @@ export class DicomWebEndpoints {
 
   async endpoint(request: InteractionContext): Promise<Resource | undefined> {
     if (!(await this.available())) return undefined;
-    return buildDicomWebEndpoint({ address: dicomWebAddress(orthancBaseUrl(request.baseUrl), this.config.dicomWebRoot) });
+    return buildDicomWebEndpoint({ address: dicomWebAddress(orthancBaseUrl(request.baseUrl), this.config.dicomWebRoot), lastUpdated: this.since });
   }
 
   /** The references ImagingStudy.endpoint carries: the DICOMweb Endpoint, when there is one. */
@@ -42,7 +46,7 @@ export class DicomWebEndpoints {
 export function createEndpointResource(endpoints: DicomWebEndpoints, registry: ResourceRegistry, config: FhirConfig): ResourceProvider {
   const definition = defineSearch({
     resourceType: 'Endpoint',
-    params: ['_id', 'status', 'connection-type', 'name'],
+    params: ['_id', '_lastUpdated', 'status', 'connection-type', 'name'],
     defaultCount: config.defaultCount,
     maxCount: config.maxCount,
   });
@@ -64,6 +68,8 @@ export function createEndpointResource(endpoints: DicomWebEndpoints, registry: R
     type: 'Endpoint',
     interactions: ['read', 'search-type'],
     searchParams: searchParamDeclarations(definition),
+    searchInclude: definition.include,
+    searchRevInclude: SEARCH_CATALOG.revIncludesOf('Endpoint'),
     documentation: "This Orthanc's DICOMweb (WADO-RS) service, while the DICOMweb plugin is loaded",
     async read(id, request) {
       const endpoint = await endpoints.endpoint(request);

@@ -18,7 +18,8 @@ import { accessionNumber, studyInstanceUid } from './orders';
 import type { InteractionContext, ResourceProvider } from './provider';
 import type { ResourceRegistry } from './registry';
 import { SEARCH_DECLARATIONS } from './search-declarations';
-import { searchAllOf, searchBundle, type SearchSource } from './search-flow';
+import { refuseJoinsWhileBuilding, searchAllOf, searchBundle, type SearchSource } from './search-flow';
+import { SEARCH_CATALOG } from './search-catalog';
 
 function intersect(sets: string[][]): Set<string> | undefined {
   let result: Set<string> | undefined;
@@ -129,6 +130,7 @@ export function createImagingStudyResource({ reader, imagingIndex, store, regist
     return {
       definition,
       async find(search: SearchRequest) {
+        refuseJoinsWhileBuilding(search);
         const plan = planStudySearch(search);
         const allowed = await allowedStudies(plan);
         const studies = allowed
@@ -152,6 +154,7 @@ export function createImagingStudyResource({ reader, imagingIndex, store, regist
     interactions: ['read', 'search-type'],
     searchParams: searchParamDeclarations(definition),
     searchInclude: definition.include,
+    searchRevInclude: SEARCH_CATALOG.revIncludesOf('ImagingStudy'),
     documentation: "Orthanc's studies; ImagingStudy.id is Orthanc's study id",
     async read(id: string) {
       const resource = await reader.study(id);

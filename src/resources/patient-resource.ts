@@ -19,8 +19,9 @@ import { mergePatient, orthancPatientId, patientIdOf } from './patient-identity'
 import type { InteractionContext, InteractionResult, ResourceProvider } from './provider';
 import type { ResourceRegistry } from './registry';
 import { SEARCH_DECLARATIONS } from './search-declarations';
-import { searchAllOf, searchBundle, type SearchSource } from './search-flow';
+import { refuseJoinsWhileBuilding, searchAllOf, searchBundle, type SearchSource } from './search-flow';
 import { checkVersion, existingMatch, versionHeaders } from './stored-resource';
+import { SEARCH_CATALOG } from './search-catalog';
 
 const DICOM_SEX: Record<string, string> = { male: 'M', female: 'F', other: 'O' };
 
@@ -83,6 +84,7 @@ export function createPatientResource({ reader, imagingIndex, store, registry, c
     return {
       definition,
       async find(search) {
+        refuseJoinsWhileBuilding(search);
         const plan = planPatientSearch(search, config.patientIdSystem);
         const patients = plan.ids
           ? (await Promise.all(plan.ids.map((id) => index.patient(id)))).filter((p): p is OrthancPatient => p !== undefined)
@@ -132,7 +134,8 @@ export function createPatientResource({ reader, imagingIndex, store, registry, c
     type: 'Patient',
     interactions: ['read', 'vread', 'update', 'create', 'search-type'],
     searchParams: searchParamDeclarations(definition),
-    searchRevInclude: definition.revInclude,
+    searchInclude: definition.include,
+    searchRevInclude: SEARCH_CATALOG.revIncludesOf('Patient'),
     documentation:
       "Orthanc's patients (Patient.id is Orthanc's patient id), merged with Patients written over FHIR, whose id is derived from their PatientID as Orthanc derives it",
     async read(id) {

@@ -1,30 +1,28 @@
 // The search declaration of each indexed type, in one place: the resource
 // modules serve it (and the CapabilityStatement lists it), and the indexer
 // fills the index tables from the same declaration, so that what is
-// declared is exactly what is indexed.
+// declared is exactly what is indexed. Every reference parameter can be
+// followed by _include, _revinclude and chains. A change here changes the
+// index rows: bump INDEX_VERSION (src/store/reindex.ts) to rebuild them.
 import type { SearchSetup } from '../search';
 
-type Declaration = Pick<SearchSetup, 'params' | 'include' | 'revInclude'>;
+type Declaration = Pick<SearchSetup, 'params'>;
 
 export const SEARCH_DECLARATIONS = {
   Patient: {
-    params: ['_id', 'identifier', 'name', 'family', 'given', 'birthdate', 'gender'],
-    revInclude: ['ImagingStudy:subject'],
+    params: ['_id', '_lastUpdated', 'identifier', 'name', 'family', 'given', 'birthdate', 'gender'],
   },
   ImagingStudy: {
-    params: ['_id', 'identifier', 'patient', 'subject', 'started', 'modality', 'series', 'instance', 'dicom-class',
+    params: ['_id', '_lastUpdated', 'identifier', 'patient', 'subject', 'started', 'modality', 'series', 'instance', 'dicom-class',
       'status', 'endpoint', 'referrer', 'based-on'],
-    include: ['ImagingStudy:subject', 'ImagingStudy:endpoint'],
   },
   ServiceRequest: {
     params: ['_id', '_lastUpdated', 'identifier', 'patient', 'subject', 'status', 'intent', 'code-concept', 'authored',
       'occurrence', 'requisition', 'performer', 'based-on'],
-    revInclude: ['Task:based-on'],
   },
   Task: {
     params: ['_id', '_lastUpdated', 'identifier', 'status', 'intent', 'based-on', 'focus', 'patient', 'subject', 'owner',
       'code', 'authored-on', 'modified', 'period', 'business-status'],
-    include: ['Task:based-on'],
   },
 } satisfies Record<string, Declaration>;
 

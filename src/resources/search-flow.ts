@@ -1,11 +1,13 @@
 // The steps every search shares: parse once, let the index find the page's
 // ids (in the database, never by listing a type), load those resources,
 // resolve _include / _revinclude through the registry, build the Bundle.
-import type { Bundle, Resource } from '../fhir/types';
+import type { Bundle, OperationOutcomeIssue, Resource } from '../fhir/types';
+import { unavailable } from '../fhir/outcome';
 import {
-  buildSearchBundle, includeReferences, matchesSearch, parseSearchQuery, parseSearchRequest, revIncludeQueries,
+  buildSearchBundle, includeReferences, joinedFilter, matchesSearch, parseSearchQuery, parseSearchRequest, revIncludeQueries,
   type SearchDefinition, type SearchRequest,
 } from '../search';
+import { SEARCH_CATALOG } from './search-catalog';
 import type { SearchIds } from '../store/store';
 import type { InteractionContext } from './provider';
 import type { ResourceRegistry } from './registry';
@@ -39,14 +41,61 @@ async function matchesOf(source: SearchSource, asked: SearchRequest, context: In
   return found.total === undefined ? { page, more: found.more } : { page, more: found.more, total: found.total };
 }
 
-export async function searchBundle(source: SearchSource, context: InteractionContext, registry: ResourceRegistry): Promise<Bundle> {
-  const search = parseSearchRequest(source.definition, context);
-  const { total, page, more } = await matchesOf(source, search, context);
-  const included: Resource[] = await registry.readAll(includeReferences(page, search), context);
-  for (const { resourceType, query } of revIncludeQueries(page, search)) {
-    included.push(...(await registry.searchAll(resourceType, query, context)));
+/** Chains and _has are joins in the index: before the imaging index is built, they wait for it. */
+export function refuseJoinsWhileBuilding(search: SearchRequest): void {
+  const joined = joinedFilter(search);
+  if (joined) throw unavailable(`'${joined}' needs the search index, which is being built from Orthanc's studies; try again shortly`);
+}
+
+/** _include:iterate follows references this many steps from the matches at most. */
+const MAX_INCLUDE_ROUNDS = 4;
+/** A page includes at most this many resources: what :iterate reaches is bounded by it. */
+export const MAX_INCLUDED = 500;
+
+interface Included {
+  resources: Resource[];
+  /** Whether MAX_INCLUDED stopped the includes. */
+  truncated: boolean;
+}
+
+/**
+ * The resources _include and _revinclude add to a page: the rules apply to
+ * the matches, then the :iterate ones to what the previous step added, until
+ * nothing new comes, MAX_INCLUDE_ROUNDS steps or MAX_INCLUDED resources.
+ */
+async function includedOf(page: readonly Resource[], search: SearchRequest, context: InteractionContext, registry: ResourceRegistry): Promise<Included> {
+  const key = (r: Resource) => `${r.resourceType}/${r.id}`;
+  const seen = new Set(page.map(key));
+  const resources: Resource[] = [];
+  let frontier: readonly Resource[] = page;
+  for (let round = 0; round < MAX_INCLUDE_ROUNDS && frontier.length > 0; round++) {
+    const include = search.include.filter((rule) => round === 0 || rule.iterate);
+    const revInclude = search.revInclude.filter((rule) => round === 0 || rule.iterate);
+    if (include.length === 0 && revInclude.length === 0) break;
+    const found: Resource[] = await registry.readAll(includeReferences(frontier, include, search.baseUrl), context);
+    for (const { resourceType, query } of revIncludeQueries(frontier, revInclude)) {
+      found.push(...(await registry.searchAll(resourceType, query, context)));
+    }
+    const added = found.filter((r) => !seen.has(key(r)) && seen.add(key(r)));
+    if (resources.length + added.length > MAX_INCLUDED) {
+      resources.push(...added.slice(0, MAX_INCLUDED - resources.length));
+      return { resources, truncated: true };
+    }
+    resources.push(...added);
+    frontier = added;
   }
-  return buildSearchBundle({ search, baseUrl: context.baseUrl, matches: page, total, more, included });
+  return { resources, truncated: false };
+}
+
+export async function searchBundle(source: SearchSource, context: InteractionContext, registry: ResourceRegistry): Promise<Bundle> {
+  const parsed = parseSearchRequest(source.definition, context, { catalog: SEARCH_CATALOG });
+  const { total, page, more } = await matchesOf(source, parsed, context);
+  const included = await includedOf(page, parsed, context, registry);
+  const truncation: OperationOutcomeIssue[] = included.truncated
+    ? [{ severity: 'information', code: 'too-costly', diagnostics: `_include and _revinclude stopped at ${MAX_INCLUDED} resources for this page; ask for smaller pages` }]
+    : [];
+  const search = truncation.length > 0 ? { ...parsed, warnings: [...parsed.warnings, ...truncation] } : parsed;
+  return buildSearchBundle({ search, baseUrl: context.baseUrl, matches: page, total, more, included: included.resources });
 }
 
 /** The first `limit` matches of a query (for another type's _revinclude, or a condition). */
@@ -54,7 +103,7 @@ export async function searchAllOf(
   source: SearchSource, query: Array<[string, string]>, context: InteractionContext, limit = source.definition.maxCount,
 ): Promise<Resource[]> {
   const search: SearchRequest = {
-    ...parseSearchQuery(source.definition, query, { baseUrl: context.baseUrl }),
+    ...parseSearchQuery(source.definition, query, { baseUrl: context.baseUrl, catalog: SEARCH_CATALOG }),
     count: Math.min(limit, source.definition.maxCount),
     offset: 0,
   };

@@ -2,10 +2,11 @@
 // declared parameters (search/index-rows.ts) and the keys its modules look
 // resources up by. Handed to the store, which indexes every write with it.
 import type { Resource } from '../fhir/types';
-import { defineSearch, indexRows, type IndexKeys, type SearchDefinition } from '../search';
+import { indexRows, type IndexKeys } from '../search';
 import type { ResourceIndexer } from '../store/store';
 import { accessionNumber, studyInstanceUid } from './orders';
-import { SEARCH_DECLARATIONS, type IndexedType } from './search-declarations';
+import { SEARCH_CATALOG } from './search-catalog';
+import type { IndexedType } from './search-declarations';
 
 /** A stored resource that keys read, by type and id. */
 export type Lookup = (type: string, id: string) => Resource | undefined;
@@ -39,14 +40,10 @@ export interface IndexerOptions {
 }
 
 export function createIndexer(options: IndexerOptions = {}): ResourceIndexer {
-  const definitions = new Map<string, SearchDefinition>();
-  for (const [type, declaration] of Object.entries(SEARCH_DECLARATIONS)) {
-    definitions.set(type, defineSearch({ resourceType: type, ...declaration, maxCount: 10000 }));
-  }
   const own: Partial<Record<IndexedType, KeysOf>> = { ServiceRequest: { keys: serviceRequestKeys } };
   return {
     async rows(resource, read, baseUrl) {
-      const definition = definitions.get(resource.resourceType);
+      const definition = SEARCH_CATALOG.get(resource.resourceType);
       if (!definition) return undefined;
       const type = resource.resourceType as IndexedType;
       const derive = [own[type], options.keys?.[type]].filter((k): k is KeysOf => k !== undefined);

@@ -12,6 +12,7 @@ import type { InteractionContext, InteractionResult, ResourceProvider } from './
 import type { ResourceRegistry } from './registry';
 import { SEARCH_DECLARATIONS, type IndexedType } from './search-declarations';
 import { searchAllOf, searchBundle, type SearchSource } from './search-flow';
+import { SEARCH_CATALOG } from './search-catalog';
 
 export interface StoredTypeSetup {
   type: IndexedType;
@@ -127,7 +128,7 @@ export function createStoredResource(setup: StoredTypeSetup, store: Store, regis
     interactions: ['read', 'vread', 'update', 'delete', 'history-instance', 'history-type', 'create', 'search-type'],
     searchParams: searchParamDeclarations(definition),
     searchInclude: definition.include,
-    searchRevInclude: definition.revInclude,
+    searchRevInclude: SEARCH_CATALOG.revIncludesOf(type),
     documentation: setup.documentation,
 
     read: async (id) => (await live(id)).resource!,

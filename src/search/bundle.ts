@@ -2,7 +2,8 @@
 // included resources, an outcome entry for what lenient handling ignored,
 // and paging links that repeat the search in a canonical form (parameters
 // sorted, properly encoded) with _offset as the page cursor.
-import type { Bundle, BundleEntry, BundleLink, Coding, Resource } from '../fhir/types';
+import type { Bundle, BundleEntry, BundleLink, Resource } from '../fhir/types';
+import { subset } from './subset';
 import type { SearchRequest } from './types';
 
 export interface SearchBundleInput {
@@ -21,8 +22,6 @@ export interface SearchBundleInput {
   /** Bundle.timestamp, an instant. */
   readonly timestamp?: string;
 }
-
-const SUBSETTED: Coding = { system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'SUBSETTED' };
 
 /** The query of the search in canonical order, with `offset` as the page cursor. */
 export function searchQuery(search: SearchRequest, offset: number): Array<[string, string]> {
@@ -71,21 +70,6 @@ function pagingLinks(input: SearchBundleInput): BundleLink[] {
   return links;
 }
 
-/** _elements and _summary=data: a copy with fewer elements, tagged SUBSETTED as the spec requires. */
-function shape(resource: Resource, search: SearchRequest): Resource {
-  if (search.elements === undefined && search.summary !== 'data') return resource;
-  const kept: Resource = { resourceType: resource.resourceType };
-  for (const [key, value] of Object.entries(resource)) {
-    if (key === 'resourceType' || key === 'meta') continue;
-    const wanted = search.elements === undefined ? key !== 'text' : key === 'id' || search.elements.includes(key);
-    if (wanted) kept[key] = value;
-  }
-  const meta = resource.meta ?? {};
-  const tags = Array.isArray(meta.tag) ? (meta.tag as Coding[]) : [];
-  kept.meta = { ...meta, tag: [...tags, SUBSETTED] };
-  return kept;
-}
-
 export function buildSearchBundle(input: SearchBundleInput): Bundle {
   const { search, baseUrl } = input;
   const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset' };
@@ -101,7 +85,7 @@ export function buildSearchBundle(input: SearchBundleInput): Bundle {
     // A resource is in a searchset once, as a match if it is one.
     if (seen.has(key)) return;
     seen.add(key);
-    entries.push({ fullUrl: `${baseUrl}/${key}`, resource: mode === 'match' ? shape(resource, search) : resource, search: { mode } });
+    entries.push({ fullUrl: `${baseUrl}/${key}`, resource: subset(resource, search, search.resourceType), search: { mode } });
   };
   if (search.summary !== 'count') {
     for (const resource of input.matches) add(resource, 'match');

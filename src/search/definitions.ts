@@ -53,9 +53,9 @@ export interface SearchSetup {
   readonly params: readonly string[];
   /** Definitions for codes with no (usable) official one; they win over the official definition. */
   readonly custom?: Readonly<Record<string, SearchParamDefinition>>;
-  /** Accepted _include values, 'ImagingStudy:subject' or 'ImagingStudy:subject:Patient'. */
+  /** The _include values to advertise, 'ImagingStudy:subject' or 'ImagingStudy:subject:Patient'; default: every reference parameter. */
   readonly include?: readonly string[];
-  /** Accepted _revinclude values, e.g. 'ImagingStudy:patient'. */
+  /** The _revinclude values to advertise, e.g. 'ImagingStudy:patient' (checked at load). */
   readonly revInclude?: readonly string[];
   /** Page size when _count is absent. Default 20. */
   readonly defaultCount?: number;
@@ -70,9 +70,6 @@ export interface SearchDefinition {
   readonly revInclude: readonly string[];
   readonly defaultCount: number;
   readonly maxCount: number;
-  /** Reference parameters named by include (keyed by code) and revInclude (keyed 'Type:code'). */
-  readonly includeParams: ReadonlyMap<string, ResolvedSearchParam>;
-  readonly revIncludeParams: ReadonlyMap<string, ResolvedSearchParam>;
 }
 
 /** Compiles one definition, throwing a plain Error (a configuration bug, not a client error). */
@@ -110,8 +107,9 @@ function lookup(setup: SearchSetup, resourceType: string, code: string): Resolve
 export function defineSearch(setup: SearchSetup): SearchDefinition {
   const params = new Map<string, ResolvedSearchParam>();
   for (const code of setup.params) params.set(code, lookup(setup, setup.resourceType, code));
-  const include = setup.include ?? [];
-  const includeParams = new Map<string, ResolvedSearchParam>();
+  // By default every reference parameter can be followed by _include; which
+  // other types' references lead here (_revinclude) is the catalog's to say.
+  const include = setup.include ?? [...params.values()].filter((p) => p.type === 'reference').map((p) => `${setup.resourceType}:${p.code}`);
   for (const value of include) {
     const [source, code, target, extra] = value.split(':');
     if (source !== setup.resourceType || code === undefined || extra !== undefined) {
@@ -122,9 +120,7 @@ export function defineSearch(setup: SearchSetup): SearchDefinition {
     if (target !== undefined && param.target.length > 0 && !param.target.includes(target)) {
       throw new Error(`_include '${value}': '${target}' is not a target of '${code}'`);
     }
-    includeParams.set(code, param);
   }
-  const revIncludeParams = new Map<string, ResolvedSearchParam>();
   for (const value of setup.revInclude ?? []) {
     const [source, code, target, extra] = value.split(':');
     if (!source || !code || extra !== undefined) throw new Error(`_revinclude '${value}': expected 'Type:param[:Type]'`);
@@ -133,7 +129,6 @@ export function defineSearch(setup: SearchSetup): SearchDefinition {
     if (param.target.length > 0 && !param.target.includes(target ?? setup.resourceType)) {
       throw new Error(`_revinclude '${value}': '${source}.${code}' cannot refer to ${setup.resourceType}`);
     }
-    revIncludeParams.set(`${source}:${code}`, param);
   }
   const defaultCount = setup.defaultCount ?? 20;
   const maxCount = setup.maxCount ?? 100;
@@ -147,8 +142,6 @@ export function defineSearch(setup: SearchSetup): SearchDefinition {
     revInclude: setup.revInclude ?? [],
     defaultCount,
     maxCount,
-    includeParams,
-    revIncludeParams,
   };
 }
 

@@ -5,6 +5,7 @@
 //   const { total, page } = runSearch(patients, request);      // or matchesSearch() per resource
 //   return buildSearchBundle({ search: request, baseUrl: fhirRequest.baseUrl, matches: page, total });
 export { buildSearchBundle, searchQuery, searchUrl, type SearchBundleInput } from './bundle';
+export { SearchCatalog } from './catalog';
 export { parseDateRange } from './dates';
 export {
   defineSearch, officialResourceTypes, officialSearchParam, resolveSearchParam, searchParamDeclarations,
@@ -14,5 +15,5 @@ export { compileFhirPath, evaluateFhirPath, FhirPathError, type CompiledFhirPath
 export { compareForSort, matchesFilter, matchesSearch, normalizeText } from './match';
 export { parseSearchQuery, parseSearchRequest, preferLenient, type ParseOptions, type SearchInput } from './parse';
 export { indexRows, paramKey, type IndexKeys, type IndexRows } from './index-rows';
-export { includeReferences, revIncludeQueries, runSearch, type SearchResult } from './run';
+export { includeReferences, joinedFilter, revIncludeQueries, runSearch, type SearchResult } from './run';
 export type * from './types';

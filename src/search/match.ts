@@ -70,6 +70,11 @@ export function matchesFilter(resource: Resource, filter: SearchFilter, search: 
       });
     case 'uri':
       return items.some((item) => typeof item.value === 'string' && filter.values.includes(item.value));
+    case 'chain':
+    case 'has':
+      // They concern other resources, which only the index joins: a re-check
+      // of a resource read live leaves them to the index's answer.
+      return true;
   }
 }
 

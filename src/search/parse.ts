@@ -8,6 +8,7 @@
 // the Bundle links carry: the engine is stateless and I/O-free.
 import { badRequest, notSupported } from '../fhir/outcome';
 import type { OperationOutcomeIssue } from '../fhir/types';
+import { SearchCatalog } from './catalog';
 import { parseDateRange } from './dates';
 import type { SearchDefinition } from './definitions';
 import { localReference, parseReference } from './reference';
@@ -23,6 +24,8 @@ export interface ParseOptions {
   readonly baseUrl?: string;
   /** 'Now' for the ap prefix; defaults to the current time. */
   readonly now?: number | Date;
+  /** The other indexed types' definitions, for chains, _has, _include:iterate and _revinclude. */
+  readonly catalog?: SearchCatalog;
 }
 
 // Handled by the HTTP layer (content negotiation, pretty printing).
@@ -33,6 +36,9 @@ const PREFIXES: readonly Prefix[] = ['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', '
 const KNOWN_MODIFIERS = new Set(['above', 'below', 'code-text', 'contains', 'exact', 'identifier', 'in', 'iterate',
   'missing', 'not', 'not-in', 'of-type', 'text', 'text-advanced', 'type']);
 const ID = /^[A-Za-z0-9\-.]{1,64}$/;
+/** Chains and _has nest at most this deep ('a.b.c.d'): each level is one more join. */
+const MAX_CHAIN_DEPTH = 4;
+const SUMMARY_MODES: readonly string[] = ['true', 'text', 'data', 'count', 'false'];
 
 /** True when the Prefer header asks for lenient handling of unknown parameters. */
 export function preferLenient(headers: Readonly<Record<string, string>>): boolean {
@@ -48,7 +54,9 @@ export interface SearchInput {
 }
 
 /** Parses a request's search parameters. */
-export function parseSearchRequest(definition: SearchDefinition, input: SearchInput, options: { now?: number | Date } = {}): SearchRequest {
+export function parseSearchRequest(
+  definition: SearchDefinition, input: SearchInput, options: { now?: number | Date; catalog?: SearchCatalog } = {},
+): SearchRequest {
   return parseSearchQuery(definition, input.query, { ...options, lenient: input.lenient, baseUrl: input.baseUrl });
 }
 
@@ -120,16 +128,18 @@ export function parseSearchQuery(
         sort = parseSort(definition, value, unsupported);
         continue;
       case '_include':
-      case '_revinclude': {
-        const rule = parseInclude(definition, name, value);
-        if (rule) (name === '_include' ? include : revInclude).push(rule);
+      case '_revinclude':
+      case '_include:iterate':
+      case '_revinclude:iterate': {
+        const kind = code as '_include' | '_revinclude';
+        const rule = parseInclude(definition, options.catalog, kind, value, modifier === 'iterate');
+        if (rule) (kind === '_include' ? include : revInclude).push(rule);
         else unsupported(`${name}=${value} is not supported for ${definition.resourceType}`, name);
         continue;
       }
       case '_summary':
-        if (value === 'count' || value === 'false' || value === 'data') summary = value;
-        else if (value === 'true' || value === 'text') unsupported(`_summary=${value} is not supported`, name);
-        else throw badRequest(`_summary must be one of true, text, data, count, false (got '${value}')`, [name]);
+        if (!SUMMARY_MODES.includes(value)) throw badRequest(`_summary must be one of true, text, data, count, false (got '${value}')`, [name]);
+        summary = value as SummaryMode;
         continue;
       case '_total':
         if (value !== 'none' && value !== 'estimate' && value !== 'accurate') {
@@ -140,26 +150,16 @@ export function parseSearchQuery(
       case '_elements':
         elements = value.split(',').map((e) => e.trim()).filter((e) => e !== '');
         for (const element of elements) {
-          if (!/^[A-Za-z][A-Za-z0-9]*$/.test(element)) throw badRequest(`_elements: '${element}' is not an element name`, [name]);
+          if (!/^(?:[A-Z][A-Za-z]*\.)?[A-Za-z][A-Za-z0-9]*$/.test(element)) throw badRequest(`_elements: '${element}' is not an element name`, [name]);
         }
         continue;
     }
     if (modifier !== undefined && (SINGLE_RESULT_PARAMS.has(code) || code === '_include' || code === '_revinclude')) {
-      unsupported(`'${name}' is not supported`, name); // e.g. _include:iterate
+      unsupported(`'${name}' is not supported`, name);
       continue;
     }
-    if (name.includes('.')) { // 'subject.name' and 'subject:Patient.name'
-      unsupported(`Chained search ('${name}') is not supported`, name);
-      continue;
-    }
-    const param = definition.params.get(code);
-    if (param === undefined) {
-      unsupported(`Unknown or unsupported search parameter '${code}' for ${definition.resourceType}`, name);
-      continue;
-    }
-    // "Parameters with no value are ignored" (search.html).
-    if (value === '') continue;
-    filters.push(parseFilter(param, name, modifier, value, options.baseUrl));
+    const filter = parseNamedFilter(definition, name, value, { ...options, unsupported, depth: 0 });
+    if (filter) filters.push(filter);
   }
 
   const now = options.now === undefined ? Date.now() : typeof options.now === 'number' ? options.now : options.now.getTime();
@@ -188,14 +188,105 @@ function parseSort(definition: SearchDefinition, value: string, unsupported: (d:
   return rules;
 }
 
-/** An include the provider declared, or undefined ('*', :iterate and undeclared ones). */
-function parseInclude(definition: SearchDefinition, name: '_include' | '_revinclude', value: string): IncludeRule | undefined {
-  const [source, code, target] = value.split(':');
-  if (source === undefined || code === undefined) return undefined;
-  const declared = name === '_include' ? definition.include : definition.revInclude;
-  if (!declared.includes(value) && !declared.includes(`${source}:${code}`)) return undefined;
-  const param = name === '_include' ? definition.includeParams.get(code) : definition.revIncludeParams.get(`${source}:${code}`);
-  return param ? { source, param, target, raw: value } : undefined;
+/**
+ * An _include or _revinclude of a reference parameter the types declare
+ * ('Source:param[:Target]'), or undefined for one not supported ('*', an
+ * undeclared parameter). Without :iterate, an _include starts from this
+ * type and a _revinclude must be able to point to it.
+ */
+function parseInclude(
+  definition: SearchDefinition, catalog: SearchCatalog | undefined, name: '_include' | '_revinclude', value: string, iterate: boolean,
+): IncludeRule | undefined {
+  const [source, code, target, extra] = value.split(':');
+  if (!source || !code || extra !== undefined) throw badRequest(`${name}: '${value}' is not Type:parameter[:targetType]`, [name]);
+  const param = source === definition.resourceType ? definition.params.get(code) : catalog?.reference(source, code);
+  if (param?.type !== 'reference') return undefined;
+  if (!iterate && name === '_include' && source !== definition.resourceType) return undefined;
+  if (!iterate && name === '_revinclude' && !SearchCatalog.canTarget(param, definition.resourceType)) return undefined;
+  if (target !== undefined && !SearchCatalog.canTarget(param, target)) {
+    throw badRequest(`${name}: ${target} is not a target type of '${source}.${code}'`, [name]);
+  }
+  return { source, param, target, raw: value, iterate };
+}
+
+interface NamedFilterOptions {
+  readonly baseUrl?: string;
+  readonly catalog?: SearchCatalog;
+  readonly unsupported: (diagnostics: string, name: string) => void;
+  readonly depth: number;
+}
+
+/**
+ * One filter parameter of `definition`'s type, by its full name: a plain
+ * parameter with its modifier ('name:exact'), a chain ('subject:Patient.name')
+ * or a _has ('_has:Task:based-on:status'), whose inner names are parsed the
+ * same way against the other type. Undefined when lenient handling ignored it.
+ */
+function parseNamedFilter(definition: SearchDefinition, name: string, value: string, options: NamedFilterOptions): SearchFilter | undefined {
+  const type = definition.resourceType;
+  if (name.startsWith('_has:')) return parseHas(definition, name, value, options);
+  const dot = name.indexOf('.');
+  const head = dot < 0 ? name : name.slice(0, dot);
+  const colon = head.indexOf(':');
+  const code = colon < 0 ? head : head.slice(0, colon);
+  const modifier = colon < 0 ? undefined : head.slice(colon + 1);
+  const param = definition.params.get(code);
+  if (param === undefined) {
+    options.unsupported(`Unknown or unsupported search parameter '${code}' for ${type}`, name);
+    return undefined;
+  }
+  if (dot < 0) return parseFilter(param, name, modifier, value, options.baseUrl);
+  return parseChain(param, name, modifier, name.slice(dot + 1), value, options);
+}
+
+function nested(name: string, options: NamedFilterOptions): NamedFilterOptions {
+  if (options.depth + 1 >= MAX_CHAIN_DEPTH) throw badRequest(`'${name}' chains more than ${MAX_CHAIN_DEPTH} levels`, [name]);
+  return { ...options, depth: options.depth + 1 };
+}
+
+/** 'param[:Type].rest': the inner filter is parsed for every indexed target type that has the next parameter. */
+function parseChain(
+  param: ResolvedSearchParam, name: string, modifier: string | undefined, rest: string, value: string,
+  options: NamedFilterOptions,
+): SearchFilter | undefined {
+  if (param.type !== 'reference') throw badRequest(`'${param.code}' is not a reference parameter: it cannot be chained ('${name}')`, [name]);
+  if (modifier !== undefined && !/^[A-Z][A-Za-z]+$/.test(modifier)) {
+    throw badRequest(`'${name}': only a type modifier (:Patient) may come before a chain`, [name]);
+  }
+  if (modifier !== undefined && !SearchCatalog.canTarget(param, modifier)) throw badRequest(`${modifier} is not a target type of '${param.code}'`, [name]);
+  const catalog = options.catalog;
+  const nextCode = rest.split(/[.:]/)[0]!;
+  const candidates = modifier !== undefined ? [modifier] : (catalog?.types() ?? []).filter((t) => SearchCatalog.canTarget(param, t));
+  const inner = nested(name, options);
+  const targets = candidates.flatMap((targetType) => {
+    const target = catalog?.get(targetType);
+    if (!target?.params.has(nextCode)) return [];
+    const filter = parseNamedFilter(target, rest, value, inner);
+    return filter ? [{ type: targetType, filter }] : [];
+  });
+  if (targets.length === 0) {
+    options.unsupported(`Chained search '${name}': no type '${param.code}' can refer to here has a search parameter '${nextCode}'`, name);
+    return undefined;
+  }
+  return { kind: 'chain', param, name, rawValue: value, targets };
+}
+
+/** '_has:Source:param:rest': `rest` is a parameter of Source (or another _has), `param` Source's reference to this type. */
+function parseHas(definition: SearchDefinition, name: string, value: string, options: NamedFilterOptions): SearchFilter | undefined {
+  const [, source, code, ...restParts] = name.split(':');
+  const rest = restParts.join(':');
+  if (!source || !code || rest === '') throw badRequest(`'${name}' is not _has:Type:reference:parameter`, [name]);
+  const sourceDefinition = options.catalog?.get(source);
+  const param = options.catalog?.reference(source, code);
+  if (sourceDefinition === undefined || param === undefined) {
+    options.unsupported(`_has: ${source} has no reference search parameter '${code}' here`, name);
+    return undefined;
+  }
+  if (!SearchCatalog.canTarget(param, definition.resourceType)) {
+    throw badRequest(`_has: '${source}.${code}' cannot refer to ${definition.resourceType}`, [name]);
+  }
+  const inner = parseNamedFilter(sourceDefinition, rest, value, nested(name, options));
+  return inner ? { kind: 'has', param, name, rawValue: value, source, inner } : undefined;
 }
 
 function parseFilter(param: ResolvedSearchParam, name: string, modifier: string | undefined, rawValue: string, baseUrl?: string): SearchFilter {

@@ -1,9 +1,10 @@
 // Running a parsed search over resources the provider has in memory, and
 // what _include/_revinclude need fetched. The engine does no I/O: the
 // provider reads the resources, and fetches the included ones itself.
+import { notSupported } from '../fhir/outcome';
 import type { Resource } from '../fhir/types';
 import { compareForSort, localReferences, matchesSearch } from './match';
-import type { SearchRequest } from './types';
+import type { IncludeRule, SearchRequest } from './types';
 
 export interface SearchResult {
   /** Number of matches over all pages. */
@@ -18,6 +19,8 @@ export interface SearchResult {
  * paging to be consistent.
  */
 export function runSearch(candidates: Iterable<Resource>, search: SearchRequest): SearchResult {
+  const joined = joinedFilter(search);
+  if (joined) throw notSupported(`'${joined}' is answered from the search index only, which does not hold ${search.resourceType}`, [joined]);
   const matches: Resource[] = [];
   for (const resource of candidates) if (matchesSearch(resource, search)) matches.push(resource);
   if (search.sort.length > 0) matches.sort(compareForSort(search));
@@ -25,12 +28,24 @@ export function runSearch(candidates: Iterable<Resource>, search: SearchRequest)
   return { total: matches.length, page };
 }
 
-/** The local resources that _include asks for, deduplicated, in first-seen order. */
-export function includeReferences(page: readonly Resource[], search: SearchRequest): Array<{ type: string; id: string }> {
+/** The name of the first chain or _has of a search (which only the index can answer), if any. */
+export function joinedFilter(search: Pick<SearchRequest, 'filters'>): string | undefined {
+  return search.filters.find((filter) => filter.kind === 'chain' || filter.kind === 'has')?.name;
+}
+
+/**
+ * The local resources that `rules` ask for from `resources` (the matches, or
+ * for :iterate the resources included so far), deduplicated, in first-seen
+ * order. A rule reads only the resources of its source type.
+ */
+export function includeReferences(
+  resources: readonly Resource[], rules: readonly IncludeRule[], baseUrl?: string,
+): Array<{ type: string; id: string }> {
   const found = new Map<string, { type: string; id: string }>();
-  for (const rule of search.include) {
-    for (const resource of page) {
-      for (const ref of localReferences(rule.param.expression.evaluate(resource), search.baseUrl)) {
+  for (const rule of rules) {
+    for (const resource of resources) {
+      if (resource.resourceType !== rule.source) continue;
+      for (const ref of localReferences(rule.param.expression.evaluate(resource), baseUrl)) {
         if (rule.target !== undefined && ref.type !== rule.target) continue;
         if (rule.param.target.length > 0 && !rule.param.target.includes(ref.type)) continue;
         found.set(`${ref.type}/${ref.id}`, ref);
@@ -43,10 +58,17 @@ export function includeReferences(page: readonly Resource[], search: SearchReque
 /**
  * One search per _revinclude rule, to run on the referring type's provider
  * (e.g. ImagingStudy?patient=Patient/1,Patient/2 for
- * _revinclude=ImagingStudy:patient on a page of Patients).
+ * _revinclude=ImagingStudy:patient on a page of Patients), over the
+ * resources the rule's reference can point to.
  */
-export function revIncludeQueries(page: readonly Resource[], search: SearchRequest): Array<{ resourceType: string; query: Array<[string, string]> }> {
-  const references = page.filter((r) => r.id !== undefined).map((r) => `${r.resourceType}/${r.id}`);
-  if (references.length === 0) return [];
-  return search.revInclude.map((rule) => ({ resourceType: rule.source, query: [[rule.param.code, references.join(',')]] }));
+export function revIncludeQueries(
+  resources: readonly Resource[], rules: readonly IncludeRule[],
+): Array<{ resourceType: string; query: Array<[string, string]> }> {
+  return rules.flatMap((rule) => {
+    const references = resources
+      .filter((r) => r.id !== undefined && (rule.target ?? r.resourceType) === r.resourceType)
+      .filter((r) => rule.param.target.length === 0 || rule.param.target.includes(r.resourceType))
+      .map((r) => `${r.resourceType}/${r.id}`);
+    return references.length === 0 ? [] : [{ resourceType: rule.source, query: [[rule.param.code, references.join(',')] as [string, string]] }];
+  });
 }

@@ -155,12 +155,39 @@ export function positiveRows(filter: SearchFilter, resourceType: string, now: nu
       return rowsWhere('sp_ref', p, filter.values.map(referenceCondition));
     case 'reference-identifier':
       return rowsWhere('sp_token', paramKey(resourceType, filter.param.code, 'identifier'), filter.values.map(tokenCondition));
+    case 'chain': {
+      // The reference rows that point to a target matching its inner filter: a join on the target's index.
+      const targets = filter.targets.map(({ type, filter: inner }) => {
+        const ids = matchingRows(inner, type, now, 'id');
+        return sql(`target_type = ? AND target_id IN (${ids.text})`, [type, ...ids.params]);
+      });
+      return rowsWhere('sp_ref', p, targets);
+    }
+    case 'has': {
+      // The resources of this type that a matching resource of the source type refers to.
+      const sources = matchingRows(filter.inner, filter.source, now, 'rid');
+      return sql(
+        `sp_resource WHERE type = ? AND id IN (SELECT c.target_id FROM sp_ref c WHERE c.p = ? AND c.target_type = ? AND c.rid IN (${sources.text}))`,
+        [resourceType, paramKey(filter.source, filter.param.code), resourceType, ...sources.params],
+      );
+    }
   }
+}
+
+/** "SELECT <column> FROM sp_resource ..." of the resources of `resourceType` that satisfy `filter`. */
+function matchingRows(filter: SearchFilter, resourceType: string, now: number, column: 'id' | 'rid'): Sql {
+  const rows = positiveRows(filter, resourceType, now);
+  if (rows) {
+    return sql(`SELECT m.${column} FROM sp_resource m WHERE m.type = ? AND m.rid IN (SELECT rid FROM ${rows.text})`, [resourceType, ...rows.params]);
+  }
+  const condition = filterCondition(filter, resourceType, now, 'm.rid');
+  return sql(`SELECT m.${column} FROM sp_resource m WHERE m.type = ? AND ${condition.text}`, [resourceType, ...condition.params]);
 }
 
 /** Whether `rid` has any value for the filter's parameter (rows, or the marker of values that gave none). */
 function presence(filter: SearchFilter, resourceType: string, rid: string): Sql {
   if (filter.param.code === '_id') return sql('1 = 1');
+  // :missing of a chain or _has is refused when parsed (parseFilter): never here.
   const p = paramKey(resourceType, filter.param.code);
   const table = TABLE_OF[filter.param.type];
   return sql(

@@ -85,7 +85,25 @@ export type SearchFilter =
   | (FilterBase & { readonly kind: 'number'; readonly values: readonly NumberValue[] })
   | (FilterBase & { readonly kind: 'reference'; readonly values: readonly ReferenceValue[] })
   | (FilterBase & { readonly kind: 'reference-identifier'; readonly values: readonly TokenValue[] })
-  | (FilterBase & { readonly kind: 'uri'; readonly values: readonly string[] });
+  | (FilterBase & { readonly kind: 'uri'; readonly values: readonly string[] })
+  /**
+   * A chained parameter ('patient.identifier=...', 'subject:Patient.name=...'):
+   * `param` is this type's reference parameter; some resource it points to
+   * matches the inner filter of its type (one per possible target type).
+   */
+  | (FilterBase & { readonly kind: 'chain'; readonly targets: readonly ChainTarget[] })
+  /**
+   * Reverse chaining ('_has:ImagingStudy:patient:modality=MR'): some resource
+   * of `source` refers to this one through `param` (the source's reference
+   * parameter) and matches `inner`.
+   */
+  | (FilterBase & { readonly kind: 'has'; readonly source: string; readonly inner: SearchFilter });
+
+/** One target type of a chain and the filter its resources must match. */
+export interface ChainTarget {
+  readonly type: string;
+  readonly filter: SearchFilter;
+}
 
 export interface SortRule {
   readonly param: ResolvedSearchParam;
@@ -99,9 +117,11 @@ export interface IncludeRule {
   readonly target?: string;
   /** As sent, for the Bundle links. */
   readonly raw: string;
+  /** _include:iterate: applied to the included resources too, not only to the matches. */
+  readonly iterate: boolean;
 }
 
-export type SummaryMode = 'count' | 'data' | 'false';
+export type SummaryMode = 'true' | 'text' | 'count' | 'data' | 'false';
 export type TotalMode = 'none' | 'estimate' | 'accurate';
 
 export interface SearchRequest {
@@ -116,6 +136,7 @@ export interface SearchRequest {
   readonly offset: number;
   readonly summary?: SummaryMode;
   readonly total?: TotalMode;
+  /** _elements: names of top-level elements, bare (of the matches' type) or 'Type.element'. */
   readonly elements?: readonly string[];
   /** Warnings for what lenient handling ignored; the Bundle carries them in an outcome entry. */
   readonly warnings: readonly OperationOutcomeIssue[];

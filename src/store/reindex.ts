@@ -7,7 +7,7 @@ import type { ResourceIndexer, StoreWriter } from './store';
 import type { VersionRow } from './versions';
 
 /** Bumped when the index tables or what goes into them change: the index is then rebuilt at start. */
-export const INDEX_VERSION = '1';
+export const INDEX_VERSION = '2';
 /** The setting that holds the version the index was built with. */
 export const INDEX_VERSION_KEY = 'index-version';
 export const INDEX_TABLES = ['sp_token', 'sp_string', 'sp_date', 'sp_number', 'sp_ref', 'sp_sort'];

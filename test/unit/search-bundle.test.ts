@@ -143,12 +143,20 @@ describe('searchset Bundle', () => {
 
   it('_elements and _summary=data return subsetted copies, tagged SUBSETTED', () => {
     const elements = bundleFor([['_id', 's1'], ['_elements', 'status,started']]).entry![0]!.resource!;
-    expect(Object.keys(elements).sort()).to.deep.equal(['id', 'meta', 'resourceType', 'started', 'status']);
+    // subject is mandatory (ImagingStudy.subject 1..1): kept unasked, as search.html says servers should.
+    expect(Object.keys(elements).sort()).to.deep.equal(['id', 'meta', 'resourceType', 'started', 'status', 'subject']);
     expect(elements.meta!.tag).to.deep.equal([{ system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'SUBSETTED' }]);
     const data = bundleFor([['_id', 's1'], ['_summary', 'data']]).entry![0]!.resource!;
     expect(data).not.to.have.property('text');
     expect(data).to.have.property('series');
     expect(all[0]).to.have.property('text');
+    // _summary=true: the elements the R5 StructureDefinition marks isSummary (series is, text is not).
+    const summary = bundleFor([['_id', 's1'], ['_summary', 'true']]).entry![0]!.resource!;
+    expect(summary).to.have.property('series');
+    expect(summary).not.to.have.property('text');
+    expect(summary.meta!.tag).to.deep.include({ system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'SUBSETTED' });
+    const text = bundleFor([['_id', 's1'], ['_summary', 'text']]).entry![0]!.resource!;
+    expect(Object.keys(text).sort()).to.deep.equal(['id', 'meta', 'resourceType', 'status', 'subject', 'text']);
   });
 
   it('without a total, a full page has a next link and a short one does not', () => {

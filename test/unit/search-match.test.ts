@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import type { Resource } from '../../src/fhir/types';
+import { SearchCatalog } from '../../src/search/catalog';
 import { defineSearch } from '../../src/search/definitions';
 import { compareForSort, matchesSearch, normalizeText } from '../../src/search/match';
 import { parseSearchQuery } from '../../src/search/parse';
@@ -314,15 +315,24 @@ describe('search matching', () => {
     });
 
     it('lists the local resources to _include and the searches for _revinclude', () => {
-      const search = parseSearchQuery(patientSearch, [['_include', 'Patient:general-practitioner'], ['_revinclude', 'ImagingStudy:patient']], { baseUrl: BASE });
-      expect(includeReferences([mueller, smith], search)).to.deep.equal([
+      const catalog = new SearchCatalog([patientSearch, studySearch]);
+      const search = parseSearchQuery(patientSearch, [['_include', 'Patient:general-practitioner'], ['_revinclude', 'ImagingStudy:patient']], { baseUrl: BASE, catalog });
+      expect(includeReferences([mueller, smith], search.include, BASE)).to.deep.equal([
         { type: 'Practitioner', id: 'pr1' },
         { type: 'Practitioner', id: 'pr2' },
         { type: 'Organization', id: 'o1' },
       ]);
-      expect(revIncludeQueries([mueller, smith], search)).to.deep.equal([
+      expect(revIncludeQueries([mueller, smith], search.revInclude)).to.deep.equal([
         { resourceType: 'ImagingStudy', query: [['patient', 'Patient/p1,Patient/p2']] },
       ]);
+      // A rule reads only resources of its source type (what :iterate meets may be of any).
+      expect(includeReferences([{ resourceType: 'ImagingStudy', id: 's1', subject: { reference: 'Patient/p9' } }], search.include, BASE)).to.deep.equal([]);
+    });
+
+    it('refuses to answer a chain or _has in memory (only the index joins)', () => {
+      const catalog = new SearchCatalog([patientSearch, studySearch]);
+      const chained = parseSearchQuery(studySearch, [['patient.family', 'smith']], { catalog });
+      expect(() => runSearch([], chained)).to.throw(/search index only/);
     });
   });
 });

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { OperationOutcomeError } from '../../src/fhir/outcome';
+import { SearchCatalog } from '../../src/search/catalog';
 import { defineSearch } from '../../src/search/definitions';
 import { parseSearchQuery, parseSearchRequest, preferLenient, splitUnescaped, unescapeValue } from '../../src/search/parse';
 import type { SearchFilter } from '../../src/search/types';
@@ -22,8 +23,12 @@ const studies = defineSearch({
   include: ['ImagingStudy:subject:Patient', 'ImagingStudy:endpoint'],
 });
 
-const parse = (query: Array<[string, string]>, lenient = false) => parseSearchQuery(patients, query, { lenient, baseUrl: BASE });
-const parseStudy = (query: Array<[string, string]>) => parseSearchQuery(studies, query, { baseUrl: BASE });
+const tasks = defineSearch({ resourceType: 'Task', params: ['_id', 'status', 'based-on', 'patient', 'focus'] });
+const orders = defineSearch({ resourceType: 'ServiceRequest', params: ['_id', 'identifier', 'patient', 'status'] });
+const catalog = new SearchCatalog([patients, studies, tasks, orders]);
+const parse = (query: Array<[string, string]>, lenient = false) => parseSearchQuery(patients, query, { lenient, baseUrl: BASE, catalog });
+const parseStudy = (query: Array<[string, string]>) => parseSearchQuery(studies, query, { baseUrl: BASE, catalog });
+const parseTask = (query: Array<[string, string]>) => parseSearchQuery(tasks, query, { baseUrl: BASE, catalog });
 
 function failure(call: () => unknown): OperationOutcomeError {
   try {
@@ -137,7 +142,7 @@ describe('search query parsing', () => {
     expect(lenient.filters).to.have.length(1);
     expect(lenient.warnings).to.have.length(1);
     expect(lenient.warnings[0]).to.deep.include({ severity: 'warning', code: 'not-supported', expression: ['shoe-size'] });
-    for (const name of ['general-practitioner.name', 'general-practitioner:Practitioner.name', '_has:ImagingStudy:patient:modality', '_type', '_contained']) {
+    for (const name of ['general-practitioner.name', 'general-practitioner:Practitioner.name', '_has:Observation:patient:code', '_type', '_contained']) {
       expect(failure(() => parse([[name, 'x']])).outcome.issue[0]!.code, name).to.equal('not-supported');
       expect(parse([[name, 'x']], true).warnings, name).to.have.length(1);
     }
@@ -188,28 +193,71 @@ describe('search query parsing', () => {
     expect(failure(() => parse([['_sort', 'family,']])).outcome.issue[0]!.code).to.equal('invalid');
   });
 
-  it('_include and _revinclude: only the declared ones', () => {
+  it('_include and _revinclude: any declared reference parameter, :iterate from any type', () => {
     const search = parse([['_include', 'Patient:general-practitioner'], ['_revinclude', 'ImagingStudy:patient']]);
-    expect(search.include.map((rule) => [rule.source, rule.param.code, rule.target])).to.deep.equal([['Patient', 'general-practitioner', undefined]]);
+    expect(search.include.map((rule) => [rule.source, rule.param.code, rule.target, rule.iterate])).to.deep.equal([['Patient', 'general-practitioner', undefined, false]]);
     expect(search.revInclude.map((rule) => [rule.source, rule.param.code])).to.deep.equal([['ImagingStudy', 'patient']]);
     expect(parseStudy([['_include', 'ImagingStudy:subject:Patient']]).include[0]!.target).to.equal('Patient');
-    expect(failure(() => parseStudy([['_include', 'ImagingStudy:subject']])).outcome.issue[0]!.code).to.equal('not-supported');
-    expect(failure(() => parse([['_include', 'Patient:organization']])).status).to.equal(400);
+    expect(parseStudy([['_include', 'ImagingStudy:subject']]).include[0]!.param.code).to.equal('subject');
+    expect(failure(() => parse([['_include', 'Patient:organization']])).outcome.issue[0]!.code).to.equal('not-supported');
     expect(failure(() => parse([['_include', '*']])).status).to.equal(400);
-    expect(failure(() => parse([['_include:iterate', 'Patient:general-practitioner']])).outcome.issue[0]!.code).to.equal('not-supported');
-    expect(parse([['_revinclude', 'Task:patient']], true).warnings).to.have.length(1);
+    expect(failure(() => parseStudy([['_include', 'ImagingStudy:subject:Endpoint']])).outcome.issue[0]!.code).to.equal('invalid');
+    // Another type's reference: only with :iterate.
+    expect(failure(() => parseTask([['_include', 'ServiceRequest:patient']])).outcome.issue[0]!.code).to.equal('not-supported');
+    const iterate = parseTask([['_include', 'Task:based-on'], ['_include:iterate', 'ServiceRequest:patient'], ['_revinclude:iterate', 'ImagingStudy:patient']]);
+    expect(iterate.include.map((rule) => [rule.source, rule.param.code, rule.iterate])).to.deep.equal([['Task', 'based-on', false], ['ServiceRequest', 'patient', true]]);
+    expect(iterate.revInclude.map((rule) => [rule.source, rule.param.code, rule.iterate])).to.deep.equal([['ImagingStudy', 'patient', true]]);
+    // A _revinclude must be able to point here (Task.patient targets Patient; ImagingStudy.endpoint does not).
+    expect(parse([['_revinclude', 'Task:patient']]).revInclude[0]!.source).to.equal('Task');
+    expect(failure(() => parse([['_revinclude', 'ImagingStudy:endpoint']])).outcome.issue[0]!.code).to.equal('not-supported');
+    expect(parse([['_revinclude', 'Observation:patient']], true).warnings).to.have.length(1);
+  });
+
+  it('chains: one or more levels, typed or not, parsed against the target type', () => {
+    const chain = parseStudy([['patient.identifier', 'urn:mrn|123']]).filters[0]!;
+    expect(chain.kind).to.equal('chain');
+    if (chain.kind !== 'chain') return;
+    expect(chain.param.code).to.equal('patient');
+    expect(chain.targets.map((t) => [t.type, t.filter.kind, t.filter.param.code])).to.deep.equal([['Patient', 'token', 'identifier']]);
+    // subject may point to several types: the ones here with a 'name' parameter.
+    const subject = parseStudy([['subject.name', 'smith']]).filters[0]!;
+    expect(subject.kind === 'chain' && subject.targets.map((t) => t.type)).to.deep.equal(['Patient']);
+    const typed = parseStudy([['subject:Patient.name:exact', 'Smith']]).filters[0]!;
+    expect(typed.kind === 'chain' && typed.targets[0]!.filter.kind === 'string' && typed.targets[0]!.filter.modifier).to.equal('exact');
+    const twoLevels = parseTask([['based-on:ServiceRequest.patient.birthdate', 'ge1980']]).filters[0]!;
+    expect(twoLevels.kind === 'chain' && twoLevels.targets[0]!.filter.kind).to.equal('chain');
+    expect(failure(() => parseStudy([['modality.code', 'x']])).outcome.issue[0]!.diagnostics).to.match(/not a reference/);
+    expect(failure(() => parseStudy([['patient.nope', 'x']])).outcome.issue[0]!.code).to.equal('not-supported');
+    expect(failure(() => parseStudy([['subject:Endpoint.name', 'x']])).status).to.equal(400);
+    expect(failure(() => parseTask([['based-on.based-on.based-on.based-on.status', 'active']])).outcome.issue[0]!.diagnostics).to.match(/more than 4 levels/);
+    expect(failure(() => parseStudy([['patient.birthdate', 'not-a-date']])).status).to.equal(400);
+  });
+
+  it('_has: the referring type, its reference here, and its parameter', () => {
+    const has = parse([['_has:ImagingStudy:patient:modality', 'MR']]).filters[0]!;
+    expect(has.kind).to.equal('has');
+    if (has.kind !== 'has') return;
+    expect([has.source, has.param.code, has.inner.kind, has.inner.param.code]).to.deep.equal(['ImagingStudy', 'patient', 'token', 'modality']);
+    const nested = parse([['_has:ServiceRequest:patient:_has:Task:based-on:status', 'requested']]).filters[0]!;
+    expect(nested.kind === 'has' && nested.inner.kind).to.equal('has');
+    const orderHas = parseSearchQuery(orders, [['_has:Task:based-on:status', 'requested']], { catalog }).filters[0]!;
+    expect(orderHas.kind === 'has' && orderHas.source).to.equal('Task');
+    expect(failure(() => parse([['_has:ImagingStudy:endpoint:modality', 'MR']])).outcome.issue[0]!.diagnostics).to.match(/cannot refer to Patient/);
+    expect(failure(() => parse([['_has:ImagingStudy:modality:status', 'x']])).outcome.issue[0]!.code).to.equal('not-supported');
+    expect(failure(() => parse([['_has:ImagingStudy', 'x']])).status).to.equal(400);
   });
 
   it('_summary, _total and _elements', () => {
     expect(parse([['_summary', 'count']]).summary).to.equal('count');
     expect(parse([['_summary', 'data']]).summary).to.equal('data');
-    expect(failure(() => parse([['_summary', 'true']])).outcome.issue[0]!.code).to.equal('not-supported');
-    expect(parse([['_summary', 'text']], true).warnings).to.have.length(1);
+    expect(parse([['_summary', 'true']]).summary).to.equal('true');
+    expect(parse([['_summary', 'text']]).summary).to.equal('text');
     expect(failure(() => parse([['_summary', 'maybe']])).outcome.issue[0]!.code).to.equal('invalid');
     expect(parse([['_total', 'accurate']]).total).to.equal('accurate');
     expect(failure(() => parse([['_total', 'all']])).status).to.equal(400);
     expect(parse([['_elements', 'name, birthDate']]).elements).to.deep.equal(['name', 'birthDate']);
     expect(failure(() => parse([['_elements', 'name.family']])).status).to.equal(400);
+    expect(parse([['_elements', 'Patient.name,ImagingStudy.started']]).elements).to.deep.equal(['Patient.name', 'ImagingStudy.started']);
   });
 
   it('ignores _format, _pretty and parameters without a value', () => {

@@ -47,6 +47,8 @@ export interface DicomWebEndpointOptions {
   connectionTypes?: readonly DicomWebConnectionType[];
   /** Default DEFAULT_DICOMWEB_MIME_TYPES. */
   mimeTypes?: readonly string[];
+  /** meta.lastUpdated, an instant: when this description took effect. */
+  lastUpdated?: string;
 }
 
 /**
@@ -86,6 +88,7 @@ export function buildDicomWebEndpoint(options: DicomWebEndpointOptions): Endpoin
   return {
     resourceType: 'Endpoint',
     id: options.id ?? DICOMWEB_ENDPOINT_ID,
+    ...(options.lastUpdated !== undefined ? { meta: { lastUpdated: options.lastUpdated } } : {}),
     status: 'active',
     connectionType: connectionTypes.map((code) => ({
       coding: [{ system: ENDPOINT_CONNECTION_TYPE_SYSTEM, code, display: CONNECTION_TYPE_DISPLAY[code] }],
