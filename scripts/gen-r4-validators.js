@@ -42,8 +42,11 @@
 // Expression.language (an extensible binding).
 //
 // Like the R5 generator, the derived schema has no descriptions, the integer
-// primitives typed "integer" (officially "number" with a pattern), enums for
-// the code elements with a required binding that valuesets.json expands; and
+// primitives typed "integer" (officially "number" with a pattern; R4's
+// dateTime, unlike R5's, already requires the offset of a time), enums for
+// the code elements with a required binding that valuesets.json expands; also
+// a linear base64Binary pattern (R4's backtracks exponentially, see
+// BASE64_PATTERN), and
 // `required` for the elements with min >= 1 (the official schema only
 // requires resourceType): a required choice element (Task.input.value[x])
 // becomes an anyOf of one `required` per type.
@@ -96,12 +99,13 @@ function source() {
   return `${pkg.name}@${pkg.version} dist/fhir/r4 (FHIR ${R4_VERSION})`;
 }
 
+/** Without the description annotations (strings), not the elements named description (Task.description). */
 function withoutDescriptions(value) {
   if (Array.isArray(value)) return value.map(withoutDescriptions);
   if (value !== null && typeof value === 'object') {
     const copy = {};
     for (const [key, item] of Object.entries(value)) {
-      if (key !== 'description') copy[key] = withoutDescriptions(item);
+      if (key !== 'description' || typeof item !== 'string') copy[key] = withoutDescriptions(item);
     }
     return copy;
   }
@@ -214,24 +218,43 @@ class Terminology {
   }
 }
 
-const YEAR = '([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)';
-const TIME = '([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]{1,9})?';
-const OFFSET = '(Z|(\\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))';
-
 /**
  * Replacements of official primitive definitions. R4's dateTime already
- * requires the offset of a time (R5's does not), but shares R5's unbounded
- * fraction; its unsignedInt pattern ('^[0]|([1-9][0-9]*)$') is broken.
+ * requires the offset of a time (R5's does not): it is kept. Its unsignedInt
+ * pattern ('^[0]|([1-9][0-9]*)$') is broken.
  */
 const FIXES = {
-  dateTime: {
-    pattern: `^${YEAR}(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1])(T${TIME}${OFFSET})?)?)?$`,
-    type: 'string',
-  },
   integer: { type: 'integer', minimum: -2147483648, maximum: 2147483647 },
   positiveInt: { type: 'integer', minimum: 1, maximum: 2147483647 },
   unsignedInt: { type: 'integer', minimum: 0, maximum: 2147483647 },
 };
+
+/**
+ * base64Binary: the schema's definition has no pattern, but its inline copies
+ * (valueBase64Binary) carry R4's '^(\\s*([0-9a-zA-Z\\+/=]){4}\\s*)+$',
+ * whose nested quantifiers backtrack exponentially on whitespace (a 110
+ * character value takes seconds to refuse). Both get the equivalent linear
+ * pattern: whitespace, then groups of 4 characters each followed by whitespace.
+ */
+const BASE64_PATTERN = '^(\\s*([0-9a-zA-Z\\+/=]){4}\\s*)+$';
+const BASE64 = { pattern: '^\\s*([0-9a-zA-Z+/=]{4}\\s*)+$', type: 'string' };
+
+/** Replaces the base64Binary patterns; returns whether there was one. */
+function fixBase64(definitions) {
+  let found = false;
+  const visit = (schema) => {
+    if (Array.isArray(schema)) return schema.map(visit);
+    if (schema === null || typeof schema !== 'object') return schema;
+    if (schema.pattern === BASE64_PATTERN) {
+      found = true;
+      return { ...BASE64 };
+    }
+    return Object.fromEntries(Object.entries(schema).map(([key, value]) => [key, visit(value)]));
+  };
+  for (const name of Object.keys(definitions)) definitions[name] = visit(definitions[name]);
+  if (definitions.base64Binary) definitions.base64Binary = { ...BASE64 };
+  return found;
+}
 
 /** The primitive type named in diagnostics for a pattern several types share. */
 const PREFERRED_PRIMITIVES = ['uri', 'string', 'integer'];
@@ -354,6 +377,7 @@ function deriveSchema() {
   const definitions = {};
   for (const name of Object.keys(cleaned).sort()) definitions[name] = cleaned[name];
   const fixed = applyFixes(definitions, official.definitions);
+  if (fixBase64(definitions)) fixed.push('base64Binary');
   definitions.ResourceList = {
     type: 'object',
     properties: { resourceType: { enum: r4ResourceTypes(profiles) } },

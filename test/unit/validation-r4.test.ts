@@ -84,6 +84,7 @@ describe('validation: R4 writes (validateR4Resource)', function () {
   it('accepts valid R4 ServiceRequest, Task and Patient resources', () => {
     validateR4Resource('ServiceRequest', SERVICE_REQUEST);
     validateR4Resource('Task', TASK);
+    validateR4Resource('Task', { ...TASK, description: 'CT chest, step 1' });
     validateR4Resource('Patient', PATIENT);
     validateR4Resource('Patient', { resourceType: 'Patient' }); // no worklist rules: no identifier needed
     const { basedOn: _basedOn, for: _for, ...unlinked } = TASK;
@@ -171,6 +172,16 @@ describe('validation: R4 writes (validateR4Resource)', function () {
     const { occurrenceDateTime: _occurrence, ...untimed } = SERVICE_REQUEST;
     const numbers = issuesOf(refusal('ServiceRequest', { ...untimed, occurrenceTiming: { repeat: { count: 1.5 } } }));
     expect(numbers.map((issue) => issue.expression)).to.deep.equal(['ServiceRequest.occurrenceTiming.repeat.count']);
+  });
+
+  it('refuses a bad base64Binary quickly (no exponential backtracking)', () => {
+    const started = Date.now();
+    const value = `${'QUJD  '.repeat(40)}!`;
+    const issues = issuesOf(refusal('Patient', { resourceType: 'Patient', extension: [{ url: 'http://example.org/e', valueBase64Binary: value }] }));
+    expect(Date.now() - started).to.be.below(1000);
+    expect(issues[0]).to.include({ code: 'value', expression: 'Patient.extension[0].valueBase64Binary' });
+    expect(issues[0].diagnostics).to.contain('base64Binary');
+    validateR4Resource('Patient', { resourceType: 'Patient', extension: [{ url: 'http://example.org/e', valueBase64Binary: 'QUJD\nREVG' }] });
   });
 
   it('does not apply the worklist rules (they run on the converted R5 resource)', () => {
@@ -261,8 +272,33 @@ describe('validation: the generated R4 files (scripts/gen-r4-validators.js)', fu
     expect(properties('Timing_Repeat')).to.not.include('modifierExtension');
     expect(properties('ServiceRequest')).to.include.members(['reasonCode', 'locationCode', 'patientInstruction']);
     expect(schema.definitions.Endpoint.required).to.include.members(['resourceType', 'status', 'connectionType', 'payloadType', 'address']);
-    expect(JSON.stringify(schema)).to.not.contain('"description"');
+    expect(JSON.stringify(schema)).to.not.match(/"description":"/);
+    // Elements named description are elements, not annotations.
+    expect(properties('Task')).to.include.members(['description', '_description']);
+    expect(properties('ImagingStudy_Series')).to.include('description');
     expect(Object.keys(schema.definitions)).to.not.include.members(['Project']);
+  });
+
+  it('define exactly the top-level elements of the R4 StructureDefinitions (Medplum additions removed)', () => {
+    type Element = { path: string; type?: Array<{ code: string }> };
+    const generator = require('../../scripts/gen-r4-validators.js') as {
+      loadR4Profiles(): { profiles: Map<string, { elements: Element[] }>; removed: string[] };
+    };
+    const { profiles, removed } = generator.loadR4Profiles();
+    expect(removed).to.include.members(['Meta.project', 'Meta.author', 'Meta.account', 'Meta.compartment', 'SubscriptionStatus']);
+    const schema = readJson<{ definitions: Record<string, { properties?: Json }> }>('schemas/validators/fhir-r4.schema.json');
+    for (const type of ['Patient', 'ServiceRequest', 'Task', 'ImagingStudy', 'Endpoint', 'Meta', 'Reference']) {
+      const names = profiles
+        .get(type)!
+        .elements.filter((element) => element.path.split('.').length === 2)
+        .flatMap((element) => {
+          const name = element.path.split('.')[1];
+          if (!name.endsWith('[x]')) return [name];
+          return (element.type ?? []).map((t) => name.slice(0, -3) + t.code[0].toUpperCase() + t.code.slice(1));
+        });
+      const properties = Object.keys(schema.definitions[type].properties ?? {}).filter((name) => name !== 'resourceType' && !name.startsWith('_'));
+      expect(properties.sort(), type).to.deep.equal([...new Set(names)].sort());
+    }
   });
 
   it('list the summary and mandatory elements of R5 and R4', () => {
