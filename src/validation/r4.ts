@@ -78,8 +78,9 @@ function choiceName(names: string[]): string {
  * `required` error per type and an `anyOf` error, reported once.
  */
 function issuesFromErrors(errors: ErrorObject[], resource: unknown): Issue[] {
+  // In the order of the errors: an issue, or the names of a required choice (filled as its errors come).
+  const found: Array<Issue | { path: Path; names: string[] }> = [];
   const choices = new Map<string, { path: Path; names: string[] }>();
-  const issues: Issue[] = [];
   for (const error of errors) {
     const branch = error.keyword === 'required' ? CHOICE_BRANCH.exec(error.schemaPath) : null;
     if (branch) {
@@ -88,21 +89,18 @@ function issuesFromErrors(errors: ErrorObject[], resource: unknown): Issue[] {
       if (!choice) {
         choice = { path: fromPointer(error.instancePath), names: [] };
         choices.set(key, choice);
-        issues.push({ path: choice.path, code: 'required', diagnostics: key });
+        found.push(choice);
       }
       choice.names.push(String((error.params as { missingProperty?: unknown }).missingProperty));
-    } else if (error.keyword === 'anyOf' && choices.has(`${error.instancePath}\u0000${error.schemaPath}`)) {
-      continue;
-    } else {
-      issues.push(issueFromAjv(error, resource, R4));
+    } else if (!(error.keyword === 'anyOf' && choices.has(`${error.instancePath}\u0000${error.schemaPath}`))) {
+      found.push(issueFromAjv(error, resource, R4));
     }
   }
-  return issues.map((issue) => {
-    const choice = choices.get(issue.diagnostics);
-    if (!choice || issue.code !== 'required') return issue;
-    const name = choiceName(choice.names);
-    const listed = choice.names.length <= 6 ? choice.names.join(', ') : `${choice.names.slice(0, 5).join(', ')}... (${choice.names.length} types)`;
-    return { path: [...choice.path, name], code: 'required', diagnostics: `The element '${name}[x]' is required: one of ${listed}` };
+  return found.map((item): Issue => {
+    if (!('names' in item)) return item;
+    const name = choiceName(item.names);
+    const listed = item.names.length <= 6 ? item.names.join(', ') : `${item.names.slice(0, 5).join(', ')}... (${item.names.length} types)`;
+    return { path: [...item.path, name], code: 'required', diagnostics: `The element '${name}[x]' is required: one of ${listed}` };
   });
 }
 
