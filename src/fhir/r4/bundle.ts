@@ -5,8 +5,9 @@
 // 'outcome', marked with the cross-version extension (valueBoolean true) on
 // the entry so that it goes back to `issues`; in other Bundle types it is
 // dropped. R5 type 'subscription-notification' is 'collection' in R4, the
-// code kept in the primitive's extension. Conditional request URLs and
-// ifNoneExist of transaction/batch entries get their search names renamed.
+// code kept in the primitive's extension. The search names in link URLs
+// (self, next...), and in conditional request URLs and ifNoneExist of
+// transaction/batch entries, are renamed (search-names.ts).
 import { codeBackward, codeForward, crossVersionUrl } from './extensions';
 import { type Json, isObject } from './json';
 import { type SearchVersion, rewriteQueryString } from './search-names';
@@ -34,6 +35,28 @@ function convertRequestUrl(url: string, resourceType: string | undefined, to: Se
   const type = /^\/?([A-Z][A-Za-z]+)(?:\/|$)/.exec(path)?.[1] ?? resourceType;
   if (type === undefined) return url;
   return `${path}?${rewriteQueryString(type, url.slice(question + 1), to)}`;
+}
+
+/** A link's query (self, next...) with the other version's search names; its type from the path. */
+function convertLinkUrl(url: string, to: SearchVersion): string {
+  const question = url.indexOf('?');
+  if (question < 0) return url;
+  const path = url.slice(0, question);
+  const type = path
+    .split('/')
+    .reverse()
+    .find((segment) => /^[A-Z][A-Za-z]+$/.test(segment));
+  return type === undefined ? url : `${path}?${rewriteQueryString(type, url.slice(question + 1), to)}`;
+}
+
+function convertLinks(bundle: Json, to: SearchVersion): Json {
+  if (!Array.isArray(bundle.link)) return bundle;
+  return {
+    ...bundle,
+    link: bundle.link.map((link: unknown) =>
+      isObject(link) && typeof link.url === 'string' ? { ...link, url: convertLinkUrl(link.url, to) } : link,
+    ),
+  };
 }
 
 function convertEntry(entry: Json, convert: Converter, to: SearchVersion): Json {
@@ -65,7 +88,7 @@ function isIssuesEntry(entry: unknown): entry is Json {
 
 export function bundleToR4(bundle: Json, convert: Converter): Json {
   const { issues, ...rest } = bundle;
-  let result: Json = rest;
+  let result: Json = convertLinks(rest, 'R4');
   const entries = Array.isArray(bundle.entry)
     ? bundle.entry.map((entry: unknown) => (isObject(entry) ? convertEntry(entry, convert, 'R4') : entry))
     : undefined;
@@ -83,7 +106,7 @@ export function bundleToR4(bundle: Json, convert: Converter): Json {
 }
 
 export function bundleFromR4(bundle: Json, convert: Converter): Json {
-  let result: Json = codeBackward(bundle, 'type', 'Bundle', 'collection', 'R5');
+  let result: Json = convertLinks(codeBackward(bundle, 'type', 'Bundle', 'collection', 'R5'), 'R5');
   if (!Array.isArray(bundle.entry)) return result;
   const issuesEntry = bundle.entry.find(isIssuesEntry);
   const entries = bundle.entry
