@@ -4,6 +4,8 @@ import { ConfigurationError, readConfig, type FhirConfig } from './config';
 import { cannedAnswers, createHttpHandler } from './http/adapter';
 import { EXPLORER_EXTENSION } from './http/explorer-extension';
 import { Router } from './interactions/router';
+import { VersionView } from './interactions/version-view';
+import { versionsOperation } from './interactions/versions';
 import { LogLevel, loadBinding, type NativeAnswer, type NativeBinding, type NativeRequest } from './native';
 import { OrderTracker } from './worklist/order-tracker';
 import { WorklistService } from './worklist/worklist-service';
@@ -135,7 +137,7 @@ export function startPlugin(options: PluginOptions = {}): void {
   void store.maintain().catch((error) => native.log(LogLevel.Error, `re-indexing the stored resources failed: ${(error as Error)?.stack ?? String(error)}`));
   const context: PluginContext = { native, config, orthanc, store, imagingIndex, registry };
   const providers = registry.all();
-  const router = new Router(providers, options.operations?.(context) ?? [], {
+  const router = new Router(providers, [versionsOperation, ...(options.operations?.(context) ?? [])], {
     name: 'orthanc-fhir',
     version: typeof ORTHANC_FHIR_VERSION === 'string' ? ORTHANC_FHIR_VERSION : '0.0.0',
     orthancVersion: native.orthancVersion,
@@ -144,7 +146,7 @@ export function startPlugin(options: PluginOptions = {}): void {
   router.setBundleProcessor(new BundleEntries((request) => router.handle(request),
     (type) => providers.find((provider) => provider.type === type), store));
   const logError = (message: string) => native.log(LogLevel.Error, message);
-  const handleHttp = createHttpHandler(router, config, logError);
+  const handleHttp = createHttpHandler(new VersionView(router), config, logError);
   const patients = registry.get('Patient')!;
   const worklist = new WorklistService(store, (id) => patients.read!(id, internalContext()).catch(() => undefined), config);
   const handle = async (request: NativeRequest): Promise<NativeAnswer> => {

@@ -5,16 +5,15 @@
 import type { FhirConfig } from '../config';
 import { badRequest, outcome, toOutcome, tooLarge } from '../fhir/outcome';
 import type { Resource } from '../fhir/types';
-import type { FhirRequest, FhirResponse } from '../interactions/request';
+import type { FhirRequest, RequestHandler } from '../interactions/request';
+import { FHIR_VERSIONS } from '../interactions/versions';
 import type { NativeAnswer, NativeRequest } from '../native';
 import { publicBaseUrl } from './base-url';
-import { checkBodyContentType, HTML, negotiate, type ResponseFormat } from './negotiation';
+import { checkBodyContentType, fhirJson, HTML, negotiate, requestedFhirVersion, type ResponseFormat } from './negotiation';
 import type { PageContext } from './html-page';
 import { landingPage, renderResource } from './render';
 
-export interface RequestHandler {
-  handle(request: FhirRequest): Promise<FhirResponse>;
-}
+export type { RequestHandler };
 
 export type Logger = (message: string) => void;
 
@@ -26,6 +25,21 @@ const FORMAT_PARAMETERS = new Set(['_format', '_pretty']);
 export function splitPath(url: string): string[] {
   const path = url.startsWith(MOUNT) ? url.slice(MOUNT.length) : url;
   return path.split('/').filter((segment) => segment !== '');
+}
+
+/**
+ * The FHIR version a request is in: a leading /R4 or /R5 of the path (for
+ * clients that cannot set MIME parameters; its base URL is then that of the
+ * version), else the fhirVersion parameter of Accept or Content-Type.
+ * `explicit` says whether the client named one (the answer's Content-Type
+ * names it then).
+ */
+export function versionOf(path: string[], headers: Readonly<Record<string, string>>, baseUrl: string):
+  { fhirVersion: string; explicit: boolean; path: string[]; baseUrl: string } {
+  const byPath = FHIR_VERSIONS.find((version) => version.segment === path[0]);
+  if (byPath) return { fhirVersion: byPath.code, explicit: true, path: path.slice(1), baseUrl: `${baseUrl}/${byPath.segment}` };
+  const asked = requestedFhirVersion(headers['accept'], headers['content-type'], FHIR_VERSIONS.map((v) => v.code));
+  return { fhirVersion: asked ?? '5.0', explicit: asked !== undefined, path, baseUrl };
 }
 
 /** Orthanc 1.10 hands GET arguments over still percent-encoded. */
@@ -107,27 +121,33 @@ export function createHttpHandler(
     return { baseUrl, status, searchParams, dicomWebRoot: config.dicomWebRoot };
   };
   const answer = async (status: number, headers: Record<string, string>, resource: Resource | undefined,
-    format: ResponseFormat, pretty: boolean, baseUrl: string): Promise<NativeAnswer> => {
+    format: ResponseFormat, pretty: boolean, baseUrl: string, fhirVersion?: string): Promise<NativeAnswer> => {
     const page = format === 'html' ? await pageContext(baseUrl, status) : { baseUrl, status, searchParams: new Map(), dicomWebRoot: '' };
     const rendered = renderResource(resource, format, pretty, page);
-    return { status, headers: { ...headers, 'content-type': rendered.contentType }, body: rendered.body };
+    const contentType = format === 'json' && rendered.body !== '' ? fhirJson(fhirVersion) : rendered.contentType;
+    return { status, headers: { ...headers, 'content-type': contentType }, body: rendered.body };
   };
 
   return async (request) => {
-    const baseUrl = publicBaseUrl(config.publicBaseUrl, request.headers);
+    let baseUrl = publicBaseUrl(config.publicBaseUrl, request.headers);
     let chosen: ResponseFormat = 'json';
     let pretty = false;
+    let named: string | undefined;
     try {
       const parameters = [...decodeQuery(request.query), ...formParameters(request)];
       pretty = parameters.some(([name, value]) => name === '_pretty' && value === 'true');
       chosen = negotiate(parameters.find(([name]) => name === '_format')?.[1], request.headers['accept']);
+      const version = versionOf(splitPath(request.url), request.headers, baseUrl);
+      baseUrl = version.baseUrl;
+      if (version.explicit) named = version.fhirVersion;
       const fhirRequest: FhirRequest = {
         method: request.method,
-        path: splitPath(request.url),
+        path: version.path,
         query: parameters.filter(([name]) => !FORMAT_PARAMETERS.has(name)),
         headers: request.headers,
         body: parseBody(request, config.maxBodySize),
         baseUrl,
+        fhirVersion: version.fhirVersion,
       };
       if (chosen === 'html' && request.method === 'GET' && fhirRequest.path.length === 0) {
         // A person opening /fhir: a page to start from (FHIR clients get the base's own answers).
@@ -135,7 +155,7 @@ export function createHttpHandler(
         return { status: 200, headers: { 'content-type': HTML }, body: landingPage(metadata.resource!, baseUrl, await countsOf(router, fhirRequest, metadata.resource!)) };
       }
       const response = await router.handle(fhirRequest);
-      return answer(response.status, response.headers ?? {}, response.resource, chosen, pretty, baseUrl);
+      return answer(response.status, response.headers ?? {}, response.resource, chosen, pretty, baseUrl, named);
     } catch (error) {
       const mapped = toOutcome(error);
       if (mapped.unexpected) {
@@ -143,7 +163,7 @@ export function createHttpHandler(
       }
       // Orthanc sends a 405 without a body: a browser gets a readable 400 page instead.
       const status = chosen === 'html' && mapped.status === 405 ? 400 : mapped.status;
-      return answer(status, mapped.headers, mapped.outcome, chosen, pretty, baseUrl);
+      return answer(status, mapped.headers, mapped.outcome, chosen, pretty, baseUrl, named);
     }
   };
 }

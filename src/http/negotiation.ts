@@ -82,6 +82,37 @@ export function negotiate(format: string | undefined, accept: string | undefined
   throw notAcceptable(`None of the formats accepted (${accept}) is served; use application/fhir+json`);
 }
 
+/** The fhirVersion parameter of a media type ('application/fhir+json; fhirVersion=4.0'), if any. */
+function fhirVersionParameter(mediaType: string): string | undefined {
+  for (const param of mediaType.split(';').slice(1)) {
+    const [key, value] = param.split('=');
+    if (key?.trim().toLowerCase() === 'fhirversion' && value !== undefined) return value.trim().replace(/^"|"$/g, '');
+  }
+  return undefined;
+}
+
+/**
+ * The FHIR version a client asks for (R5 http.html#version-parameter): the
+ * fhirVersion parameter of its Accept header, else of its Content-Type;
+ * undefined when it names none (the default). A version this server does
+ * not speak is a 406. `served` are codes such as '4.0' (a release such as
+ * 4.0.1 names its version too).
+ */
+export function requestedFhirVersion(accept: string | undefined, contentType: string | undefined, served: readonly string[]): string | undefined {
+  const asked = (accept ?? '').split(',').map(fhirVersionParameter).find((v) => v !== undefined) ?? fhirVersionParameter(contentType ?? '');
+  if (asked === undefined) return undefined;
+  const code = /^(\d+\.\d+)(\.\d+)?$/.exec(asked)?.[1];
+  if (code === undefined || !served.includes(code)) {
+    throw notAcceptable(`fhirVersion=${asked} is not served; this server speaks FHIR ${served.join(' and ')}`);
+  }
+  return code;
+}
+
+/** The JSON media type of an answer, naming the version when the client chose one. */
+export function fhirJson(fhirVersion: string | undefined): string {
+  return fhirVersion === undefined ? FHIR_JSON : `application/fhir+json; fhirVersion=${fhirVersion}; charset=utf-8`;
+}
+
 /** Request bodies must be FHIR JSON. */
 export function checkBodyContentType(contentType: string | undefined): void {
   if (contentType === undefined || contentType.trim() === '') {

@@ -31,6 +31,15 @@ interface EntryRequest {
 
 type Json = Record<string, unknown>;
 
+interface Assignments {
+  /** fullUrl (urn:uuid) -> Type/id, for the references between entries. */
+  resolved: Map<string, string>;
+  /** Entry index -> the id its create uses. */
+  assigned: Map<number, string>;
+  /** Entry index -> Type/id a conditional update writes. */
+  targets: Map<number, string>;
+}
+
 function parseEntries(body: unknown): { type: 'batch' | 'transaction'; entries: EntryRequest[] } {
   const bundle = body as Json | undefined;
   if (typeof bundle !== 'object' || bundle === null || bundle.resourceType !== 'Bundle') {
@@ -183,9 +192,10 @@ export class BundleEntries implements BundleProcessor {
    * (http.html#ccreate). The other creates then get their ids, so that any
    * entry may reference any other.
    */
-  private async assignIds(entries: EntryRequest[], parent: FhirRequest, writer: StoreWriter): Promise<{ resolved: Map<string, string>; assigned: Map<number, string> }> {
+  private async assignIds(entries: EntryRequest[], parent: FhirRequest, writer: StoreWriter): Promise<Assignments> {
     const resolved = new Map<string, string>();
     const assigned = new Map<number, string>();
+    const targets = new Map<number, string>();
     for (const entry of entries) {
       if (entry.method !== 'POST' || !entry.resource) continue;
       const type = entry.resource.resourceType;
@@ -211,20 +221,38 @@ export class BundleEntries implements BundleProcessor {
       if (entry.fullUrl) resolved.set(entry.fullUrl, `${type}/${id}`);
     }
     for (const entry of entries) {
-      if (entry.method === 'PUT' && entry.fullUrl?.startsWith('urn:uuid:')) resolved.set(entry.fullUrl, entry.url.split('?')[0]!);
+      if (entry.method !== 'PUT' || !entry.resource) continue;
+      const request = this.toRequest(entry, parent);
+      const provider = this.providers(request.path[0] ?? '');
+      if (request.path.length === 1 && provider?.conditionalTarget) {
+        // A conditional update: its target is found now, so that the other entries can refer to it.
+        let id: string;
+        try {
+          id = await provider.conditionalTarget(entry.resource, request.query, interactionContext(request));
+        } catch (caught) {
+          throw this.entryFailure(entry, caught);
+        }
+        targets.set(entry.index, `${provider.type}/${id}`);
+        if (entry.fullUrl) resolved.set(entry.fullUrl, `${provider.type}/${id}`);
+      } else if (entry.fullUrl?.startsWith('urn:uuid:')) {
+        resolved.set(entry.fullUrl, entry.url.split('?')[0]!);
+      }
     }
-    return { resolved, assigned };
+    return { resolved, assigned, targets };
   }
 
   private async transaction(entries: EntryRequest[], parent: FhirRequest): Promise<FhirResponse> {
     const ordered = [...entries].sort((a, b) => ORDER[a.method] - ORDER[b.method] || a.index - b.index);
     const responses = new Map<number, BundleEntry>();
     await this.store.transaction(async (writer) => {
-      const { resolved, assigned } = await this.assignIds(entries, parent, writer);
+      const { resolved, assigned, targets } = await this.assignIds(entries, parent, writer);
       for (const entry of ordered) {
-        const resource = entry.resource ? resolveReferences(entry.resource, resolved) : undefined;
+        const target = targets.get(entry.index);
+        let resource = entry.resource ? resolveReferences(entry.resource, resolved) : undefined;
+        if (target !== undefined && resource) resource = { ...resource, id: target.split('/')[1]! };
         try {
-          const response = await this.handle(this.toRequest({ ...entry, resource }, parent, assigned.get(entry.index)));
+          const url = target ?? entry.url;
+          const response = await this.handle(this.toRequest({ ...entry, url, resource }, parent, assigned.get(entry.index)));
           if (response.status >= 400) throw new OperationOutcomeError(response.status, toOutcome(undefined).outcome);
           responses.set(entry.index, this.answer(response));
         } catch (caught) {

@@ -28,6 +28,9 @@ export function buildCapabilityStatement(
       };
       if (provider.documentation) entry.documentation = provider.documentation;
       if (provider.interactions.includes('vread')) entry.versioning = 'versioned';
+      if (provider.interactions.includes('create') && provider.searchAll) entry.conditionalCreate = true;
+      if (provider.conditionalUpdate) entry.conditionalUpdate = true;
+      if (provider.conditionalDelete) entry.conditionalDelete = 'single';
       if (provider.searchInclude?.length) entry.searchInclude = [...provider.searchInclude];
       if (provider.searchRevInclude?.length) entry.searchRevInclude = [...provider.searchRevInclude];
       if (provider.searchParams.length > 0) {
@@ -38,6 +41,13 @@ export function buildCapabilityStatement(
           return declared;
         });
       }
+      if (provider.operations?.length) {
+        entry.operation = provider.operations.map((operation) => ({
+          name: operation.name,
+          definition: operation.definition,
+          ...(operation.documentation ? { documentation: operation.documentation } : {}),
+        }));
+      }
       return entry;
     }),
   };
@@ -47,7 +57,7 @@ export function buildCapabilityStatement(
   if (operations.length > 0) {
     rest.operation = operations.map((operation) => ({
       name: operation.name,
-      definition: `${baseUrl}/OperationDefinition/${operation.name}`,
+      definition: operation.definition ?? `${baseUrl}/OperationDefinition/${operation.name}`,
       ...(operation.documentation ? { documentation: operation.documentation } : {}),
     }));
   }

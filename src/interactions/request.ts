@@ -18,6 +18,13 @@ export interface FhirRequest {
   baseUrl: string;
   /** The id a create must use: a transaction assigned it to resolve urn:uuid references. */
   assignedId?: string;
+  /** The FHIR version the client asked for ('4.0', '5.0'); the router answers R5 whatever it is, the edge converts. */
+  fhirVersion?: string;
 }
 
 export type FhirResponse = InteractionResult;
+
+/** What serves a FhirRequest: the router, or a view of it in another FHIR version. */
+export interface RequestHandler {
+  handle(request: FhirRequest): Promise<FhirResponse>;
+}

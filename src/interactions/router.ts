@@ -44,6 +44,7 @@ export function interactionContext(request: FhirRequest): InteractionContext {
   if (ifNoneExist !== undefined && request.method === 'POST') context.ifNoneExist = conditionQuery(ifNoneExist);
   if (request.assignedId !== undefined) context.assignedId = request.assignedId;
   if (request.body !== undefined) context.body = request.body;
+  if (request.fhirVersion !== undefined) context.fhirVersion = request.fhirVersion;
   return context;
 }
 
@@ -137,6 +138,9 @@ export class Router {
     if (third === undefined) {
       return this.instanceLevel(provider, second, request);
     }
+    if (third.startsWith('$') && fourth === undefined) {
+      return this.instanceOperation(provider, second, third.slice(1), request);
+    }
     if (third === '_history' && fourth === undefined) {
       this.allow(request.method, this.methodsFor(provider, { GET: 'history-instance' }));
       return { status: 200, resource: await provider.history!(second, interactionContext(request)) };
@@ -175,11 +179,27 @@ export class Router {
   }
 
   private async typeLevel(provider: ResourceProvider, request: FhirRequest): Promise<FhirResponse> {
-    this.allow(request.method, this.methodsFor(provider, { GET: 'search-type', POST: 'create' }));
-    if (request.method === 'POST') {
-      return applyPrefer(await provider.create!(resourceBody(request, provider.type), interactionContext(request)), request);
+    const allowed = this.methodsFor(provider, { GET: 'search-type', POST: 'create' });
+    if (provider.conditionalUpdate) allowed.push('PUT');
+    if (provider.conditionalDelete) allowed.push('DELETE');
+    this.allow(request.method, allowed);
+    switch (request.method) {
+      case 'POST':
+        return applyPrefer(await provider.create!(resourceBody(request, provider.type), interactionContext(request)), request);
+      case 'PUT':
+        return applyPrefer(await provider.conditionalUpdate!(resourceBody(request, provider.type), request.query, interactionContext(request)), request);
+      case 'DELETE':
+        return provider.conditionalDelete!(request.query, interactionContext(request));
+      default:
+        return this.search(provider, request);
     }
-    return this.search(provider, request);
+  }
+
+  private async instanceOperation(provider: ResourceProvider, id: string, name: string, request: FhirRequest): Promise<FhirResponse> {
+    const operation = provider.operations?.find((candidate) => candidate.name === name);
+    if (operation === undefined) throw notFound(`Operation $${name} is not supported on ${provider.type}`);
+    this.allow(request.method, ['GET']);
+    return operation.invoke(id, interactionContext(request));
   }
 
   private async search(provider: ResourceProvider, request: FhirRequest): Promise<FhirResponse> {

@@ -15,8 +15,9 @@ import { SEARCH_CATALOG } from './search-catalog';
 
 const DICOMWEB_PLUGIN = 'dicom-web';
 
+/** Orthanc's own base: the FHIR base less /fhir (and the version base /R4 or /R5 a client chose). */
 export function orthancBaseUrl(fhirBaseUrl: string): string {
-  return fhirBaseUrl.replace(/\/fhir$/, '');
+  return fhirBaseUrl.replace(/\/fhir(?:\/R[45])?$/, '');
 }
 
 export class DicomWebEndpoints {

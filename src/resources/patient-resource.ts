@@ -21,6 +21,7 @@ import type { ResourceRegistry } from './registry';
 import { SEARCH_DECLARATIONS } from './search-declarations';
 import { refuseJoinsWhileBuilding, searchAllOf, searchBundle, type SearchSource } from './search-flow';
 import { checkVersion, existingMatch, versionHeaders } from './stored-resource';
+import { patientEverything } from './patient-everything';
 import { SEARCH_CATALOG } from './search-catalog';
 
 const DICOM_SEX: Record<string, string> = { male: 'M', female: 'F', other: 'O' };
@@ -136,6 +137,7 @@ export function createPatientResource({ reader, imagingIndex, store, registry, c
     searchParams: searchParamDeclarations(definition),
     searchInclude: definition.include,
     searchRevInclude: SEARCH_CATALOG.revIncludesOf('Patient'),
+    operations: [patientEverything(registry, config)],
     documentation:
       "Orthanc's patients (Patient.id is Orthanc's patient id), merged with Patients written over FHIR, whose id is derived from their PatientID as Orthanc derives it",
     async read(id) {

@@ -23,6 +23,8 @@ export interface InteractionContext {
   assignedId?: string;
   /** Parsed JSON body, for operations. */
   body?: unknown;
+  /** The FHIR version the client speaks ('4.0' or '5.0'); resource modules always answer R5, the edge converts. */
+  fhirVersion?: string;
 }
 
 /** What an interaction answers: a status, maybe a resource, and its version headers (ETag, Location...). */
@@ -76,6 +78,28 @@ export interface ResourceProvider {
    * what another type's _revinclude and a conditional write need.
    */
   searchAll?(query: Array<[string, string]>, context: InteractionContext, limit?: number): Promise<Resource[]>;
+  /**
+   * PUT [type]?[search] (http.html#cond-update): the id the update goes to,
+   * decided inside the caller's transaction, the condition locked; 412 when
+   * several match, 400 when the body's id is not the match's, 409 when no
+   * resource matches and the body's id names another one.
+   */
+  conditionalTarget?(resource: Resource, condition: Array<[string, string]>, context: InteractionContext): Promise<string>;
+  /** PUT [type]?[search]: the update of conditionalTarget's id, atomically. */
+  conditionalUpdate?(resource: Resource, condition: Array<[string, string]>, context: InteractionContext): Promise<InteractionResult>;
+  /** DELETE [type]?[search]: deletes the one match (none: nothing to do), 412 when several match. */
+  conditionalDelete?(condition: Array<[string, string]>, context: InteractionContext): Promise<InteractionResult>;
+  /** Operations on an instance ([type]/[id]/$name), e.g. Patient/$everything. */
+  readonly operations?: readonly InstanceOperation[];
+}
+
+/** An operation on one resource ([type]/[id]/$name). */
+export interface InstanceOperation {
+  readonly name: string;
+  /** The official OperationDefinition it implements. */
+  readonly definition: string;
+  readonly documentation?: string;
+  invoke(id: string, context: InteractionContext): Promise<{ status: number; resource?: Resource }>;
 }
 
 /** An operation on the whole server ([base]/$name). */
@@ -83,5 +107,7 @@ export interface SystemOperation {
   readonly name: string;
   readonly methods: readonly ('GET' | 'POST')[];
   readonly documentation?: string;
+  /** The official OperationDefinition it implements, if any. */
+  readonly definition?: string;
   invoke(context: InteractionContext): Promise<{ status: number; resource?: Resource }>;
 }

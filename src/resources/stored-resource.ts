@@ -4,7 +4,7 @@
 // leaves history (a later read answers 410), and search by the engine.
 import { randomUUID } from 'node:crypto';
 import type { FhirConfig } from '../config';
-import { badRequest, gone, notFound, preconditionFailed } from '../fhir/outcome';
+import { badRequest, conflict, gone, notFound, preconditionFailed } from '../fhir/outcome';
 import type { Bundle, BundleEntry, Resource } from '../fhir/types';
 import { defineSearch, searchParamDeclarations, type SearchDefinition } from '../search';
 import type { ResourceVersion, Store } from '../store/store';
@@ -23,24 +23,25 @@ export interface StoredTypeSetup {
   prepare?(resource: Resource, previous: Resource | undefined): Resource;
 }
 
-/**
- * A conditional create's condition (http.html#ccreate): the one resource
- * that matches, undefined when none does, 412 when several do. The one
- * implementation for every type that can be created.
- */
-/** The lock a conditional create takes: its type and condition, the parameters in one order. */
+/** The lock a conditional write takes: its type and condition, the parameters in one order. */
 export function conditionKey(type: string, condition: ReadonlyArray<[string, string]>): string {
   return `${type}?${new URLSearchParams([...condition].sort(([a, x], [b, y]) => (a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0)))}`;
 }
 
+/**
+ * A conditional write's condition (http.html#ccreate, #cond-update,
+ * #cdelete): the one resource that matches, undefined when none does, 412
+ * when several do. The one implementation for every type and interaction.
+ */
 export async function existingMatch(
   type: string,
   condition: Array<[string, string]>,
   search: (query: Array<[string, string]>, limit: number) => Promise<Resource[]>,
+  what = 'If-None-Exist',
 ): Promise<Resource | undefined> {
   const found = await search(condition, 2);
   const shown = new URLSearchParams(condition).toString();
-  if (found.length > 1) throw preconditionFailed(`If-None-Exist: ${shown} matches more than one ${type}`);
+  if (found.length > 1) throw preconditionFailed(`${what}: ${shown} matches more than one ${type}`);
   return found[0];
 }
 
@@ -157,6 +158,40 @@ export function createStoredResource(setup: StoredTypeSetup, store: Store, regis
         const { id: _ignored, ...body } = resource;
         const prepared = setup.prepare ? setup.prepare(body as Resource, undefined) : (body as Resource);
         return written(await writer.put(type, context.assignedId ?? randomUUID(), prepared, { baseUrl: context.baseUrl, fresh: true }), 201, context.baseUrl);
+      });
+    },
+
+    async conditionalTarget(resource, condition, context) {
+      if (condition.length === 0) throw badRequest(`A PUT to ${type} needs a search (a conditional update) or an id in the URL`);
+      await store.transaction(async (writer) => writer.lock(conditionKey(type, condition)));
+      const match = await existingMatch(type, condition, (query, limit) => searchAllOf(source, query, context, limit), `Conditional update ${type}?`);
+      if (match) {
+        if (resource.id !== undefined && resource.id !== match.id) {
+          throw badRequest(`The body's id (${resource.id}) is not that of the ${type} the condition matches (${match.id})`, [`${type}.id`]);
+        }
+        return match.id!;
+      }
+      if (resource.id === undefined) return randomUUID();
+      // No match, the body names an id: an update as create, unless that id is another resource's.
+      if ((await store.current(type, resource.id))?.resource) {
+        throw conflict(`${type}/${resource.id} exists and does not match the condition`);
+      }
+      return resource.id;
+    },
+
+    async conditionalUpdate(resource, condition, context) {
+      return store.transaction(async () => {
+        const id = await this.conditionalTarget!(resource, condition, context);
+        return this.update!(id, { ...resource, id }, context);
+      });
+    },
+
+    async conditionalDelete(condition, context) {
+      if (condition.length === 0) throw badRequest(`A DELETE of ${type} needs a search (a conditional delete) or an id in the URL`);
+      return store.transaction(async (writer) => {
+        await writer.lock(conditionKey(type, condition));
+        const match = await existingMatch(type, condition, (query, limit) => searchAllOf(source, query, context, limit), `Conditional delete ${type}?`);
+        return match ? this.delete!(match.id!, context) : { status: 204 };
       });
     },
 
