@@ -23,6 +23,9 @@ export interface StoredTypeSetup {
   prepare?(resource: Resource, previous: Resource | undefined): Resource;
 }
 
+/** Measured on Orthanc 1.10.1: its HTTP server parses the query string of GET requests only. */
+const ORTHANC_DROPS_QUERY = 'Orthanc does not hand the query of a PUT or DELETE to plugins: send a conditional update or delete as an entry of a batch or transaction Bundle';
+
 /** The lock a conditional write takes: its type and condition, the parameters in one order. */
 export function conditionKey(type: string, condition: ReadonlyArray<[string, string]>): string {
   return `${type}?${new URLSearchParams([...condition].sort(([a, x], [b, y]) => (a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0)))}`;
@@ -162,7 +165,7 @@ export function createStoredResource(setup: StoredTypeSetup, store: Store, regis
     },
 
     async conditionalTarget(resource, condition, context) {
-      if (condition.length === 0) throw badRequest(`A PUT to ${type} needs a search (a conditional update) or an id in the URL`);
+      if (condition.length === 0) throw badRequest(`A PUT to ${type} needs an id in the URL, or a search (a conditional update). ${ORTHANC_DROPS_QUERY}`);
       await store.transaction(async (writer) => writer.lock(conditionKey(type, condition)));
       const match = await existingMatch(type, condition, (query, limit) => searchAllOf(source, query, context, limit), `Conditional update ${type}?`);
       if (match) {
@@ -187,7 +190,7 @@ export function createStoredResource(setup: StoredTypeSetup, store: Store, regis
     },
 
     async conditionalDelete(condition, context) {
-      if (condition.length === 0) throw badRequest(`A DELETE of ${type} needs a search (a conditional delete) or an id in the URL`);
+      if (condition.length === 0) throw badRequest(`A DELETE of ${type} needs an id in the URL, or a search (a conditional delete). ${ORTHANC_DROPS_QUERY}`);
       return store.transaction(async (writer) => {
         await writer.lock(conditionKey(type, condition));
         const match = await existingMatch(type, condition, (query, limit) => searchAllOf(source, query, context, limit), `Conditional delete ${type}?`);
