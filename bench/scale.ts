@@ -13,7 +13,12 @@
 //  studies  a second folder grown to each SCALE_STUDIES size (default 10,000,
 //           100,000): studies of 1-3 series of one 16x16 image, three per
 //           patient, dates over 25 years, modalities skewed (NM 1%), sent
-//           with parallel POST /instances.
+//           with parallel POST /instances. At each size: reads and searches
+//           (among them a chain, ImagingStudy?patient.identifier=, and
+//           reverse chains, Patient?_has:ImagingStudy:patient:modality=),
+//           native /tools/find beside them, the R4 view of a read and of a
+//           search page against R5 (a table of the p50 ratios), RSS, then a
+//           restart and the first search after it.
 //
 // Each cell: p50 / p95 of up to SCALE_SAMPLES (100) sequential requests, with
 // values picked at random (seeded, SCALE_SEED) among what exists, and the
@@ -286,11 +291,12 @@ const expectMatches = (wanted: number) => (bundle: Json) => {
   return got === wanted ? undefined : `${got} matches, the data says ${wanted}`;
 };
 
+/** Measures one cell; returns its p50 (undefined when nothing was answered in time). */
 async function measure(
   table: Table, column: number, row: string, server: Server,
   probe: (next: () => number, i: number) => Promise<Sample>,
-): Promise<void> {
-  if (stopping) return;
+): Promise<number | undefined> {
+  if (stopping) return undefined;
   const next = random(SEED * 7919 + hashString(row) + column * 104729);
   const latencies: number[] = [];
   const failures = new Map<string, number>();
@@ -345,6 +351,7 @@ async function measure(
   for (const [what, k] of wrong) note(`${row} at ${table.columns[column]}: ${k} of ${n} answers wrong: ${what} (cell marked !)`);
   table.set(row, column, cell);
   log(`  ${row}: ${cell.text} (${i} requests, ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  return cell.value;
 }
 
 function hashString(text: string): number {
@@ -1133,21 +1140,54 @@ async function measureOrders(server: Server, journal: OrderJournal, table: Table
 
 // --- studies phase ----------------------------------------------------------------
 
+/** The R4 view (src/interactions/version-view.ts): the same requests, answered in R4. */
+const R4_ACCEPT = 'application/fhir+json; fhirVersion=4.0';
+/** The common modality of the reverse chain beside the rare one. */
+const COMMON_MODALITY = 'CT';
+
 const STUDY_ROWS = {
   read: '`ImagingStudy/<id>` (read)',
+  readR4: `\`ImagingStudy/<id>\` (read), R4 view (\`Accept: ${R4_ACCEPT}\`)`,
   started: '`ImagingStudy?started=ge<date>&_count=20` (~3% match)',
+  startedR4: '`ImagingStudy?started=ge<date>&_count=20`, R4 view',
   modality: `\`ImagingStudy?modality=${RARE_MODALITY}\` (1% of the studies)`,
   sort: '`ImagingStudy?_sort=-started&_count=20`',
   patientGiven: '`Patient?given=<3 letters>` (patients from DICOM)',
   patient: '`ImagingStudy?patient=Patient/<id>`',
+  // \| : a pipe inside a markdown table cell, even in a code span.
+  chain: '`ImagingStudy?patient.identifier=<system>\\|<PatientID>` (chain; a patient\'s 3 studies)',
+  hasRare: `\`Patient?_has:ImagingStudy:patient:modality=${RARE_MODALITY}\` (reverse chain, default \`_count\` 20; ~3% of the patients)`,
+  hasRareTotal: `\`Patient?_has:ImagingStudy:patient:modality=${RARE_MODALITY}&_total=accurate\``,
+  hasCommon: `\`Patient?_has:ImagingStudy:patient:modality=${COMMON_MODALITY}\` (~66% of the patients)`,
   identifier: '`ImagingStudy?identifier=<accession>`',
   system: 'native `GET /system`',
   findDate: 'native `POST /tools/find` Study, StudyDate `<date>-` (~3%), Expand',
   findAccession: 'native `POST /tools/find` Study, AccessionNumber, Expand',
+  findPatientStudies: 'native `POST /tools/find` Patient, PatientID, then `GET /patients/<id>/studies` (the chain\'s answer)',
+  findModality: `native \`POST /tools/find\` Study, ModalitiesInStudy ${RARE_MODALITY}, Expand (its patients: the reverse chain's answer, all of it)`,
   rss: 'Orthanc RSS after the measurements',
   ingest: `ingest: \`POST /instances\`, ${UPLOADS} in parallel (instances/s)`,
   up: 'restart: Orthanc up (`/system` answers)',
   first: 'restart: first `ImagingStudy?started=ge<date>&_count=20`',
+};
+
+const R4_ROWS = {
+  read: '`ImagingStudy/<id>` (read)',
+  started: '`ImagingStudy?started=ge<date>&_count=20` (a page of 20)',
+};
+/** The R4 view against R5, per size: the p50s of the rows above, measured one after the other in the same run. */
+const r4Table = new Table('request: R4 p50 / R5 p50', Object.values(R4_ROWS));
+
+/** Whether an ImagingStudy is in R4's shape (modality a Coding) or R5's (a CodeableConcept). */
+function studyVersion(resource: Json | undefined): 'R4' | 'R5' | '?' {
+  const modality = (resource?.modality as Json[] | undefined)?.[0];
+  if (typeof modality?.code === 'string') return 'R4';
+  if (Array.isArray(modality?.coding)) return 'R5';
+  return '?';
+}
+const expectR4 = (resource: Json | undefined) => {
+  const version = studyVersion(resource);
+  return version === 'R4' ? undefined : `an ImagingStudy in ${version}'s shape, not R4's`;
 };
 
 async function studiesPhase(studyTable: Table): Promise<void> {
@@ -1181,6 +1221,7 @@ async function studiesPhase(studyTable: Table): Promise<void> {
       }
       const have = stats.CountStudies;
       const column = studyTable.column(stats.CountStudies === target ? `${count(target)} studies` : `${stats.CountStudies} studies (of ${count(target)})`);
+      r4Table.column(studyTable.columns[column]!);
       if (uploaded.sent > 0 && uploaded.seconds > 0) {
         const rate = (uploaded.sent - uploaded.failed) / uploaded.seconds;
         studyTable.set(STUDY_ROWS.ingest, column, { text: `${rate.toFixed(0)}/s`, value: rate });
@@ -1225,10 +1266,17 @@ async function measureStudies(server: Server, size: number, table: Table, column
   // What the data says: studies by day (for ~3% cut-offs), of the rare modality, per patient.
   const byDay = new Uint32Array(STUDY_DAYS);
   let rare = 0;
+  /** Patients (by index) with a study of the rare modality, of the common one: the reverse chains' answers. */
+  const rarePatients = new Set<number>();
+  const commonPatients = new Set<number>();
   for (let s = 0; s < size; s++) {
     const one = study(s);
     byDay[one.day]!++;
-    if (one.modality === RARE_MODALITY) rare++;
+    if (one.modality === RARE_MODALITY) {
+      rare++;
+      rarePatients.add(Math.floor(s / STUDIES_PER_PATIENT));
+    }
+    if (one.modality === COMMON_MODALITY) commonPatients.add(Math.floor(s / STUDIES_PER_PATIENT));
   }
   /** The day from which `fraction` of the studies are on or after it, and how many. */
   const cutOff = (fraction: number) => {
@@ -1248,11 +1296,23 @@ async function measureStudies(server: Server, size: number, table: Table, column
     return `/fhir/ImagingStudy?started=ge2024-01-01&_count=20`;
   }
 
-  await measure(table, column, STUDY_ROWS.read, server, (next) => fhirSample(server, `/fhir/ImagingStudy/${studyId(pick(next))}`));
-  await measure(table, column, STUDY_ROWS.started, server, (next) => {
+  const r4Ratio = (row: string, r4: number | undefined, r5: number | undefined) => {
+    r4Table.set(row, column, r4 === undefined || r5 === undefined ? { text: '—' } : { text: `${ratio(r4 / r5)} (${ms(r4)} / ${ms(r5)} ms)` });
+  };
+  const readR5 = await measure(table, column, STUDY_ROWS.read, server, (next) => fhirSample(server, `/fhir/ImagingStudy/${studyId(pick(next))}`));
+  const readR4 = await measure(table, column, STUDY_ROWS.readR4, server, async (next) =>
+    asSample(await get(server, `/fhir/ImagingStudy/${studyId(pick(next))}`, R4_ACCEPT), expectR4));
+  r4Ratio(R4_ROWS.read, readR4, readR5);
+  const startedR5 = await measure(table, column, STUDY_ROWS.started, server, (next) => {
     const { day, after } = dayFor(next);
     return fhirSample(server, `/fhir/ImagingStudy?started=ge${studyDate(day)}&_count=20`, expectMatches(Math.min(20, after)));
   });
+  const startedR4 = await measure(table, column, STUDY_ROWS.startedR4, server, async (next) => {
+    const { day, after } = dayFor(next);
+    const answer = await get(server, `/fhir/ImagingStudy?started=ge${studyDate(day)}&_count=20`, R4_ACCEPT);
+    return asSample(answer, (bundle) => expectMatches(Math.min(20, after))(bundle) ?? expectR4(matches(bundle)[0]?.resource));
+  });
+  r4Ratio(R4_ROWS.started, startedR4, startedR5);
   await measure(table, column, STUDY_ROWS.modality, server, () =>
     fhirSample(server, `/fhir/ImagingStudy?modality=${RARE_MODALITY}`, expectMatches(Math.min(20, rare))));
   await measure(table, column, STUDY_ROWS.sort, server, () =>
@@ -1267,6 +1327,37 @@ async function measureStudies(server: Server, size: number, table: Table, column
     const q = Math.floor(next() * patients);
     return fhirSample(server, `/fhir/ImagingStudy?patient=Patient/${patientOrthancId(study(q * STUDIES_PER_PATIENT).person)}`, expectMatches(studiesOf(q)));
   });
+  // The chain: a patient's identifier as its Patient carries it (PatientID, under the system the server gives it).
+  const first = study(0).person;
+  let idSystem = '';
+  const patientAnswer = await get(server, `/fhir/Patient/${patientOrthancId(first)}`);
+  if (patientAnswer.status === 200) {
+    const found = ((JSON.parse(patientAnswer.body) as Json).identifier as Json[] | undefined)?.find((i) => i.value === first.patientId);
+    if (found) idSystem = typeof found.system === 'string' ? found.system : '';
+    else note(`studies at ${table.columns[column]}: Patient/${patientOrthancId(first)} has no identifier ${first.patientId}; the chain searches '|<PatientID>'`);
+  } else {
+    note(`studies at ${table.columns[column]}: Patient/${patientOrthancId(first)}: ${patientAnswer.failure ?? patientAnswer.status}; the chain searches '|<PatientID>'`);
+  }
+  if (column === 0) note(`the chain's identifier: ${idSystem === '' ? 'PatientID without a system (the server gives none), searched as \`|<PatientID>\`' : `system ${idSystem}`}`);
+  await measure(table, column, STUDY_ROWS.chain, server, (next) => {
+    const q = Math.floor(next() * patients);
+    const value = `${idSystem}|${study(q * STUDIES_PER_PATIENT).person.patientId}`;
+    return fhirSample(server, `/fhir/ImagingStudy?patient.identifier=${encodeURIComponent(value)}`, expectMatches(studiesOf(q)));
+  });
+  // The reverse chain: the patients with a study of a modality (the first page), against what the data says.
+  const hasCheck = (patientsWith: number, total: boolean) => (bundle: Json) => {
+    const got = matches(bundle);
+    if (got.length !== Math.min(20, patientsWith)) return `${got.length} matches, the data says ${Math.min(20, patientsWith)}`;
+    if (got.some((e) => e.resource?.resourceType !== 'Patient')) return 'a match is not a Patient';
+    if (total && bundle.total !== patientsWith) return `total ${bundle.total}, the data says ${patientsWith}`;
+    return undefined;
+  };
+  await measure(table, column, STUDY_ROWS.hasRare, server, () =>
+    fhirSample(server, `/fhir/Patient?_has:ImagingStudy:patient:modality=${RARE_MODALITY}`, hasCheck(rarePatients.size, false)));
+  await measure(table, column, STUDY_ROWS.hasRareTotal, server, () =>
+    fhirSample(server, `/fhir/Patient?_has:ImagingStudy:patient:modality=${RARE_MODALITY}&_total=accurate`, hasCheck(rarePatients.size, true)));
+  await measure(table, column, STUDY_ROWS.hasCommon, server, () =>
+    fhirSample(server, `/fhir/Patient?_has:ImagingStudy:patient:modality=${COMMON_MODALITY}`, hasCheck(commonPatients.size, false)));
   await measure(table, column, STUDY_ROWS.identifier, server, (next) =>
     fhirSample(server, `/fhir/ImagingStudy?identifier=${encodeURIComponent(pick(next).accession)}`, expectMatches(1)));
   await measure(table, column, STUDY_ROWS.system, server, async () => asSample(await get(server, '/system', 'application/json')));
@@ -1281,6 +1372,25 @@ async function measureStudies(server: Server, size: number, table: Table, column
     return find({ StudyDate: `${studyDate(day).replace(/-/g, '')}-` }, after);
   });
   await measure(table, column, STUDY_ROWS.findAccession, server, (next) => find({ AccessionNumber: pick(next).accession }, 1));
+  const post = (level: string, query: Record<string, string>, expand: boolean) =>
+    httpRequest(server.agent, server.orthanc.httpPort, 'POST', '/tools/find', {
+      headers: { 'content-type': 'application/json' }, body: JSON.stringify({ Level: level, Query: query, Expand: expand }), timeoutMs: CLIENT_TIMEOUT_MS,
+    });
+  await measure(table, column, STUDY_ROWS.findPatientStudies, server, async (next) => {
+    const q = Math.floor(next() * patients);
+    const found = await post('Patient', { PatientID: study(q * STUDIES_PER_PATIENT).person.patientId }, false);
+    if (found.failure || found.status !== 200) return asSample(found);
+    const ids = JSON.parse(found.body) as string[];
+    if (ids.length !== 1) return { ms: found.ms, wrong: `${ids.length} patients, the data says 1` };
+    const studies = await httpRequest(server.agent, server.orthanc.httpPort, 'GET', `/patients/${ids[0]}/studies`, { timeoutMs: CLIENT_TIMEOUT_MS });
+    const sample = asSample(studies, (list) => ((list as unknown as unknown[]).length === studiesOf(q) ? undefined : `${(list as unknown as unknown[]).length} studies, the data says ${studiesOf(q)}`));
+    return { ...sample, ms: found.ms + studies.ms };
+  });
+  await measure(table, column, STUDY_ROWS.findModality, server, async () =>
+    asSample(await post('Study', { ModalitiesInStudy: RARE_MODALITY }, true), (found) => {
+      const patientsFound = new Set((found as unknown as Json[]).map((one) => one.ParentPatient)).size;
+      return patientsFound === rarePatients.size ? undefined : `${patientsFound} patients, the data says ${rarePatients.size}`;
+    }));
   return `/fhir/ImagingStudy?started=ge${studyDate(cutOff(0.03).day)}&_count=20`;
 }
 
@@ -1366,6 +1476,9 @@ async function main(): Promise<void> {
   }
   if (studyTable.columns.length > 0) {
     out.push('', `### studies (1-3 series of one 16x16 image each, ${STUDIES_PER_PATIENT} per patient, 2000-2024, NM 1% of the studies)`, '', studyTable.render());
+    out.push('', '### the R4 view against R5 (studies)', '',
+      `The p50 of a request answered in R4 (\`Accept: ${R4_ACCEPT}\`: the R5 answer converted at the edge, src/interactions/version-view.ts) `
+      + 'over the same request in R5, at each size: the two rows of the table above, measured one after the other (R5 first) on random picks of their own.', '', r4Table.render());
   }
   if (throughputMeasured > 0) {
     out.push('', `### two Orthancs on one database (PostgreSQL), read throughput`, '',
