@@ -189,7 +189,9 @@ describe('R4 view: ImagingStudy, Endpoint, Patient', function () {
         code: 'dicom-wado-rs',
         display: 'DICOM WADO-RS',
       });
-      expect(r4.payloadType).to.deep.equal(endpoint.payload?.[0]?.type);
+      // R5's 'any' payload of a WADO-RS Endpoint is R4's DICOM WADO-RS (the R4 DICOM examples), and back.
+      expect(endpoint.payload?.[0]?.type?.[0]?.coding?.[0]?.code).to.equal('any');
+      expect(r4.payloadType).to.deep.equal([DEFAULT_R4_PAYLOAD_TYPE]);
       expect(r4.payloadMimeType).to.deep.equal(['application/dicom', 'application/dicom+json', 'application/dicom+xml']);
       expect(r4).to.not.have.any.keys('payload', 'extension');
       expect(r4SchemaErrors(r4)).to.deep.equal([]);
@@ -220,8 +222,8 @@ describe('R4 view: ImagingStudy, Endpoint, Patient', function () {
       ]);
       expect(r4SchemaErrors(r4)).to.deep.equal([]);
       const back = json(fromR4(r4 as Resource));
-      // The R4 payloadType R4 requires comes back as an R5 payload.
-      expect(back.payload).to.deep.equal([{ type: [DEFAULT_R4_PAYLOAD_TYPE] }]);
+      // The R4 payloadType R4 requires comes back as an R5 payload: 'any', what R5 says of a WADO-RS Endpoint.
+      expect(back.payload).to.deep.equal([{ type: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/endpoint-payload-type', code: 'any', display: 'Any' }] }] }]);
       const { payload: _payload, ...rest } = back;
       expect(rest).to.deep.equal(bare);
     });

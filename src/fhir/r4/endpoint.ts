@@ -26,6 +26,25 @@ export const DEFAULT_R4_PAYLOAD_TYPE: Readonly<Json> = {
   coding: [{ system: ENDPOINT_PAYLOAD_TYPE_SYSTEM, code: 'DICOM WADO-RS', display: 'DICOM WADO-RS' }],
 };
 
+/** R5's "any payload", which this server's DICOMweb Endpoint states (R5's value set has no DICOM code). */
+const ANY_PAYLOAD: Readonly<Json> = { coding: [{ system: ENDPOINT_PAYLOAD_TYPE_SYSTEM, code: 'any', display: 'Any' }] };
+
+const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/** Whether an Endpoint is a DICOMweb WADO-RS one (R5 connectionType list, or R4's one Coding). */
+function isWadoRs(resource: Json): boolean {
+  return JSON.stringify(resource.connectionType ?? '').includes('"code":"dicom-wado-rs"');
+}
+
+/**
+ * A WADO-RS Endpoint's R4 payloadType is 'DICOM WADO-RS', as the R4 DICOM
+ * examples have it, where R5 says 'any'; and back. Symmetric, so lossless.
+ */
+function swapPayload(resource: Json, from: Readonly<Json>, to: Readonly<Json>): Json {
+  if (!isWadoRs(resource) || !Array.isArray(resource.payloadType)) return resource;
+  return { ...resource, payloadType: resource.payloadType.map((type: unknown) => (sameJson(type, from) ? deepCopy(to) : type)) };
+}
+
 const R4_STATUS = ['active', 'suspended', 'error', 'off', 'entered-in-error', 'test'];
 const R5_STATUS = ['active', 'limited', 'suspended', 'error', 'off', 'entered-in-error'];
 
@@ -66,12 +85,13 @@ export function endpointToR4(resource: Json): Json {
   if (result.payloadType === undefined) {
     result = { ...result, payloadType: [deepCopy(DEFAULT_R4_PAYLOAD_TYPE)] };
   }
+  result = swapPayload(result, ANY_PAYLOAD, DEFAULT_R4_PAYLOAD_TYPE);
   result = codeForward(result, 'status', 'Endpoint', R4_STATUS, 'active', 'R5');
   return codeBackward(result, 'status', 'Endpoint', 'active', 'R4');
 }
 
 export function endpointFromR4(resource: Json): Json {
-  let result = mapBackward(resource, 'Endpoint', ENDPOINT, 'R5');
+  let result = mapBackward(swapPayload(resource, DEFAULT_R4_PAYLOAD_TYPE, ANY_PAYLOAD), 'Endpoint', ENDPOINT, 'R5');
   result = codeBackward(result, 'status', 'Endpoint', 'active', 'R5');
   return codeForward(result, 'status', 'Endpoint', R5_STATUS, 'active', 'R4');
 }
