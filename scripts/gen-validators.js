@@ -103,7 +103,9 @@ function withoutDescriptions(value) {
   if (value !== null && typeof value === 'object') {
     const copy = {};
     for (const [key, item] of Object.entries(value)) {
-      if (key !== 'description') copy[key] = withoutDescriptions(item);
+      // A schema's description is a string; a property named description
+      // (Task.description, Expression.description) is an object: kept.
+      if (key !== 'description' || typeof item !== 'string') copy[key] = withoutDescriptions(item);
     }
     return copy;
   }

@@ -4858,7 +4858,7 @@ validate363.errors = vErrors;
 return errors === 0;
 }
 
-const schema57 = {"properties":{"id":{"$ref":"#/definitions/string"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"_description":{"$ref":"#/definitions/Element"},"name":{"$ref":"#/definitions/code"},"_name":{"$ref":"#/definitions/Element"},"language":{"$ref":"#/definitions/code"},"_language":{"$ref":"#/definitions/Element"},"expression":{"$ref":"#/definitions/string"},"_expression":{"$ref":"#/definitions/Element"},"reference":{"$ref":"#/definitions/uri"},"_reference":{"$ref":"#/definitions/Element"}},"type":"object","additionalProperties":false};
+const schema57 = {"properties":{"id":{"$ref":"#/definitions/string"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"description":{"$ref":"#/definitions/string"},"_description":{"$ref":"#/definitions/Element"},"name":{"$ref":"#/definitions/code"},"_name":{"$ref":"#/definitions/Element"},"language":{"$ref":"#/definitions/code"},"_language":{"$ref":"#/definitions/Element"},"expression":{"$ref":"#/definitions/string"},"_expression":{"$ref":"#/definitions/Element"},"reference":{"$ref":"#/definitions/uri"},"_reference":{"$ref":"#/definitions/Element"}},"type":"object","additionalProperties":false};
 
 function validate412(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -4902,6 +4902,12 @@ else {
 vErrors.push(err1);
 }
 errors++;
+}
+}
+if(data.description !== undefined){
+if(!(validate26(data.description, {instancePath:instancePath+"/description",parentData:data,parentDataProperty:"description",rootData}))){
+vErrors = vErrors === null ? validate26.errors : vErrors.concat(validate26.errors);
+errors = vErrors.length;
 }
 }
 if(data._description !== undefined){
@@ -4976,7 +4982,7 @@ return errors === 0;
 const schema58 = {"properties":{"id":{"$ref":"#/definitions/string"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"name":{"$ref":"#/definitions/code"},"_name":{"$ref":"#/definitions/Element"},"use":{"$ref":"#/definitions/code","enum":["in","out"]},"_use":{"$ref":"#/definitions/Element"},"min":{"$ref":"#/definitions/integer"},"_min":{"$ref":"#/definitions/Element"},"max":{"$ref":"#/definitions/string"},"_max":{"$ref":"#/definitions/Element"},"documentation":{"$ref":"#/definitions/string"},"_documentation":{"$ref":"#/definitions/Element"},"type":{"$ref":"#/definitions/code","enum":["Base","Element","BackboneElement","DataType","Address","Annotation","Attachment","Availability","BackboneType","Dosage","ElementDefinition","MarketingStatus","ProductShelfLife","Timing","CodeableConcept","CodeableReference","Coding","ContactDetail","ContactPoint","Contributor","DataRequirement","Expression","ExtendedContactDetail","Extension","HumanName","Identifier","Meta","MonetaryComponent","Money","Narrative","ParameterDefinition","Period","PrimitiveType","base64Binary","boolean","date","dateTime","decimal","instant","integer","positiveInt","unsignedInt","integer64","string","code","id","markdown","time","uri","canonical","oid","url","uuid","Quantity","Age","Count","Distance","Duration","Range","Ratio","RatioRange","Reference","RelatedArtifact","SampledData","Signature","TriggerDefinition","UsageContext","VirtualServiceDetail","xhtml","Resource","Binary","Bundle","DomainResource","Account","ActivityDefinition","ActorDefinition","AdministrableProductDefinition","AdverseEvent","AllergyIntolerance","Appointment","AppointmentResponse","ArtifactAssessment","AuditEvent","Basic","BiologicallyDerivedProduct","BiologicallyDerivedProductDispense","BodyStructure","CanonicalResource","CapabilityStatement","CarePlan","CareTeam","ChargeItem","ChargeItemDefinition","Citation","Claim","ClaimResponse","ClinicalImpression","ClinicalUseDefinition","CodeSystem","Communication","CommunicationRequest","CompartmentDefinition","Composition","ConceptMap","Condition","ConditionDefinition","Consent","Contract","Coverage","CoverageEligibilityRequest","CoverageEligibilityResponse","DetectedIssue","Device","DeviceAssociation","DeviceDefinition","DeviceDispense","DeviceMetric","DeviceRequest","DeviceUsage","DiagnosticReport","DocumentReference","Encounter","EncounterHistory","Endpoint","EnrollmentRequest","EnrollmentResponse","EpisodeOfCare","EventDefinition","Evidence","EvidenceReport","EvidenceVariable","ExampleScenario","ExplanationOfBenefit","FamilyMemberHistory","Flag","FormularyItem","GenomicStudy","Goal","GraphDefinition","Group","GuidanceResponse","HealthcareService","ImagingSelection","ImagingStudy","Immunization","ImmunizationEvaluation","ImmunizationRecommendation","ImplementationGuide","Ingredient","InsurancePlan","InventoryItem","InventoryReport","Invoice","Library","Linkage","List","Location","ManufacturedItemDefinition","Measure","MeasureReport","Medication","MedicationAdministration","MedicationDispense","MedicationKnowledge","MedicationRequest","MedicationStatement","MedicinalProductDefinition","MessageDefinition","MessageHeader","MetadataResource","MolecularSequence","NamingSystem","NutritionIntake","NutritionOrder","NutritionProduct","Observation","ObservationDefinition","OperationDefinition","OperationOutcome","Organization","OrganizationAffiliation","PackagedProductDefinition","Patient","PaymentNotice","PaymentReconciliation","Permission","Person","PlanDefinition","Practitioner","PractitionerRole","Procedure","Provenance","Questionnaire","QuestionnaireResponse","RegulatedAuthorization","RelatedPerson","RequestOrchestration","Requirements","ResearchStudy","ResearchSubject","RiskAssessment","Schedule","SearchParameter","ServiceRequest","Slot","Specimen","SpecimenDefinition","StructureDefinition","StructureMap","Subscription","SubscriptionStatus","SubscriptionTopic","Substance","SubstanceDefinition","SubstanceNucleicAcid","SubstancePolymer","SubstanceProtein","SubstanceReferenceInformation","SubstanceSourceMaterial","SupplyDelivery","SupplyRequest","Task","TerminologyCapabilities","TestPlan","TestReport","TestScript","Transport","ValueSet","VerificationResult","VisionPrescription","Parameters"]},"_type":{"$ref":"#/definitions/Element"},"profile":{"$ref":"#/definitions/canonical"}},"type":"object","additionalProperties":false};
 const schema59 = {"type":"integer","minimum":-2147483648,"maximum":2147483647};
 
-function validate430(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate431(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(!(((typeof data == "number") && (!(data % 1) && !isNaN(data))) && (isFinite(data)))){
@@ -5011,12 +5017,12 @@ vErrors.push(err2);
 errors++;
 }
 }
-validate430.errors = vErrors;
+validate431.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate424(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate425(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -5096,8 +5102,8 @@ errors = vErrors.length;
 }
 }
 if(data.min !== undefined){
-if(!(validate430(data.min, {instancePath:instancePath+"/min",parentData:data,parentDataProperty:"min",rootData}))){
-vErrors = vErrors === null ? validate430.errors : vErrors.concat(validate430.errors);
+if(!(validate431(data.min, {instancePath:instancePath+"/min",parentData:data,parentDataProperty:"min",rootData}))){
+vErrors = vErrors === null ? validate431.errors : vErrors.concat(validate431.errors);
 errors = vErrors.length;
 }
 }
@@ -5179,7 +5185,7 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate424.errors = vErrors;
+validate425.errors = vErrors;
 return errors === 0;
 }
 
@@ -5187,7 +5193,7 @@ const schema60 = {"properties":{"id":{"$ref":"#/definitions/string"},"extension"
 const schema61 = {"pattern":"^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1]))?)?$","type":"string"};
 const pattern7 = new RegExp("^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1]))?)?$", "");
 
-function validate456(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate457(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(typeof data === "string"){
@@ -5212,12 +5218,12 @@ vErrors.push(err1);
 }
 errors++;
 }
-validate456.errors = vErrors;
+validate457.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate441(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate442(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -5380,8 +5386,8 @@ errors = vErrors.length;
 }
 }
 if(data.publicationDate !== undefined){
-if(!(validate456(data.publicationDate, {instancePath:instancePath+"/publicationDate",parentData:data,parentDataProperty:"publicationDate",rootData}))){
-vErrors = vErrors === null ? validate456.errors : vErrors.concat(validate456.errors);
+if(!(validate457(data.publicationDate, {instancePath:instancePath+"/publicationDate",parentData:data,parentDataProperty:"publicationDate",rootData}))){
+vErrors = vErrors === null ? validate457.errors : vErrors.concat(validate457.errors);
 errors = vErrors.length;
 }
 }
@@ -5402,13 +5408,13 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate441.errors = vErrors;
+validate442.errors = vErrors;
 return errors === 0;
 }
 
 const schema62 = {"properties":{"id":{"$ref":"#/definitions/string"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"type":{"enum":["named-event","periodic","data-changed","data-added","data-modified","data-removed","data-accessed","data-access-ended"]},"_type":{"$ref":"#/definitions/Element"},"name":{"$ref":"#/definitions/string"},"_name":{"$ref":"#/definitions/Element"},"code":{"$ref":"#/definitions/CodeableConcept"},"subscriptionTopic":{"$ref":"#/definitions/canonical"},"timingTiming":{"$ref":"#/definitions/Timing"},"timingReference":{"$ref":"#/definitions/Reference"},"timingDate":{"pattern":"^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1]))?)?$","type":"string"},"_timingDate":{"$ref":"#/definitions/Element"},"timingDateTime":{"pattern":"^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1])(T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]{1,9})?(Z|(\\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?)?)?$","type":"string"},"_timingDateTime":{"$ref":"#/definitions/Element"},"data":{"items":{"$ref":"#/definitions/DataRequirement"},"type":"array"},"condition":{"$ref":"#/definitions/Expression"}},"type":"object","additionalProperties":false};
 
-function validate460(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate461(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -5608,13 +5614,13 @@ vErrors.push(err8);
 }
 errors++;
 }
-validate460.errors = vErrors;
+validate461.errors = vErrors;
 return errors === 0;
 }
 
 const schema63 = {"properties":{"id":{"$ref":"#/definitions/string"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"code":{"$ref":"#/definitions/Coding"},"valueCodeableConcept":{"$ref":"#/definitions/CodeableConcept"},"valueQuantity":{"$ref":"#/definitions/Quantity"},"valueRange":{"$ref":"#/definitions/Range"},"valueReference":{"$ref":"#/definitions/Reference"}},"type":"object","additionalProperties":false,"required":["code"]};
 
-function validate474(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate475(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -5709,14 +5715,14 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate474.errors = vErrors;
+validate475.errors = vErrors;
 return errors === 0;
 }
 
 const schema64 = {"properties":{"id":{"$ref":"#/definitions/string"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"availableTime":{"items":{"$ref":"#/definitions/Availability_AvailableTime"},"type":"array"},"notAvailableTime":{"items":{"$ref":"#/definitions/Availability_NotAvailableTime"},"type":"array"}},"type":"object","additionalProperties":false};
 const schema65 = {"properties":{"id":{"$ref":"#/definitions/string"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"modifierExtension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"daysOfWeek":{"items":{"$ref":"#/definitions/code","enum":["mon","tue","wed","thu","fri","sat","sun"]},"type":"array"},"_daysOfWeek":{"items":{"$ref":"#/definitions/Element"},"type":"array"},"allDay":{"$ref":"#/definitions/boolean"},"_allDay":{"$ref":"#/definitions/Element"},"availableStartTime":{"$ref":"#/definitions/time"},"_availableStartTime":{"$ref":"#/definitions/Element"},"availableEndTime":{"$ref":"#/definitions/time"},"_availableEndTime":{"$ref":"#/definitions/Element"}},"type":"object","additionalProperties":false};
 
-function validate484(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate485(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -5884,18 +5890,18 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate484.errors = vErrors;
+validate485.errors = vErrors;
 return errors === 0;
 }
 
-const schema66 = {"properties":{"id":{"$ref":"#/definitions/string"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"modifierExtension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"_description":{"$ref":"#/definitions/Element"},"during":{"$ref":"#/definitions/Period"}},"type":"object","additionalProperties":false};
+const schema66 = {"properties":{"id":{"$ref":"#/definitions/string"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"modifierExtension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"description":{"$ref":"#/definitions/string"},"_description":{"$ref":"#/definitions/Element"},"during":{"$ref":"#/definitions/Period"}},"type":"object","additionalProperties":false};
 
-function validate495(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate496(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
-if(!(((((key0 === "id") || (key0 === "extension")) || (key0 === "modifierExtension")) || (key0 === "_description")) || (key0 === "during"))){
+if(!((((((key0 === "id") || (key0 === "extension")) || (key0 === "modifierExtension")) || (key0 === "description")) || (key0 === "_description")) || (key0 === "during"))){
 const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err0];
@@ -5956,6 +5962,12 @@ vErrors.push(err2);
 errors++;
 }
 }
+if(data.description !== undefined){
+if(!(validate26(data.description, {instancePath:instancePath+"/description",parentData:data,parentDataProperty:"description",rootData}))){
+vErrors = vErrors === null ? validate26.errors : vErrors.concat(validate26.errors);
+errors = vErrors.length;
+}
+}
 if(data._description !== undefined){
 if(!(validate32(data._description, {instancePath:instancePath+"/_description",parentData:data,parentDataProperty:"_description",rootData}))){
 vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
@@ -5979,12 +5991,12 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate495.errors = vErrors;
+validate496.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate482(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate483(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -6033,8 +6045,8 @@ let data3 = data.availableTime;
 if(Array.isArray(data3)){
 const len1 = data3.length;
 for(let i1=0; i1<len1; i1++){
-if(!(validate484(data3[i1], {instancePath:instancePath+"/availableTime/" + i1,parentData:data3,parentDataProperty:i1,rootData}))){
-vErrors = vErrors === null ? validate484.errors : vErrors.concat(validate484.errors);
+if(!(validate485(data3[i1], {instancePath:instancePath+"/availableTime/" + i1,parentData:data3,parentDataProperty:i1,rootData}))){
+vErrors = vErrors === null ? validate485.errors : vErrors.concat(validate485.errors);
 errors = vErrors.length;
 }
 }
@@ -6055,8 +6067,8 @@ let data5 = data.notAvailableTime;
 if(Array.isArray(data5)){
 const len2 = data5.length;
 for(let i2=0; i2<len2; i2++){
-if(!(validate495(data5[i2], {instancePath:instancePath+"/notAvailableTime/" + i2,parentData:data5,parentDataProperty:i2,rootData}))){
-vErrors = vErrors === null ? validate495.errors : vErrors.concat(validate495.errors);
+if(!(validate496(data5[i2], {instancePath:instancePath+"/notAvailableTime/" + i2,parentData:data5,parentDataProperty:i2,rootData}))){
+vErrors = vErrors === null ? validate496.errors : vErrors.concat(validate496.errors);
 errors = vErrors.length;
 }
 }
@@ -6083,13 +6095,13 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate482.errors = vErrors;
+validate483.errors = vErrors;
 return errors === 0;
 }
 
 const schema67 = {"properties":{"id":{"$ref":"#/definitions/string"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"purpose":{"$ref":"#/definitions/CodeableConcept"},"name":{"items":{"$ref":"#/definitions/HumanName"},"type":"array"},"telecom":{"items":{"$ref":"#/definitions/ContactPoint"},"type":"array"},"address":{"$ref":"#/definitions/Address"},"organization":{"$ref":"#/definitions/Reference"},"period":{"$ref":"#/definitions/Period"}},"type":"object","additionalProperties":false};
 
-function validate501(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate503(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -6212,14 +6224,14 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate501.errors = vErrors;
+validate503.errors = vErrors;
 return errors === 0;
 }
 
 const schema68 = {"properties":{"id":{"$ref":"#/definitions/string"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"modifierExtension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"sequence":{"$ref":"#/definitions/integer"},"_sequence":{"$ref":"#/definitions/Element"},"text":{"$ref":"#/definitions/string"},"_text":{"$ref":"#/definitions/Element"},"additionalInstruction":{"items":{"$ref":"#/definitions/CodeableConcept"},"type":"array"},"patientInstruction":{"$ref":"#/definitions/string"},"_patientInstruction":{"$ref":"#/definitions/Element"},"timing":{"$ref":"#/definitions/Timing"},"asNeeded":{"$ref":"#/definitions/boolean"},"_asNeeded":{"$ref":"#/definitions/Element"},"asNeededFor":{"items":{"$ref":"#/definitions/CodeableConcept"},"type":"array"},"site":{"$ref":"#/definitions/CodeableConcept"},"route":{"$ref":"#/definitions/CodeableConcept"},"method":{"$ref":"#/definitions/CodeableConcept"},"doseAndRate":{"items":{"$ref":"#/definitions/Dosage_DoseAndRate"},"type":"array"},"maxDosePerPeriod":{"items":{"$ref":"#/definitions/Ratio"},"type":"array"},"maxDosePerAdministration":{"$ref":"#/definitions/Quantity"},"maxDosePerLifetime":{"$ref":"#/definitions/Quantity"}},"type":"object","additionalProperties":false};
 const schema69 = {"properties":{"id":{"$ref":"#/definitions/string"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"modifierExtension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"type":{"$ref":"#/definitions/CodeableConcept"},"doseRange":{"$ref":"#/definitions/Range"},"doseQuantity":{"$ref":"#/definitions/Quantity"},"rateRatio":{"$ref":"#/definitions/Ratio"},"rateRange":{"$ref":"#/definitions/Range"},"rateQuantity":{"$ref":"#/definitions/Quantity"}},"type":"object","additionalProperties":false};
 
-function validate526(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate528(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -6332,12 +6344,12 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate526.errors = vErrors;
+validate528.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate510(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate512(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -6404,8 +6416,8 @@ errors++;
 }
 }
 if(data.sequence !== undefined){
-if(!(validate430(data.sequence, {instancePath:instancePath+"/sequence",parentData:data,parentDataProperty:"sequence",rootData}))){
-vErrors = vErrors === null ? validate430.errors : vErrors.concat(validate430.errors);
+if(!(validate431(data.sequence, {instancePath:instancePath+"/sequence",parentData:data,parentDataProperty:"sequence",rootData}))){
+vErrors = vErrors === null ? validate431.errors : vErrors.concat(validate431.errors);
 errors = vErrors.length;
 }
 }
@@ -6524,8 +6536,8 @@ let data21 = data.doseAndRate;
 if(Array.isArray(data21)){
 const len4 = data21.length;
 for(let i4=0; i4<len4; i4++){
-if(!(validate526(data21[i4], {instancePath:instancePath+"/doseAndRate/" + i4,parentData:data21,parentDataProperty:i4,rootData}))){
-vErrors = vErrors === null ? validate526.errors : vErrors.concat(validate526.errors);
+if(!(validate528(data21[i4], {instancePath:instancePath+"/doseAndRate/" + i4,parentData:data21,parentDataProperty:i4,rootData}))){
+vErrors = vErrors === null ? validate528.errors : vErrors.concat(validate528.errors);
 errors = vErrors.length;
 }
 }
@@ -6586,7 +6598,7 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate510.errors = vErrors;
+validate512.errors = vErrors;
 return errors === 0;
 }
 
@@ -7458,44 +7470,44 @@ errors = vErrors.length;
 }
 }
 if(data.valueParameterDefinition !== undefined){
-if(!(validate424(data.valueParameterDefinition, {instancePath:instancePath+"/valueParameterDefinition",parentData:data,parentDataProperty:"valueParameterDefinition",rootData}))){
-vErrors = vErrors === null ? validate424.errors : vErrors.concat(validate424.errors);
+if(!(validate425(data.valueParameterDefinition, {instancePath:instancePath+"/valueParameterDefinition",parentData:data,parentDataProperty:"valueParameterDefinition",rootData}))){
+vErrors = vErrors === null ? validate425.errors : vErrors.concat(validate425.errors);
 errors = vErrors.length;
 }
 }
 if(data.valueRelatedArtifact !== undefined){
-if(!(validate441(data.valueRelatedArtifact, {instancePath:instancePath+"/valueRelatedArtifact",parentData:data,parentDataProperty:"valueRelatedArtifact",rootData}))){
-vErrors = vErrors === null ? validate441.errors : vErrors.concat(validate441.errors);
+if(!(validate442(data.valueRelatedArtifact, {instancePath:instancePath+"/valueRelatedArtifact",parentData:data,parentDataProperty:"valueRelatedArtifact",rootData}))){
+vErrors = vErrors === null ? validate442.errors : vErrors.concat(validate442.errors);
 errors = vErrors.length;
 }
 }
 if(data.valueTriggerDefinition !== undefined){
-if(!(validate460(data.valueTriggerDefinition, {instancePath:instancePath+"/valueTriggerDefinition",parentData:data,parentDataProperty:"valueTriggerDefinition",rootData}))){
-vErrors = vErrors === null ? validate460.errors : vErrors.concat(validate460.errors);
+if(!(validate461(data.valueTriggerDefinition, {instancePath:instancePath+"/valueTriggerDefinition",parentData:data,parentDataProperty:"valueTriggerDefinition",rootData}))){
+vErrors = vErrors === null ? validate461.errors : vErrors.concat(validate461.errors);
 errors = vErrors.length;
 }
 }
 if(data.valueUsageContext !== undefined){
-if(!(validate474(data.valueUsageContext, {instancePath:instancePath+"/valueUsageContext",parentData:data,parentDataProperty:"valueUsageContext",rootData}))){
-vErrors = vErrors === null ? validate474.errors : vErrors.concat(validate474.errors);
+if(!(validate475(data.valueUsageContext, {instancePath:instancePath+"/valueUsageContext",parentData:data,parentDataProperty:"valueUsageContext",rootData}))){
+vErrors = vErrors === null ? validate475.errors : vErrors.concat(validate475.errors);
 errors = vErrors.length;
 }
 }
 if(data.valueAvailability !== undefined){
-if(!(validate482(data.valueAvailability, {instancePath:instancePath+"/valueAvailability",parentData:data,parentDataProperty:"valueAvailability",rootData}))){
-vErrors = vErrors === null ? validate482.errors : vErrors.concat(validate482.errors);
+if(!(validate483(data.valueAvailability, {instancePath:instancePath+"/valueAvailability",parentData:data,parentDataProperty:"valueAvailability",rootData}))){
+vErrors = vErrors === null ? validate483.errors : vErrors.concat(validate483.errors);
 errors = vErrors.length;
 }
 }
 if(data.valueExtendedContactDetail !== undefined){
-if(!(validate501(data.valueExtendedContactDetail, {instancePath:instancePath+"/valueExtendedContactDetail",parentData:data,parentDataProperty:"valueExtendedContactDetail",rootData}))){
-vErrors = vErrors === null ? validate501.errors : vErrors.concat(validate501.errors);
+if(!(validate503(data.valueExtendedContactDetail, {instancePath:instancePath+"/valueExtendedContactDetail",parentData:data,parentDataProperty:"valueExtendedContactDetail",rootData}))){
+vErrors = vErrors === null ? validate503.errors : vErrors.concat(validate503.errors);
 errors = vErrors.length;
 }
 }
 if(data.valueDosage !== undefined){
-if(!(validate510(data.valueDosage, {instancePath:instancePath+"/valueDosage",parentData:data,parentDataProperty:"valueDosage",rootData}))){
-vErrors = vErrors === null ? validate510.errors : vErrors.concat(validate510.errors);
+if(!(validate512(data.valueDosage, {instancePath:instancePath+"/valueDosage",parentData:data,parentDataProperty:"valueDosage",rootData}))){
+vErrors = vErrors === null ? validate512.errors : vErrors.concat(validate512.errors);
 errors = vErrors.length;
 }
 }
@@ -7685,13 +7697,13 @@ return errors === 0;
 const schema70 = {"properties":{"id":{"$ref":"#/definitions/string"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"status":{"enum":["generated","extensions","additional","empty"]},"_status":{"$ref":"#/definitions/Element"},"div":{"$ref":"#/definitions/xhtml"}},"type":"object","additionalProperties":false,"required":["div"]};
 const schema71 = {};
 
-function validate558(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-validate558.errors = null;
+function validate560(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+validate560.errors = null;
 return true;
 }
 
 
-function validate554(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate556(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -7765,8 +7777,8 @@ errors = vErrors.length;
 }
 }
 if(data.div !== undefined){
-if(!(validate558(data.div, {instancePath:instancePath+"/div",parentData:data,parentDataProperty:"div",rootData}))){
-vErrors = vErrors === null ? validate558.errors : vErrors.concat(validate558.errors);
+if(!(validate560(data.div, {instancePath:instancePath+"/div",parentData:data,parentDataProperty:"div",rootData}))){
+vErrors = vErrors === null ? validate560.errors : vErrors.concat(validate560.errors);
 errors = vErrors.length;
 }
 }
@@ -7781,13 +7793,13 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate554.errors = vErrors;
+validate556.errors = vErrors;
 return errors === 0;
 }
 
 const schema72 = {"type":"object","properties":{"resourceType":{"enum":["Account","ActivityDefinition","ActorDefinition","AdministrableProductDefinition","AdverseEvent","AllergyIntolerance","Appointment","AppointmentResponse","ArtifactAssessment","AuditEvent","Basic","Binary","BiologicallyDerivedProduct","BiologicallyDerivedProductDispense","BodyStructure","Bundle","CapabilityStatement","CarePlan","CareTeam","ChargeItem","ChargeItemDefinition","Citation","Claim","ClaimResponse","ClinicalImpression","ClinicalUseDefinition","CodeSystem","Communication","CommunicationRequest","CompartmentDefinition","Composition","ConceptMap","Condition","ConditionDefinition","Consent","Contract","Coverage","CoverageEligibilityRequest","CoverageEligibilityResponse","DetectedIssue","Device","DeviceAssociation","DeviceDefinition","DeviceDispense","DeviceMetric","DeviceRequest","DeviceUsage","DiagnosticReport","DocumentReference","Encounter","EncounterHistory","Endpoint","EnrollmentRequest","EnrollmentResponse","EpisodeOfCare","EventDefinition","Evidence","EvidenceReport","EvidenceVariable","ExampleScenario","ExplanationOfBenefit","FamilyMemberHistory","Flag","FormularyItem","GenomicStudy","Goal","GraphDefinition","Group","GuidanceResponse","HealthcareService","ImagingSelection","ImagingStudy","Immunization","ImmunizationEvaluation","ImmunizationRecommendation","ImplementationGuide","Ingredient","InsurancePlan","InventoryItem","InventoryReport","Invoice","Library","Linkage","List","Location","ManufacturedItemDefinition","Measure","MeasureReport","Medication","MedicationAdministration","MedicationDispense","MedicationKnowledge","MedicationRequest","MedicationStatement","MedicinalProductDefinition","MessageDefinition","MessageHeader","MolecularSequence","NamingSystem","NutritionIntake","NutritionOrder","NutritionProduct","Observation","ObservationDefinition","OperationDefinition","OperationOutcome","Organization","OrganizationAffiliation","PackagedProductDefinition","Parameters","Patient","PaymentNotice","PaymentReconciliation","Permission","Person","PlanDefinition","Practitioner","PractitionerRole","Procedure","Provenance","Questionnaire","QuestionnaireResponse","RegulatedAuthorization","RelatedPerson","RequestOrchestration","Requirements","ResearchStudy","ResearchSubject","RiskAssessment","Schedule","SearchParameter","ServiceRequest","Slot","Specimen","SpecimenDefinition","StructureDefinition","StructureMap","Subscription","SubscriptionStatus","SubscriptionTopic","Substance","SubstanceDefinition","SubstanceNucleicAcid","SubstancePolymer","SubstanceProtein","SubstanceReferenceInformation","SubstanceSourceMaterial","SupplyDelivery","SupplyRequest","Task","TerminologyCapabilities","TestPlan","TestReport","TestScript","Transport","ValueSet","VerificationResult","VisionPrescription"]}},"required":["resourceType"]};
 
-function validate561(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate563(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -7825,13 +7837,13 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate561.errors = vErrors;
+validate563.errors = vErrors;
 return errors === 0;
 }
 
 const schema73 = {"properties":{"id":{"$ref":"#/definitions/string"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"modifierExtension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"relationship":{"items":{"$ref":"#/definitions/CodeableConcept"},"type":"array"},"name":{"$ref":"#/definitions/HumanName"},"telecom":{"items":{"$ref":"#/definitions/ContactPoint"},"type":"array"},"address":{"$ref":"#/definitions/Address"},"gender":{"$ref":"#/definitions/code","enum":["male","female","other","unknown"]},"_gender":{"$ref":"#/definitions/Element"},"organization":{"$ref":"#/definitions/Reference"},"period":{"$ref":"#/definitions/Period"}},"type":"object","additionalProperties":false};
 
-function validate581(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate583(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -7999,13 +8011,13 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate581.errors = vErrors;
+validate583.errors = vErrors;
 return errors === 0;
 }
 
 const schema74 = {"properties":{"id":{"$ref":"#/definitions/string"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"modifierExtension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"language":{"$ref":"#/definitions/CodeableConcept"},"preferred":{"$ref":"#/definitions/boolean"},"_preferred":{"$ref":"#/definitions/Element"}},"type":"object","additionalProperties":false,"required":["language"]};
 
-function validate594(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate596(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -8110,13 +8122,13 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate594.errors = vErrors;
+validate596.errors = vErrors;
 return errors === 0;
 }
 
 const schema75 = {"properties":{"id":{"$ref":"#/definitions/string"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"modifierExtension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"other":{"$ref":"#/definitions/Reference"},"type":{"$ref":"#/definitions/code","enum":["replaced-by","replaces","refer","seealso"]},"_type":{"$ref":"#/definitions/Element"}},"type":"object","additionalProperties":false,"required":["other"]};
 
-function validate604(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate606(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -8232,7 +8244,7 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate604.errors = vErrors;
+validate606.errors = vErrors;
 return errors === 0;
 }
 
@@ -8312,8 +8324,8 @@ errors = vErrors.length;
 }
 }
 if(data.text !== undefined){
-if(!(validate554(data.text, {instancePath:instancePath+"/text",parentData:data,parentDataProperty:"text",rootData}))){
-vErrors = vErrors === null ? validate554.errors : vErrors.concat(validate554.errors);
+if(!(validate556(data.text, {instancePath:instancePath+"/text",parentData:data,parentDataProperty:"text",rootData}))){
+vErrors = vErrors === null ? validate556.errors : vErrors.concat(validate556.errors);
 errors = vErrors.length;
 }
 }
@@ -8322,8 +8334,8 @@ let data8 = data.contained;
 if(Array.isArray(data8)){
 const len0 = data8.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate561(data8[i0], {instancePath:instancePath+"/contained/" + i0,parentData:data8,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate561.errors : vErrors.concat(validate561.errors);
+if(!(validate563(data8[i0], {instancePath:instancePath+"/contained/" + i0,parentData:data8,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate563.errors : vErrors.concat(validate563.errors);
 errors = vErrors.length;
 }
 }
@@ -8485,8 +8497,8 @@ errors = vErrors.length;
 }
 }
 if(data.birthDate !== undefined){
-if(!(validate456(data.birthDate, {instancePath:instancePath+"/birthDate",parentData:data,parentDataProperty:"birthDate",rootData}))){
-vErrors = vErrors === null ? validate456.errors : vErrors.concat(validate456.errors);
+if(!(validate457(data.birthDate, {instancePath:instancePath+"/birthDate",parentData:data,parentDataProperty:"birthDate",rootData}))){
+vErrors = vErrors === null ? validate457.errors : vErrors.concat(validate457.errors);
 errors = vErrors.length;
 }
 }
@@ -8685,8 +8697,8 @@ let data39 = data.contact;
 if(Array.isArray(data39)){
 const len8 = data39.length;
 for(let i8=0; i8<len8; i8++){
-if(!(validate581(data39[i8], {instancePath:instancePath+"/contact/" + i8,parentData:data39,parentDataProperty:i8,rootData}))){
-vErrors = vErrors === null ? validate581.errors : vErrors.concat(validate581.errors);
+if(!(validate583(data39[i8], {instancePath:instancePath+"/contact/" + i8,parentData:data39,parentDataProperty:i8,rootData}))){
+vErrors = vErrors === null ? validate583.errors : vErrors.concat(validate583.errors);
 errors = vErrors.length;
 }
 }
@@ -8707,8 +8719,8 @@ let data41 = data.communication;
 if(Array.isArray(data41)){
 const len9 = data41.length;
 for(let i9=0; i9<len9; i9++){
-if(!(validate594(data41[i9], {instancePath:instancePath+"/communication/" + i9,parentData:data41,parentDataProperty:i9,rootData}))){
-vErrors = vErrors === null ? validate594.errors : vErrors.concat(validate594.errors);
+if(!(validate596(data41[i9], {instancePath:instancePath+"/communication/" + i9,parentData:data41,parentDataProperty:i9,rootData}))){
+vErrors = vErrors === null ? validate596.errors : vErrors.concat(validate596.errors);
 errors = vErrors.length;
 }
 }
@@ -8757,8 +8769,8 @@ let data46 = data.link;
 if(Array.isArray(data46)){
 const len11 = data46.length;
 for(let i11=0; i11<len11; i11++){
-if(!(validate604(data46[i11], {instancePath:instancePath+"/link/" + i11,parentData:data46,parentDataProperty:i11,rootData}))){
-vErrors = vErrors === null ? validate604.errors : vErrors.concat(validate604.errors);
+if(!(validate606(data46[i11], {instancePath:instancePath+"/link/" + i11,parentData:data46,parentDataProperty:i11,rootData}))){
+vErrors = vErrors === null ? validate606.errors : vErrors.concat(validate606.errors);
 errors = vErrors.length;
 }
 }
@@ -8789,12 +8801,12 @@ validate22.errors = vErrors;
 return errors === 0;
 }
 
-exports.ServiceRequest = validate612;
+exports.ServiceRequest = validate614;
 const schema76 = {"properties":{"resourceType":{"const":"ServiceRequest"},"id":{"$ref":"#/definitions/id"},"meta":{"$ref":"#/definitions/Meta"},"implicitRules":{"$ref":"#/definitions/uri"},"_implicitRules":{"$ref":"#/definitions/Element"},"language":{"$ref":"#/definitions/code"},"_language":{"$ref":"#/definitions/Element"},"text":{"$ref":"#/definitions/Narrative"},"contained":{"items":{"$ref":"#/definitions/ResourceList"},"type":"array"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"modifierExtension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"identifier":{"items":{"$ref":"#/definitions/Identifier"},"type":"array"},"instantiatesCanonical":{"items":{"$ref":"#/definitions/canonical"},"type":"array"},"instantiatesUri":{"items":{"$ref":"#/definitions/uri"},"type":"array"},"_instantiatesUri":{"items":{"$ref":"#/definitions/Element"},"type":"array"},"basedOn":{"items":{"$ref":"#/definitions/Reference"},"type":"array"},"replaces":{"items":{"$ref":"#/definitions/Reference"},"type":"array"},"requisition":{"$ref":"#/definitions/Identifier"},"status":{"$ref":"#/definitions/code","enum":["draft","active","on-hold","revoked","completed","entered-in-error","unknown"]},"_status":{"$ref":"#/definitions/Element"},"intent":{"$ref":"#/definitions/code","enum":["proposal","plan","directive","order","original-order","reflex-order","filler-order","instance-order","option"]},"_intent":{"$ref":"#/definitions/Element"},"category":{"items":{"$ref":"#/definitions/CodeableConcept"},"type":"array"},"priority":{"$ref":"#/definitions/code","enum":["routine","urgent","asap","stat"]},"_priority":{"$ref":"#/definitions/Element"},"doNotPerform":{"$ref":"#/definitions/boolean"},"_doNotPerform":{"$ref":"#/definitions/Element"},"code":{"$ref":"#/definitions/CodeableReference"},"orderDetail":{"items":{"$ref":"#/definitions/ServiceRequest_OrderDetail"},"type":"array"},"quantityQuantity":{"$ref":"#/definitions/Quantity"},"quantityRatio":{"$ref":"#/definitions/Ratio"},"quantityRange":{"$ref":"#/definitions/Range"},"subject":{"$ref":"#/definitions/Reference"},"focus":{"items":{"$ref":"#/definitions/Reference"},"type":"array"},"encounter":{"$ref":"#/definitions/Reference"},"occurrenceDateTime":{"pattern":"^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1])(T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]{1,9})?(Z|(\\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?)?)?$","type":"string"},"_occurrenceDateTime":{"$ref":"#/definitions/Element"},"occurrencePeriod":{"$ref":"#/definitions/Period"},"occurrenceTiming":{"$ref":"#/definitions/Timing"},"asNeededBoolean":{"pattern":"^true|false$","type":"boolean"},"_asNeededBoolean":{"$ref":"#/definitions/Element"},"asNeededCodeableConcept":{"$ref":"#/definitions/CodeableConcept"},"authoredOn":{"$ref":"#/definitions/dateTime"},"_authoredOn":{"$ref":"#/definitions/Element"},"requester":{"$ref":"#/definitions/Reference"},"performerType":{"$ref":"#/definitions/CodeableConcept"},"performer":{"items":{"$ref":"#/definitions/Reference"},"type":"array"},"location":{"items":{"$ref":"#/definitions/CodeableReference"},"type":"array"},"reason":{"items":{"$ref":"#/definitions/CodeableReference"},"type":"array"},"insurance":{"items":{"$ref":"#/definitions/Reference"},"type":"array"},"supportingInfo":{"items":{"$ref":"#/definitions/CodeableReference"},"type":"array"},"specimen":{"items":{"$ref":"#/definitions/Reference"},"type":"array"},"bodySite":{"items":{"$ref":"#/definitions/CodeableConcept"},"type":"array"},"bodyStructure":{"$ref":"#/definitions/Reference"},"note":{"items":{"$ref":"#/definitions/Annotation"},"type":"array"},"patientInstruction":{"items":{"$ref":"#/definitions/ServiceRequest_PatientInstruction"},"type":"array"},"relevantHistory":{"items":{"$ref":"#/definitions/Reference"},"type":"array"}},"type":"object","additionalProperties":false,"required":["subject","resourceType"]};
 const schema77 = {"properties":{"id":{"$ref":"#/definitions/string"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"modifierExtension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"parameterFocus":{"$ref":"#/definitions/CodeableReference"},"parameter":{"items":{"$ref":"#/definitions/ServiceRequest_Parameter"},"type":"array"}},"type":"object","additionalProperties":false,"required":["parameter"]};
 const schema78 = {"properties":{"id":{"$ref":"#/definitions/string"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"modifierExtension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"code":{"$ref":"#/definitions/CodeableConcept"},"valueQuantity":{"$ref":"#/definitions/Quantity"},"valueRatio":{"$ref":"#/definitions/Ratio"},"valueRange":{"$ref":"#/definitions/Range"},"valueBoolean":{"pattern":"^true|false$","type":"boolean"},"_valueBoolean":{"$ref":"#/definitions/Element"},"valueCodeableConcept":{"$ref":"#/definitions/CodeableConcept"},"valueString":{"pattern":"^^[\\s\\S]+$$","type":"string"},"_valueString":{"$ref":"#/definitions/Element"},"valuePeriod":{"$ref":"#/definitions/Period"}},"type":"object","additionalProperties":false,"required":["code"]};
 
-function validate645(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate647(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -8979,12 +8991,12 @@ vErrors.push(err8);
 }
 errors++;
 }
-validate645.errors = vErrors;
+validate647.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate640(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate642(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -9071,8 +9083,8 @@ let data6 = data.parameter;
 if(Array.isArray(data6)){
 const len2 = data6.length;
 for(let i2=0; i2<len2; i2++){
-if(!(validate645(data6[i2], {instancePath:instancePath+"/parameter/" + i2,parentData:data6,parentDataProperty:i2,rootData}))){
-vErrors = vErrors === null ? validate645.errors : vErrors.concat(validate645.errors);
+if(!(validate647(data6[i2], {instancePath:instancePath+"/parameter/" + i2,parentData:data6,parentDataProperty:i2,rootData}))){
+vErrors = vErrors === null ? validate647.errors : vErrors.concat(validate647.errors);
 errors = vErrors.length;
 }
 }
@@ -9099,13 +9111,13 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate640.errors = vErrors;
+validate642.errors = vErrors;
 return errors === 0;
 }
 
 const schema79 = {"properties":{"id":{"$ref":"#/definitions/string"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"modifierExtension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"instructionMarkdown":{"pattern":"^^[\\s\\S]+$$","type":"string"},"_instructionMarkdown":{"$ref":"#/definitions/Element"},"instructionReference":{"$ref":"#/definitions/Reference"}},"type":"object","additionalProperties":false};
 
-function validate683(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate685(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -9219,12 +9231,12 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate683.errors = vErrors;
+validate685.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate612(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate614(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -9309,8 +9321,8 @@ errors = vErrors.length;
 }
 }
 if(data.text !== undefined){
-if(!(validate554(data.text, {instancePath:instancePath+"/text",parentData:data,parentDataProperty:"text",rootData}))){
-vErrors = vErrors === null ? validate554.errors : vErrors.concat(validate554.errors);
+if(!(validate556(data.text, {instancePath:instancePath+"/text",parentData:data,parentDataProperty:"text",rootData}))){
+vErrors = vErrors === null ? validate556.errors : vErrors.concat(validate556.errors);
 errors = vErrors.length;
 }
 }
@@ -9319,8 +9331,8 @@ let data8 = data.contained;
 if(Array.isArray(data8)){
 const len0 = data8.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate561(data8[i0], {instancePath:instancePath+"/contained/" + i0,parentData:data8,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate561.errors : vErrors.concat(validate561.errors);
+if(!(validate563(data8[i0], {instancePath:instancePath+"/contained/" + i0,parentData:data8,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate563.errors : vErrors.concat(validate563.errors);
 errors = vErrors.length;
 }
 }
@@ -9632,8 +9644,8 @@ let data38 = data.orderDetail;
 if(Array.isArray(data38)){
 const len10 = data38.length;
 for(let i10=0; i10<len10; i10++){
-if(!(validate640(data38[i10], {instancePath:instancePath+"/orderDetail/" + i10,parentData:data38,parentDataProperty:i10,rootData}))){
-vErrors = vErrors === null ? validate640.errors : vErrors.concat(validate640.errors);
+if(!(validate642(data38[i10], {instancePath:instancePath+"/orderDetail/" + i10,parentData:data38,parentDataProperty:i10,rootData}))){
+vErrors = vErrors === null ? validate642.errors : vErrors.concat(validate642.errors);
 errors = vErrors.length;
 }
 }
@@ -9992,8 +10004,8 @@ let data75 = data.patientInstruction;
 if(Array.isArray(data75)){
 const len20 = data75.length;
 for(let i20=0; i20<len20; i20++){
-if(!(validate683(data75[i20], {instancePath:instancePath+"/patientInstruction/" + i20,parentData:data75,parentDataProperty:i20,rootData}))){
-vErrors = vErrors === null ? validate683.errors : vErrors.concat(validate683.errors);
+if(!(validate685(data75[i20], {instancePath:instancePath+"/patientInstruction/" + i20,parentData:data75,parentDataProperty:i20,rootData}))){
+vErrors = vErrors === null ? validate685.errors : vErrors.concat(validate685.errors);
 errors = vErrors.length;
 }
 }
@@ -10042,15 +10054,15 @@ vErrors.push(err33);
 }
 errors++;
 }
-validate612.errors = vErrors;
+validate614.errors = vErrors;
 return errors === 0;
 }
 
-exports.Task = validate691;
-const schema80 = {"properties":{"resourceType":{"const":"Task"},"id":{"$ref":"#/definitions/id"},"meta":{"$ref":"#/definitions/Meta"},"implicitRules":{"$ref":"#/definitions/uri"},"_implicitRules":{"$ref":"#/definitions/Element"},"language":{"$ref":"#/definitions/code"},"_language":{"$ref":"#/definitions/Element"},"text":{"$ref":"#/definitions/Narrative"},"contained":{"items":{"$ref":"#/definitions/ResourceList"},"type":"array"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"modifierExtension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"identifier":{"items":{"$ref":"#/definitions/Identifier"},"type":"array"},"instantiatesCanonical":{"$ref":"#/definitions/canonical"},"instantiatesUri":{"$ref":"#/definitions/uri"},"_instantiatesUri":{"$ref":"#/definitions/Element"},"basedOn":{"items":{"$ref":"#/definitions/Reference"},"type":"array"},"groupIdentifier":{"$ref":"#/definitions/Identifier"},"partOf":{"items":{"$ref":"#/definitions/Reference"},"type":"array"},"status":{"$ref":"#/definitions/code","enum":["draft","requested","received","accepted","rejected","ready","cancelled","in-progress","on-hold","failed","completed","entered-in-error"]},"_status":{"$ref":"#/definitions/Element"},"statusReason":{"$ref":"#/definitions/CodeableReference"},"businessStatus":{"$ref":"#/definitions/CodeableConcept"},"intent":{"$ref":"#/definitions/code","enum":["unknown","proposal","plan","order","original-order","reflex-order","filler-order","instance-order","option"]},"_intent":{"$ref":"#/definitions/Element"},"priority":{"$ref":"#/definitions/code","enum":["routine","urgent","asap","stat"]},"_priority":{"$ref":"#/definitions/Element"},"doNotPerform":{"$ref":"#/definitions/boolean"},"_doNotPerform":{"$ref":"#/definitions/Element"},"code":{"$ref":"#/definitions/CodeableConcept"},"_description":{"$ref":"#/definitions/Element"},"focus":{"$ref":"#/definitions/Reference"},"for":{"$ref":"#/definitions/Reference"},"encounter":{"$ref":"#/definitions/Reference"},"requestedPeriod":{"$ref":"#/definitions/Period"},"executionPeriod":{"$ref":"#/definitions/Period"},"authoredOn":{"$ref":"#/definitions/dateTime"},"_authoredOn":{"$ref":"#/definitions/Element"},"lastModified":{"$ref":"#/definitions/dateTime"},"_lastModified":{"$ref":"#/definitions/Element"},"requester":{"$ref":"#/definitions/Reference"},"requestedPerformer":{"items":{"$ref":"#/definitions/CodeableReference"},"type":"array"},"owner":{"$ref":"#/definitions/Reference"},"performer":{"items":{"$ref":"#/definitions/Task_Performer"},"type":"array"},"location":{"$ref":"#/definitions/Reference"},"reason":{"items":{"$ref":"#/definitions/CodeableReference"},"type":"array"},"insurance":{"items":{"$ref":"#/definitions/Reference"},"type":"array"},"note":{"items":{"$ref":"#/definitions/Annotation"},"type":"array"},"relevantHistory":{"items":{"$ref":"#/definitions/Reference"},"type":"array"},"restriction":{"$ref":"#/definitions/Task_Restriction"},"input":{"items":{"$ref":"#/definitions/Task_Input"},"type":"array"},"output":{"items":{"$ref":"#/definitions/Task_Output"},"type":"array"}},"type":"object","additionalProperties":false,"required":["resourceType"]};
+exports.Task = validate693;
+const schema80 = {"properties":{"resourceType":{"const":"Task"},"id":{"$ref":"#/definitions/id"},"meta":{"$ref":"#/definitions/Meta"},"implicitRules":{"$ref":"#/definitions/uri"},"_implicitRules":{"$ref":"#/definitions/Element"},"language":{"$ref":"#/definitions/code"},"_language":{"$ref":"#/definitions/Element"},"text":{"$ref":"#/definitions/Narrative"},"contained":{"items":{"$ref":"#/definitions/ResourceList"},"type":"array"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"modifierExtension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"identifier":{"items":{"$ref":"#/definitions/Identifier"},"type":"array"},"instantiatesCanonical":{"$ref":"#/definitions/canonical"},"instantiatesUri":{"$ref":"#/definitions/uri"},"_instantiatesUri":{"$ref":"#/definitions/Element"},"basedOn":{"items":{"$ref":"#/definitions/Reference"},"type":"array"},"groupIdentifier":{"$ref":"#/definitions/Identifier"},"partOf":{"items":{"$ref":"#/definitions/Reference"},"type":"array"},"status":{"$ref":"#/definitions/code","enum":["draft","requested","received","accepted","rejected","ready","cancelled","in-progress","on-hold","failed","completed","entered-in-error"]},"_status":{"$ref":"#/definitions/Element"},"statusReason":{"$ref":"#/definitions/CodeableReference"},"businessStatus":{"$ref":"#/definitions/CodeableConcept"},"intent":{"$ref":"#/definitions/code","enum":["unknown","proposal","plan","order","original-order","reflex-order","filler-order","instance-order","option"]},"_intent":{"$ref":"#/definitions/Element"},"priority":{"$ref":"#/definitions/code","enum":["routine","urgent","asap","stat"]},"_priority":{"$ref":"#/definitions/Element"},"doNotPerform":{"$ref":"#/definitions/boolean"},"_doNotPerform":{"$ref":"#/definitions/Element"},"code":{"$ref":"#/definitions/CodeableConcept"},"description":{"$ref":"#/definitions/string"},"_description":{"$ref":"#/definitions/Element"},"focus":{"$ref":"#/definitions/Reference"},"for":{"$ref":"#/definitions/Reference"},"encounter":{"$ref":"#/definitions/Reference"},"requestedPeriod":{"$ref":"#/definitions/Period"},"executionPeriod":{"$ref":"#/definitions/Period"},"authoredOn":{"$ref":"#/definitions/dateTime"},"_authoredOn":{"$ref":"#/definitions/Element"},"lastModified":{"$ref":"#/definitions/dateTime"},"_lastModified":{"$ref":"#/definitions/Element"},"requester":{"$ref":"#/definitions/Reference"},"requestedPerformer":{"items":{"$ref":"#/definitions/CodeableReference"},"type":"array"},"owner":{"$ref":"#/definitions/Reference"},"performer":{"items":{"$ref":"#/definitions/Task_Performer"},"type":"array"},"location":{"$ref":"#/definitions/Reference"},"reason":{"items":{"$ref":"#/definitions/CodeableReference"},"type":"array"},"insurance":{"items":{"$ref":"#/definitions/Reference"},"type":"array"},"note":{"items":{"$ref":"#/definitions/Annotation"},"type":"array"},"relevantHistory":{"items":{"$ref":"#/definitions/Reference"},"type":"array"},"restriction":{"$ref":"#/definitions/Task_Restriction"},"input":{"items":{"$ref":"#/definitions/Task_Input"},"type":"array"},"output":{"items":{"$ref":"#/definitions/Task_Output"},"type":"array"}},"type":"object","additionalProperties":false,"required":["resourceType"]};
 const schema81 = {"properties":{"id":{"$ref":"#/definitions/string"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"modifierExtension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"function":{"$ref":"#/definitions/CodeableConcept"},"actor":{"$ref":"#/definitions/Reference"}},"type":"object","additionalProperties":false,"required":["actor"]};
 
-function validate733(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate736(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -10149,13 +10161,13 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate733.errors = vErrors;
+validate736.errors = vErrors;
 return errors === 0;
 }
 
 const schema82 = {"properties":{"id":{"$ref":"#/definitions/string"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"modifierExtension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"repetitions":{"$ref":"#/definitions/positiveInt"},"_repetitions":{"$ref":"#/definitions/Element"},"period":{"$ref":"#/definitions/Period"},"recipient":{"items":{"$ref":"#/definitions/Reference"},"type":"array"}},"type":"object","additionalProperties":false};
 
-function validate745(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate748(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -10272,13 +10284,13 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate745.errors = vErrors;
+validate748.errors = vErrors;
 return errors === 0;
 }
 
 const schema83 = {"properties":{"id":{"$ref":"#/definitions/string"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"modifierExtension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"type":{"$ref":"#/definitions/CodeableConcept"},"valueBase64Binary":{"pattern":"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$","type":"string"},"_valueBase64Binary":{"$ref":"#/definitions/Element"},"valueBoolean":{"pattern":"^true|false$","type":"boolean"},"_valueBoolean":{"$ref":"#/definitions/Element"},"valueCanonical":{"pattern":"^\\S*$","type":"string"},"_valueCanonical":{"$ref":"#/definitions/Element"},"valueCode":{"pattern":"^[^\\s]+( [^\\s]+)*$","type":"string"},"_valueCode":{"$ref":"#/definitions/Element"},"valueDate":{"pattern":"^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1]))?)?$","type":"string"},"_valueDate":{"$ref":"#/definitions/Element"},"valueDateTime":{"pattern":"^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1])(T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]{1,9})?(Z|(\\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?)?)?$","type":"string"},"_valueDateTime":{"$ref":"#/definitions/Element"},"valueDecimal":{"pattern":"^-?(0|[1-9][0-9]{0,17})(\\.[0-9]{1,17})?([eE][+-]?[0-9]{1,9}})?$","type":"number"},"_valueDecimal":{"$ref":"#/definitions/Element"},"valueId":{"pattern":"^[A-Za-z0-9\\-\\.]{1,64}$","type":"string"},"_valueId":{"$ref":"#/definitions/Element"},"valueInstant":{"pattern":"^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)-(0[1-9]|1[0-2])-(0[1-9]|[1-2][0-9]|3[0-1])T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]{1,9})?(Z|(\\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))$","type":"string"},"_valueInstant":{"$ref":"#/definitions/Element"},"valueInteger":{"type":"integer","minimum":-2147483648,"maximum":2147483647},"_valueInteger":{"$ref":"#/definitions/Element"},"valueInteger64":{"pattern":"^[0]|[-+]?[1-9][0-9]*$","type":"string"},"_valueInteger64":{"$ref":"#/definitions/Element"},"valueMarkdown":{"pattern":"^^[\\s\\S]+$$","type":"string"},"_valueMarkdown":{"$ref":"#/definitions/Element"},"valueOid":{"pattern":"^urn:oid:[0-2](\\.(0|[1-9][0-9]*))+$","type":"string"},"_valueOid":{"$ref":"#/definitions/Element"},"valuePositiveInt":{"type":"integer","minimum":1,"maximum":2147483647},"_valuePositiveInt":{"$ref":"#/definitions/Element"},"valueString":{"pattern":"^^[\\s\\S]+$$","type":"string"},"_valueString":{"$ref":"#/definitions/Element"},"valueTime":{"pattern":"^([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]{1,9})?$","type":"string"},"_valueTime":{"$ref":"#/definitions/Element"},"valueUnsignedInt":{"type":"integer","minimum":0,"maximum":2147483647},"_valueUnsignedInt":{"$ref":"#/definitions/Element"},"valueUri":{"pattern":"^\\S*$","type":"string"},"_valueUri":{"$ref":"#/definitions/Element"},"valueUrl":{"pattern":"^\\S*$","type":"string"},"_valueUrl":{"$ref":"#/definitions/Element"},"valueUuid":{"pattern":"^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$","type":"string"},"_valueUuid":{"$ref":"#/definitions/Element"},"valueAddress":{"$ref":"#/definitions/Address"},"valueAge":{"$ref":"#/definitions/Age"},"valueAnnotation":{"$ref":"#/definitions/Annotation"},"valueAttachment":{"$ref":"#/definitions/Attachment"},"valueCodeableConcept":{"$ref":"#/definitions/CodeableConcept"},"valueCodeableReference":{"$ref":"#/definitions/CodeableReference"},"valueCoding":{"$ref":"#/definitions/Coding"},"valueContactPoint":{"$ref":"#/definitions/ContactPoint"},"valueCount":{"$ref":"#/definitions/Count"},"valueDistance":{"$ref":"#/definitions/Distance"},"valueDuration":{"$ref":"#/definitions/Duration"},"valueHumanName":{"$ref":"#/definitions/HumanName"},"valueIdentifier":{"$ref":"#/definitions/Identifier"},"valueMoney":{"$ref":"#/definitions/Money"},"valuePeriod":{"$ref":"#/definitions/Period"},"valueQuantity":{"$ref":"#/definitions/Quantity"},"valueRange":{"$ref":"#/definitions/Range"},"valueRatio":{"$ref":"#/definitions/Ratio"},"valueRatioRange":{"$ref":"#/definitions/RatioRange"},"valueReference":{"$ref":"#/definitions/Reference"},"valueSampledData":{"$ref":"#/definitions/SampledData"},"valueSignature":{"$ref":"#/definitions/Signature"},"valueTiming":{"$ref":"#/definitions/Timing"},"valueContactDetail":{"$ref":"#/definitions/ContactDetail"},"valueDataRequirement":{"$ref":"#/definitions/DataRequirement"},"valueExpression":{"$ref":"#/definitions/Expression"},"valueParameterDefinition":{"$ref":"#/definitions/ParameterDefinition"},"valueRelatedArtifact":{"$ref":"#/definitions/RelatedArtifact"},"valueTriggerDefinition":{"$ref":"#/definitions/TriggerDefinition"},"valueUsageContext":{"$ref":"#/definitions/UsageContext"},"valueAvailability":{"$ref":"#/definitions/Availability"},"valueExtendedContactDetail":{"$ref":"#/definitions/ExtendedContactDetail"},"valueDosage":{"$ref":"#/definitions/Dosage"},"valueMeta":{"$ref":"#/definitions/Meta"}},"type":"object","additionalProperties":false,"required":["type"]};
 
-function validate754(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate757(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -11167,44 +11179,44 @@ errors = vErrors.length;
 }
 }
 if(data.valueParameterDefinition !== undefined){
-if(!(validate424(data.valueParameterDefinition, {instancePath:instancePath+"/valueParameterDefinition",parentData:data,parentDataProperty:"valueParameterDefinition",rootData}))){
-vErrors = vErrors === null ? validate424.errors : vErrors.concat(validate424.errors);
+if(!(validate425(data.valueParameterDefinition, {instancePath:instancePath+"/valueParameterDefinition",parentData:data,parentDataProperty:"valueParameterDefinition",rootData}))){
+vErrors = vErrors === null ? validate425.errors : vErrors.concat(validate425.errors);
 errors = vErrors.length;
 }
 }
 if(data.valueRelatedArtifact !== undefined){
-if(!(validate441(data.valueRelatedArtifact, {instancePath:instancePath+"/valueRelatedArtifact",parentData:data,parentDataProperty:"valueRelatedArtifact",rootData}))){
-vErrors = vErrors === null ? validate441.errors : vErrors.concat(validate441.errors);
+if(!(validate442(data.valueRelatedArtifact, {instancePath:instancePath+"/valueRelatedArtifact",parentData:data,parentDataProperty:"valueRelatedArtifact",rootData}))){
+vErrors = vErrors === null ? validate442.errors : vErrors.concat(validate442.errors);
 errors = vErrors.length;
 }
 }
 if(data.valueTriggerDefinition !== undefined){
-if(!(validate460(data.valueTriggerDefinition, {instancePath:instancePath+"/valueTriggerDefinition",parentData:data,parentDataProperty:"valueTriggerDefinition",rootData}))){
-vErrors = vErrors === null ? validate460.errors : vErrors.concat(validate460.errors);
+if(!(validate461(data.valueTriggerDefinition, {instancePath:instancePath+"/valueTriggerDefinition",parentData:data,parentDataProperty:"valueTriggerDefinition",rootData}))){
+vErrors = vErrors === null ? validate461.errors : vErrors.concat(validate461.errors);
 errors = vErrors.length;
 }
 }
 if(data.valueUsageContext !== undefined){
-if(!(validate474(data.valueUsageContext, {instancePath:instancePath+"/valueUsageContext",parentData:data,parentDataProperty:"valueUsageContext",rootData}))){
-vErrors = vErrors === null ? validate474.errors : vErrors.concat(validate474.errors);
+if(!(validate475(data.valueUsageContext, {instancePath:instancePath+"/valueUsageContext",parentData:data,parentDataProperty:"valueUsageContext",rootData}))){
+vErrors = vErrors === null ? validate475.errors : vErrors.concat(validate475.errors);
 errors = vErrors.length;
 }
 }
 if(data.valueAvailability !== undefined){
-if(!(validate482(data.valueAvailability, {instancePath:instancePath+"/valueAvailability",parentData:data,parentDataProperty:"valueAvailability",rootData}))){
-vErrors = vErrors === null ? validate482.errors : vErrors.concat(validate482.errors);
+if(!(validate483(data.valueAvailability, {instancePath:instancePath+"/valueAvailability",parentData:data,parentDataProperty:"valueAvailability",rootData}))){
+vErrors = vErrors === null ? validate483.errors : vErrors.concat(validate483.errors);
 errors = vErrors.length;
 }
 }
 if(data.valueExtendedContactDetail !== undefined){
-if(!(validate501(data.valueExtendedContactDetail, {instancePath:instancePath+"/valueExtendedContactDetail",parentData:data,parentDataProperty:"valueExtendedContactDetail",rootData}))){
-vErrors = vErrors === null ? validate501.errors : vErrors.concat(validate501.errors);
+if(!(validate503(data.valueExtendedContactDetail, {instancePath:instancePath+"/valueExtendedContactDetail",parentData:data,parentDataProperty:"valueExtendedContactDetail",rootData}))){
+vErrors = vErrors === null ? validate503.errors : vErrors.concat(validate503.errors);
 errors = vErrors.length;
 }
 }
 if(data.valueDosage !== undefined){
-if(!(validate510(data.valueDosage, {instancePath:instancePath+"/valueDosage",parentData:data,parentDataProperty:"valueDosage",rootData}))){
-vErrors = vErrors === null ? validate510.errors : vErrors.concat(validate510.errors);
+if(!(validate512(data.valueDosage, {instancePath:instancePath+"/valueDosage",parentData:data,parentDataProperty:"valueDosage",rootData}))){
+vErrors = vErrors === null ? validate512.errors : vErrors.concat(validate512.errors);
 errors = vErrors.length;
 }
 }
@@ -11225,13 +11237,13 @@ vErrors.push(err47);
 }
 errors++;
 }
-validate754.errors = vErrors;
+validate757.errors = vErrors;
 return errors === 0;
 }
 
 const schema84 = {"properties":{"id":{"$ref":"#/definitions/string"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"modifierExtension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"type":{"$ref":"#/definitions/CodeableConcept"},"valueBase64Binary":{"pattern":"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$","type":"string"},"_valueBase64Binary":{"$ref":"#/definitions/Element"},"valueBoolean":{"pattern":"^true|false$","type":"boolean"},"_valueBoolean":{"$ref":"#/definitions/Element"},"valueCanonical":{"pattern":"^\\S*$","type":"string"},"_valueCanonical":{"$ref":"#/definitions/Element"},"valueCode":{"pattern":"^[^\\s]+( [^\\s]+)*$","type":"string"},"_valueCode":{"$ref":"#/definitions/Element"},"valueDate":{"pattern":"^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1]))?)?$","type":"string"},"_valueDate":{"$ref":"#/definitions/Element"},"valueDateTime":{"pattern":"^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1])(T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]{1,9})?(Z|(\\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?)?)?$","type":"string"},"_valueDateTime":{"$ref":"#/definitions/Element"},"valueDecimal":{"pattern":"^-?(0|[1-9][0-9]{0,17})(\\.[0-9]{1,17})?([eE][+-]?[0-9]{1,9}})?$","type":"number"},"_valueDecimal":{"$ref":"#/definitions/Element"},"valueId":{"pattern":"^[A-Za-z0-9\\-\\.]{1,64}$","type":"string"},"_valueId":{"$ref":"#/definitions/Element"},"valueInstant":{"pattern":"^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)-(0[1-9]|1[0-2])-(0[1-9]|[1-2][0-9]|3[0-1])T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]{1,9})?(Z|(\\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))$","type":"string"},"_valueInstant":{"$ref":"#/definitions/Element"},"valueInteger":{"type":"integer","minimum":-2147483648,"maximum":2147483647},"_valueInteger":{"$ref":"#/definitions/Element"},"valueInteger64":{"pattern":"^[0]|[-+]?[1-9][0-9]*$","type":"string"},"_valueInteger64":{"$ref":"#/definitions/Element"},"valueMarkdown":{"pattern":"^^[\\s\\S]+$$","type":"string"},"_valueMarkdown":{"$ref":"#/definitions/Element"},"valueOid":{"pattern":"^urn:oid:[0-2](\\.(0|[1-9][0-9]*))+$","type":"string"},"_valueOid":{"$ref":"#/definitions/Element"},"valuePositiveInt":{"type":"integer","minimum":1,"maximum":2147483647},"_valuePositiveInt":{"$ref":"#/definitions/Element"},"valueString":{"pattern":"^^[\\s\\S]+$$","type":"string"},"_valueString":{"$ref":"#/definitions/Element"},"valueTime":{"pattern":"^([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]{1,9})?$","type":"string"},"_valueTime":{"$ref":"#/definitions/Element"},"valueUnsignedInt":{"type":"integer","minimum":0,"maximum":2147483647},"_valueUnsignedInt":{"$ref":"#/definitions/Element"},"valueUri":{"pattern":"^\\S*$","type":"string"},"_valueUri":{"$ref":"#/definitions/Element"},"valueUrl":{"pattern":"^\\S*$","type":"string"},"_valueUrl":{"$ref":"#/definitions/Element"},"valueUuid":{"pattern":"^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$","type":"string"},"_valueUuid":{"$ref":"#/definitions/Element"},"valueAddress":{"$ref":"#/definitions/Address"},"valueAge":{"$ref":"#/definitions/Age"},"valueAnnotation":{"$ref":"#/definitions/Annotation"},"valueAttachment":{"$ref":"#/definitions/Attachment"},"valueCodeableConcept":{"$ref":"#/definitions/CodeableConcept"},"valueCodeableReference":{"$ref":"#/definitions/CodeableReference"},"valueCoding":{"$ref":"#/definitions/Coding"},"valueContactPoint":{"$ref":"#/definitions/ContactPoint"},"valueCount":{"$ref":"#/definitions/Count"},"valueDistance":{"$ref":"#/definitions/Distance"},"valueDuration":{"$ref":"#/definitions/Duration"},"valueHumanName":{"$ref":"#/definitions/HumanName"},"valueIdentifier":{"$ref":"#/definitions/Identifier"},"valueMoney":{"$ref":"#/definitions/Money"},"valuePeriod":{"$ref":"#/definitions/Period"},"valueQuantity":{"$ref":"#/definitions/Quantity"},"valueRange":{"$ref":"#/definitions/Range"},"valueRatio":{"$ref":"#/definitions/Ratio"},"valueRatioRange":{"$ref":"#/definitions/RatioRange"},"valueReference":{"$ref":"#/definitions/Reference"},"valueSampledData":{"$ref":"#/definitions/SampledData"},"valueSignature":{"$ref":"#/definitions/Signature"},"valueTiming":{"$ref":"#/definitions/Timing"},"valueContactDetail":{"$ref":"#/definitions/ContactDetail"},"valueDataRequirement":{"$ref":"#/definitions/DataRequirement"},"valueExpression":{"$ref":"#/definitions/Expression"},"valueParameterDefinition":{"$ref":"#/definitions/ParameterDefinition"},"valueRelatedArtifact":{"$ref":"#/definitions/RelatedArtifact"},"valueTriggerDefinition":{"$ref":"#/definitions/TriggerDefinition"},"valueUsageContext":{"$ref":"#/definitions/UsageContext"},"valueAvailability":{"$ref":"#/definitions/Availability"},"valueExtendedContactDetail":{"$ref":"#/definitions/ExtendedContactDetail"},"valueDosage":{"$ref":"#/definitions/Dosage"},"valueMeta":{"$ref":"#/definitions/Meta"}},"type":"object","additionalProperties":false,"required":["type"]};
 
-function validate814(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate817(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -12120,44 +12132,44 @@ errors = vErrors.length;
 }
 }
 if(data.valueParameterDefinition !== undefined){
-if(!(validate424(data.valueParameterDefinition, {instancePath:instancePath+"/valueParameterDefinition",parentData:data,parentDataProperty:"valueParameterDefinition",rootData}))){
-vErrors = vErrors === null ? validate424.errors : vErrors.concat(validate424.errors);
+if(!(validate425(data.valueParameterDefinition, {instancePath:instancePath+"/valueParameterDefinition",parentData:data,parentDataProperty:"valueParameterDefinition",rootData}))){
+vErrors = vErrors === null ? validate425.errors : vErrors.concat(validate425.errors);
 errors = vErrors.length;
 }
 }
 if(data.valueRelatedArtifact !== undefined){
-if(!(validate441(data.valueRelatedArtifact, {instancePath:instancePath+"/valueRelatedArtifact",parentData:data,parentDataProperty:"valueRelatedArtifact",rootData}))){
-vErrors = vErrors === null ? validate441.errors : vErrors.concat(validate441.errors);
+if(!(validate442(data.valueRelatedArtifact, {instancePath:instancePath+"/valueRelatedArtifact",parentData:data,parentDataProperty:"valueRelatedArtifact",rootData}))){
+vErrors = vErrors === null ? validate442.errors : vErrors.concat(validate442.errors);
 errors = vErrors.length;
 }
 }
 if(data.valueTriggerDefinition !== undefined){
-if(!(validate460(data.valueTriggerDefinition, {instancePath:instancePath+"/valueTriggerDefinition",parentData:data,parentDataProperty:"valueTriggerDefinition",rootData}))){
-vErrors = vErrors === null ? validate460.errors : vErrors.concat(validate460.errors);
+if(!(validate461(data.valueTriggerDefinition, {instancePath:instancePath+"/valueTriggerDefinition",parentData:data,parentDataProperty:"valueTriggerDefinition",rootData}))){
+vErrors = vErrors === null ? validate461.errors : vErrors.concat(validate461.errors);
 errors = vErrors.length;
 }
 }
 if(data.valueUsageContext !== undefined){
-if(!(validate474(data.valueUsageContext, {instancePath:instancePath+"/valueUsageContext",parentData:data,parentDataProperty:"valueUsageContext",rootData}))){
-vErrors = vErrors === null ? validate474.errors : vErrors.concat(validate474.errors);
+if(!(validate475(data.valueUsageContext, {instancePath:instancePath+"/valueUsageContext",parentData:data,parentDataProperty:"valueUsageContext",rootData}))){
+vErrors = vErrors === null ? validate475.errors : vErrors.concat(validate475.errors);
 errors = vErrors.length;
 }
 }
 if(data.valueAvailability !== undefined){
-if(!(validate482(data.valueAvailability, {instancePath:instancePath+"/valueAvailability",parentData:data,parentDataProperty:"valueAvailability",rootData}))){
-vErrors = vErrors === null ? validate482.errors : vErrors.concat(validate482.errors);
+if(!(validate483(data.valueAvailability, {instancePath:instancePath+"/valueAvailability",parentData:data,parentDataProperty:"valueAvailability",rootData}))){
+vErrors = vErrors === null ? validate483.errors : vErrors.concat(validate483.errors);
 errors = vErrors.length;
 }
 }
 if(data.valueExtendedContactDetail !== undefined){
-if(!(validate501(data.valueExtendedContactDetail, {instancePath:instancePath+"/valueExtendedContactDetail",parentData:data,parentDataProperty:"valueExtendedContactDetail",rootData}))){
-vErrors = vErrors === null ? validate501.errors : vErrors.concat(validate501.errors);
+if(!(validate503(data.valueExtendedContactDetail, {instancePath:instancePath+"/valueExtendedContactDetail",parentData:data,parentDataProperty:"valueExtendedContactDetail",rootData}))){
+vErrors = vErrors === null ? validate503.errors : vErrors.concat(validate503.errors);
 errors = vErrors.length;
 }
 }
 if(data.valueDosage !== undefined){
-if(!(validate510(data.valueDosage, {instancePath:instancePath+"/valueDosage",parentData:data,parentDataProperty:"valueDosage",rootData}))){
-vErrors = vErrors === null ? validate510.errors : vErrors.concat(validate510.errors);
+if(!(validate512(data.valueDosage, {instancePath:instancePath+"/valueDosage",parentData:data,parentDataProperty:"valueDosage",rootData}))){
+vErrors = vErrors === null ? validate512.errors : vErrors.concat(validate512.errors);
 errors = vErrors.length;
 }
 }
@@ -12178,12 +12190,12 @@ vErrors.push(err47);
 }
 errors++;
 }
-validate814.errors = vErrors;
+validate817.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate691(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate693(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -12258,8 +12270,8 @@ errors = vErrors.length;
 }
 }
 if(data.text !== undefined){
-if(!(validate554(data.text, {instancePath:instancePath+"/text",parentData:data,parentDataProperty:"text",rootData}))){
-vErrors = vErrors === null ? validate554.errors : vErrors.concat(validate554.errors);
+if(!(validate556(data.text, {instancePath:instancePath+"/text",parentData:data,parentDataProperty:"text",rootData}))){
+vErrors = vErrors === null ? validate556.errors : vErrors.concat(validate556.errors);
 errors = vErrors.length;
 }
 }
@@ -12268,8 +12280,8 @@ let data8 = data.contained;
 if(Array.isArray(data8)){
 const len0 = data8.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate561(data8[i0], {instancePath:instancePath+"/contained/" + i0,parentData:data8,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate561.errors : vErrors.concat(validate561.errors);
+if(!(validate563(data8[i0], {instancePath:instancePath+"/contained/" + i0,parentData:data8,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate563.errors : vErrors.concat(validate563.errors);
 errors = vErrors.length;
 }
 }
@@ -12518,6 +12530,12 @@ vErrors = vErrors === null ? validate107.errors : vErrors.concat(validate107.err
 errors = vErrors.length;
 }
 }
+if(data.description !== undefined){
+if(!(validate26(data.description, {instancePath:instancePath+"/description",parentData:data,parentDataProperty:"description",rootData}))){
+vErrors = vErrors === null ? validate26.errors : vErrors.concat(validate26.errors);
+errors = vErrors.length;
+}
+}
 if(data._description !== undefined){
 if(!(validate32(data._description, {instancePath:instancePath+"/_description",parentData:data,parentDataProperty:"_description",rootData}))){
 vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
@@ -12585,11 +12603,11 @@ errors = vErrors.length;
 }
 }
 if(data.requestedPerformer !== undefined){
-let data46 = data.requestedPerformer;
-if(Array.isArray(data46)){
-const len6 = data46.length;
+let data47 = data.requestedPerformer;
+if(Array.isArray(data47)){
+const len6 = data47.length;
 for(let i6=0; i6<len6; i6++){
-if(!(validate176(data46[i6], {instancePath:instancePath+"/requestedPerformer/" + i6,parentData:data46,parentDataProperty:i6,rootData}))){
+if(!(validate176(data47[i6], {instancePath:instancePath+"/requestedPerformer/" + i6,parentData:data47,parentDataProperty:i6,rootData}))){
 vErrors = vErrors === null ? validate176.errors : vErrors.concat(validate176.errors);
 errors = vErrors.length;
 }
@@ -12613,12 +12631,12 @@ errors = vErrors.length;
 }
 }
 if(data.performer !== undefined){
-let data49 = data.performer;
-if(Array.isArray(data49)){
-const len7 = data49.length;
+let data50 = data.performer;
+if(Array.isArray(data50)){
+const len7 = data50.length;
 for(let i7=0; i7<len7; i7++){
-if(!(validate733(data49[i7], {instancePath:instancePath+"/performer/" + i7,parentData:data49,parentDataProperty:i7,rootData}))){
-vErrors = vErrors === null ? validate733.errors : vErrors.concat(validate733.errors);
+if(!(validate736(data50[i7], {instancePath:instancePath+"/performer/" + i7,parentData:data50,parentDataProperty:i7,rootData}))){
+vErrors = vErrors === null ? validate736.errors : vErrors.concat(validate736.errors);
 errors = vErrors.length;
 }
 }
@@ -12641,11 +12659,11 @@ errors = vErrors.length;
 }
 }
 if(data.reason !== undefined){
-let data52 = data.reason;
-if(Array.isArray(data52)){
-const len8 = data52.length;
+let data53 = data.reason;
+if(Array.isArray(data53)){
+const len8 = data53.length;
 for(let i8=0; i8<len8; i8++){
-if(!(validate176(data52[i8], {instancePath:instancePath+"/reason/" + i8,parentData:data52,parentDataProperty:i8,rootData}))){
+if(!(validate176(data53[i8], {instancePath:instancePath+"/reason/" + i8,parentData:data53,parentDataProperty:i8,rootData}))){
 vErrors = vErrors === null ? validate176.errors : vErrors.concat(validate176.errors);
 errors = vErrors.length;
 }
@@ -12663,11 +12681,11 @@ errors++;
 }
 }
 if(data.insurance !== undefined){
-let data54 = data.insurance;
-if(Array.isArray(data54)){
-const len9 = data54.length;
+let data55 = data.insurance;
+if(Array.isArray(data55)){
+const len9 = data55.length;
 for(let i9=0; i9<len9; i9++){
-if(!(validate98(data54[i9], {instancePath:instancePath+"/insurance/" + i9,parentData:data54,parentDataProperty:i9,rootData}))){
+if(!(validate98(data55[i9], {instancePath:instancePath+"/insurance/" + i9,parentData:data55,parentDataProperty:i9,rootData}))){
 vErrors = vErrors === null ? validate98.errors : vErrors.concat(validate98.errors);
 errors = vErrors.length;
 }
@@ -12685,11 +12703,11 @@ errors++;
 }
 }
 if(data.note !== undefined){
-let data56 = data.note;
-if(Array.isArray(data56)){
-const len10 = data56.length;
+let data57 = data.note;
+if(Array.isArray(data57)){
+const len10 = data57.length;
 for(let i10=0; i10<len10; i10++){
-if(!(validate96(data56[i10], {instancePath:instancePath+"/note/" + i10,parentData:data56,parentDataProperty:i10,rootData}))){
+if(!(validate96(data57[i10], {instancePath:instancePath+"/note/" + i10,parentData:data57,parentDataProperty:i10,rootData}))){
 vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
 errors = vErrors.length;
 }
@@ -12707,11 +12725,11 @@ errors++;
 }
 }
 if(data.relevantHistory !== undefined){
-let data58 = data.relevantHistory;
-if(Array.isArray(data58)){
-const len11 = data58.length;
+let data59 = data.relevantHistory;
+if(Array.isArray(data59)){
+const len11 = data59.length;
 for(let i11=0; i11<len11; i11++){
-if(!(validate98(data58[i11], {instancePath:instancePath+"/relevantHistory/" + i11,parentData:data58,parentDataProperty:i11,rootData}))){
+if(!(validate98(data59[i11], {instancePath:instancePath+"/relevantHistory/" + i11,parentData:data59,parentDataProperty:i11,rootData}))){
 vErrors = vErrors === null ? validate98.errors : vErrors.concat(validate98.errors);
 errors = vErrors.length;
 }
@@ -12729,18 +12747,18 @@ errors++;
 }
 }
 if(data.restriction !== undefined){
-if(!(validate745(data.restriction, {instancePath:instancePath+"/restriction",parentData:data,parentDataProperty:"restriction",rootData}))){
-vErrors = vErrors === null ? validate745.errors : vErrors.concat(validate745.errors);
+if(!(validate748(data.restriction, {instancePath:instancePath+"/restriction",parentData:data,parentDataProperty:"restriction",rootData}))){
+vErrors = vErrors === null ? validate748.errors : vErrors.concat(validate748.errors);
 errors = vErrors.length;
 }
 }
 if(data.input !== undefined){
-let data61 = data.input;
-if(Array.isArray(data61)){
-const len12 = data61.length;
+let data62 = data.input;
+if(Array.isArray(data62)){
+const len12 = data62.length;
 for(let i12=0; i12<len12; i12++){
-if(!(validate754(data61[i12], {instancePath:instancePath+"/input/" + i12,parentData:data61,parentDataProperty:i12,rootData}))){
-vErrors = vErrors === null ? validate754.errors : vErrors.concat(validate754.errors);
+if(!(validate757(data62[i12], {instancePath:instancePath+"/input/" + i12,parentData:data62,parentDataProperty:i12,rootData}))){
+vErrors = vErrors === null ? validate757.errors : vErrors.concat(validate757.errors);
 errors = vErrors.length;
 }
 }
@@ -12757,12 +12775,12 @@ errors++;
 }
 }
 if(data.output !== undefined){
-let data63 = data.output;
-if(Array.isArray(data63)){
-const len13 = data63.length;
+let data64 = data.output;
+if(Array.isArray(data64)){
+const len13 = data64.length;
 for(let i13=0; i13<len13; i13++){
-if(!(validate814(data63[i13], {instancePath:instancePath+"/output/" + i13,parentData:data63,parentDataProperty:i13,rootData}))){
-vErrors = vErrors === null ? validate814.errors : vErrors.concat(validate814.errors);
+if(!(validate817(data64[i13], {instancePath:instancePath+"/output/" + i13,parentData:data64,parentDataProperty:i13,rootData}))){
+vErrors = vErrors === null ? validate817.errors : vErrors.concat(validate817.errors);
 errors = vErrors.length;
 }
 }
@@ -12789,7 +12807,7 @@ vErrors.push(err20);
 }
 errors++;
 }
-validate691.errors = vErrors;
+validate693.errors = vErrors;
 return errors === 0;
 }
 
