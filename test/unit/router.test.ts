@@ -68,4 +68,39 @@ describe('router', () => {
     expect(thing.interaction.map((i: { code: string }) => i.code)).to.deep.equal(['read', 'search-type']);
     expect(thing.searchParam).to.deep.equal([{ name: '_id', type: 'token' }]);
   });
+
+  it('routes PUT and DELETE of a type to the conditional writes, and [type]/[id]/$op to instance operations', async () => {
+    const calls: string[] = [];
+    const writable: ResourceProvider = {
+      ...readOnly,
+      type: 'Order',
+      interactions: ['read', 'search-type', 'update', 'delete'],
+      async conditionalUpdate(resource, condition) {
+        calls.push(`update ${new URLSearchParams(condition)}`);
+        return { status: 200, resource };
+      },
+      async conditionalDelete(condition) {
+        calls.push(`delete ${new URLSearchParams(condition)}`);
+        return { status: 204 };
+      },
+      operations: [{
+        name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything',
+        async invoke(id) { return { status: 200, resource: { resourceType: 'Bundle', id } }; },
+      }],
+    };
+    const withWrites = new Router([readOnly, writable], [], server);
+    const put = { ...request('PUT', 'Order'), query: [['identifier', 'A-1']] as Array<[string, string]>, body: { resourceType: 'Order' } };
+    expect((await withWrites.handle(put)).status).to.equal(200);
+    expect((await withWrites.handle({ ...request('DELETE', 'Order'), query: [['identifier', 'A-1']] })).status).to.equal(204);
+    expect(calls).to.deep.equal(['update identifier=A-1', 'delete identifier=A-1']);
+    expect((await withWrites.handle(request('GET', 'Order', 'x', '$everything'))).resource).to.deep.equal({ resourceType: 'Bundle', id: 'x' });
+    expect((await failureOf(withWrites.handle(request('GET', 'Order', 'x', '$nothing')))).status).to.equal(404);
+    expect((await failureOf(withWrites.handle(request('POST', 'Order', 'x', '$everything')))).status).to.equal(405);
+    // A type without conditional writes: 405 with what it allows.
+    expect((await failureOf(withWrites.handle({ ...request('PUT', 'Thing'), body: { resourceType: 'Thing' } }))).headers.allow).to.equal('GET');
+    const statement = (await withWrites.handle(request('GET', 'metadata'))).resource as Record<string, any>;
+    const order = statement.rest[0].resource[1];
+    expect(order).to.include({ conditionalUpdate: true, conditionalDelete: 'single' });
+    expect(order.operation).to.deep.equal([{ name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' }]);
+  });
 });
