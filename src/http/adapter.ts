@@ -111,18 +111,20 @@ export function createHttpHandler(
   logError: Logger,
 ): (request: NativeRequest) => Promise<NativeAnswer> {
   const forms = new Map<string, Map<string, string[]>>();
-  const pageContext = async (baseUrl: string, status: number): Promise<PageContext> => {
-    let searchParams = forms.get(baseUrl);
+  // The search forms name the parameters of the version the page is in (R4's ServiceRequest 'code').
+  const pageContext = async (baseUrl: string, status: number, fhirVersion?: string): Promise<PageContext> => {
+    const key = `${fhirVersion ?? ''} ${baseUrl}`;
+    let searchParams = forms.get(key);
     if (!searchParams) {
-      const metadata = await router.handle({ method: 'GET', path: ['metadata'], query: [], headers: {}, baseUrl });
+      const metadata = await router.handle({ method: 'GET', path: ['metadata'], query: [], headers: {}, baseUrl, ...(fhirVersion ? { fhirVersion } : {}) });
       searchParams = searchParamsOf(metadata.resource);
-      if (forms.size < 16) forms.set(baseUrl, searchParams);
+      if (forms.size < 16) forms.set(key, searchParams);
     }
     return { baseUrl, status, searchParams, dicomWebRoot: config.dicomWebRoot };
   };
   const answer = async (status: number, headers: Record<string, string>, resource: Resource | undefined,
     format: ResponseFormat, pretty: boolean, baseUrl: string, fhirVersion?: string): Promise<NativeAnswer> => {
-    const page = format === 'html' ? await pageContext(baseUrl, status) : { baseUrl, status, searchParams: new Map(), dicomWebRoot: '' };
+    const page = format === 'html' ? await pageContext(baseUrl, status, fhirVersion) : { baseUrl, status, searchParams: new Map(), dicomWebRoot: '' };
     const rendered = renderResource(resource, format, pretty, page);
     const contentType = format === 'json' && rendered.body !== '' ? fhirJson(fhirVersion) : rendered.contentType;
     return { status, headers: { ...headers, 'content-type': contentType }, body: rendered.body };

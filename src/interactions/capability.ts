@@ -20,7 +20,10 @@ export function buildCapabilityStatement(
 ): Resource {
   const rest: Record<string, unknown> = {
     mode: 'server',
-    documentation: `FHIR R5 facade of Orthanc ${server.orthancVersion}`,
+    documentation: `FHIR R5 facade of Orthanc ${server.orthancVersion} (R4 at /R4 or with fhirVersion=4.0). Every reference `
+      + 'parameter can be chained (patient.identifier, subject:Patient.name, several levels) and reverse-chained with _has; '
+      + '_include and _revinclude (with :iterate) follow every reference parameter listed; _summary and _elements subset searches and reads. '
+      + 'Conditional updates and deletes are served as entries of batch and transaction Bundles (Orthanc passes no query string with a PUT or DELETE).',
     resource: providers.map((provider) => {
       const entry: Record<string, unknown> = {
         type: provider.type,

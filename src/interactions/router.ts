@@ -4,7 +4,7 @@
 // headers and Prefer: return=... are applied here, once for every type.
 import { badRequest, methodNotAllowed, notFound, outcome } from '../fhir/outcome';
 import type { Resource } from '../fhir/types';
-import { preferLenient } from '../search';
+import { preferLenient, readSubset, subset } from '../search';
 import type { InteractionContext, ResourceProvider, SystemOperation, TypeInteraction } from '../resources/provider';
 import { buildCapabilityStatement, type ServerDescription } from './capability';
 import type { FhirRequest, FhirResponse, Method } from './request';
@@ -218,7 +218,8 @@ export class Router {
         return provider.delete!(id, interactionContext(request));
       default: {
         const resource = await provider.read!(id, interactionContext(request));
-        return { status: 200, resource, headers: versionHeaders(resource) };
+        const shape = readSubset(request.query);
+        return { status: 200, resource: shape ? subset(resource, shape) : resource, headers: versionHeaders(resource) };
       }
     }
   }

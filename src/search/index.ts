@@ -15,5 +15,6 @@ export { compileFhirPath, evaluateFhirPath, FhirPathError, type CompiledFhirPath
 export { compareForSort, matchesFilter, matchesSearch, normalizeText } from './match';
 export { parseSearchQuery, parseSearchRequest, preferLenient, type ParseOptions, type SearchInput } from './parse';
 export { indexRows, paramKey, type IndexKeys, type IndexRows } from './index-rows';
+export { readSubset, subset, SUBSETTED, type SubsetRequest } from './subset';
 export { includeReferences, joinedFilter, revIncludeQueries, runSearch, type SearchResult } from './run';
 export type * from './types';

@@ -5,6 +5,7 @@
 // schemas/summary-elements.json; mandatory elements are always kept, as the
 // spec asks. Pure: no I/O.
 import summaryData from '../../schemas/summary-elements.json';
+import { badRequest } from '../fhir/outcome';
 import type { Coding, Resource } from '../fhir/types';
 import type { SummaryMode } from './types';
 
@@ -22,6 +23,27 @@ export interface SubsetRequest {
   readonly summary?: SummaryMode;
   /** _elements: bare names apply to `matchType`, 'Type.name' to that type. */
   readonly elements?: readonly string[];
+}
+
+/**
+ * _summary and _elements of a read (http.html#read allows them there too);
+ * undefined when neither is asked. A bad value is a 400.
+ */
+export function readSubset(query: ReadonlyArray<readonly [string, string]>): SubsetRequest | undefined {
+  let summary: SummaryMode | undefined;
+  let elements: string[] | undefined;
+  for (const [name, value] of query) {
+    if (name === '_summary') {
+      if (!['true', 'text', 'data', 'false'].includes(value)) throw badRequest(`_summary of a read must be true, text, data or false (got '${value}')`, [name]);
+      summary = value as SummaryMode;
+    } else if (name === '_elements') {
+      elements = value.split(',').map((e) => e.trim()).filter((e) => e !== '');
+      const bad = elements.find((e) => !/^[A-Za-z][A-Za-z0-9]*$/.test(e));
+      if (bad !== undefined) throw badRequest(`_elements: '${bad}' is not an element name`, [name]);
+    }
+  }
+  if (summary === undefined && elements === undefined) return undefined;
+  return { ...(summary !== undefined ? { summary } : {}), ...(elements !== undefined ? { elements } : {}) };
 }
 
 /** Elements every subset keeps: they say what the resource is. */

@@ -149,6 +149,11 @@ function featuresSuite(title: string, launch: (fhir: Json, extra: Json) => Promi
       const whole = (await search('Task', { _id: tasks[0]!.id, _summary: 'false' })).entry[0].resource;
       expect(whole.meta.tag ?? []).not.to.deep.include(SUBSETTED);
       expect((await failure(search('Task', { _summary: 'maybe' }))).status).to.equal(400);
+      // A read takes _summary and _elements too.
+      const read = (await (await fetch(`${orthanc.fhirUrl}/ServiceRequest/${orders[0]!.id}?_elements=code`)).json()) as Json;
+      expect(Object.keys(read).sort()).to.deep.equal(['code', 'id', 'intent', 'meta', 'resourceType', 'status', 'subject']);
+      expect(read.meta.tag).to.deep.include(SUBSETTED);
+      expect((await fetch(`${orthanc.fhirUrl}/ServiceRequest/${orders[0]!.id}?_summary=count`)).status).to.equal(400);
     });
 
     it('includes every declared reference, :iterate through what was included, and reverse-includes', async () => {
