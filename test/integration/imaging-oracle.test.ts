@@ -7,20 +7,24 @@ import { expect } from 'chai';
 import { imagingDataset, sendDataset, type Dataset } from '../support/imaging-dataset';
 import { Orthanc } from '../support/orthanc';
 import { POSTGRESQL_INDEX_PLUGIN, PostgresCluster } from '../support/postgres';
+import { loadR4Schema, validateR4 } from '../support/fhir-schema-r4';
 import {
-  dateMatches, dateRange, foldString, SearchOracle, stringParts, tokens, type FhirResource, type QueryPair, type SelectedValue,
+  dateMatches, dateRange, foldString, OracleUnsupported, SearchOracle, stringParts, tokens,
+  type FhirResource, type IncludeParameter, type QueryPair, type SelectedValue,
 } from '../support/search-oracle';
 
 const SEED = 0x5eed_f41e;
 const TYPES = ['Patient', 'ImagingStudy', 'Endpoint', 'ServiceRequest', 'Task'] as const;
 type ResourceType = (typeof TYPES)[number];
+/** The types the server's search index holds: the only ones a chain, a _has or an :iterate can go through. */
+const INDEXED: readonly ResourceType[] = ['Patient', 'ImagingStudy', 'ServiceRequest', 'Task'];
 
 /** The parameters the server declares (src/resources/*-resource.ts), checked below against its CapabilityStatement. */
 const PARAMS: Record<ResourceType, readonly string[]> = {
-  Patient: ['_id', 'identifier', 'name', 'family', 'given', 'birthdate', 'gender'],
-  ImagingStudy: ['_id', 'identifier', 'patient', 'subject', 'started', 'modality', 'series', 'instance', 'dicom-class',
+  Patient: ['_id', '_lastUpdated', 'identifier', 'name', 'family', 'given', 'birthdate', 'gender'],
+  ImagingStudy: ['_id', '_lastUpdated', 'identifier', 'patient', 'subject', 'started', 'modality', 'series', 'instance', 'dicom-class',
     'status', 'endpoint', 'referrer', 'based-on'],
-  Endpoint: ['_id', 'status', 'connection-type', 'name'],
+  Endpoint: ['_id', '_lastUpdated', 'status', 'connection-type', 'name'],
   ServiceRequest: ['_id', '_lastUpdated', 'identifier', 'patient', 'subject', 'status', 'intent', 'code-concept', 'authored',
     'occurrence', 'requisition', 'performer', 'based-on'],
   Task: ['_id', '_lastUpdated', 'identifier', 'status', 'intent', 'based-on', 'focus', 'patient', 'subject', 'owner',
@@ -51,6 +55,29 @@ function orders(patients: readonly string[], random: () => number): Json[] {
     });
   }
   return requests;
+}
+
+/**
+ * Orders of studies of the dataset (ACSN identifier = the study's accession
+ * number), so that ImagingStudy.basedOn refers to them literally: chains and
+ * _has through ImagingStudy:based-on. The second one is basedOn the first
+ * order made (ServiceRequest:based-on).
+ */
+function linkedOrders(patientOf: (patientId: string) => string, firstOrder: string): Json[] {
+  return [
+    {
+      resourceType: 'ServiceRequest', status: 'active', intent: 'order', subject: { reference: `Patient/${patientOf('MRN 001/2024-A')}` },
+      identifier: [{ type: ACSN, value: 'ACC-1001' }],
+      code: { concept: { coding: [{ system: LOINC, code: '24627-2', display: 'CT Chest' }], text: 'CT chest' } },
+      authoredOn: '2024-01-30T16:00:00+01:00', occurrenceDateTime: '2024-01-31T10:00:00+01:00',
+    },
+    {
+      resourceType: 'ServiceRequest', status: 'completed', intent: 'original-order', subject: { reference: `Patient/${patientOf('JP-0002')}` },
+      identifier: [{ type: ACSN, value: 'ACC-1002' }], basedOn: [{ reference: `ServiceRequest/${firstOrder}` }],
+      code: { concept: { coding: [{ system: LOINC, code: '24558-9', display: 'US Abdomen' }], text: 'US abdomen' } },
+      authoredOn: '2024-01-29', occurrencePeriod: { start: '2024-02-01', end: '2024-02-02' },
+    },
+  ];
 }
 
 function tasks(requestIds: readonly string[], requests: readonly Json[], random: () => number): Json[] {
@@ -96,9 +123,13 @@ type Json = Record<string, any>;
  */
 type Category = 'spec' | 'uid-form' | 'implicit-system' | 'multi-system-code';
 
+/** What a query exercises: one parameter or an AND of them, a chain, a _has, or _lastUpdated. */
+type Feature = 'plain' | 'chain' | 'has' | 'lastUpdated';
+
 interface GeneratedQuery {
   type: ResourceType;
   category: Category;
+  feature: Feature;
   query: QueryPair[];
 }
 
@@ -134,6 +165,8 @@ class Generator {
   readonly queries: GeneratedQuery[] = [];
   private readonly seen = new Set<string>();
   private readonly random: () => number;
+  /** The feature of the queries being added. */
+  private feature: Feature = 'plain';
 
   constructor(
     private readonly oracle: SearchOracle,
@@ -169,7 +202,7 @@ class Generator {
     const key = `${type}?${JSON.stringify(query)}`;
     if (this.seen.has(key)) return;
     this.seen.add(key);
-    this.queries.push({ type, category, query });
+    this.queries.push({ type, category, feature: this.feature, query });
   }
 
   private resources(type: ResourceType): FhirResource[] {
@@ -184,7 +217,9 @@ class Generator {
     for (const type of TYPES) {
       for (const code of PARAMS[type]) {
         const kind = this.oracle.param(type, code).type;
-        if (kind === 'string') this.strings(type, code);
+        this.feature = code === '_lastUpdated' ? 'lastUpdated' : 'plain';
+        if (code === '_lastUpdated') this.lastUpdated(type);
+        else if (kind === 'string') this.strings(type, code);
         else if (kind === 'token') this.tokens(type, code);
         else if (kind === 'date') this.dates(type, code);
         else if (kind === 'reference') this.references(type, code);
@@ -193,8 +228,166 @@ class Generator {
         this.add(type, [`${code}:missing`, 'false']);
       }
     }
+    this.feature = 'plain';
     this.combinations();
+    this.feature = 'chain';
+    this.chains();
+    this.feature = 'has';
+    this.reverseChains();
     return this.queries;
+  }
+
+  /** Single-parameter queries of `type` already generated (plain ones: token, string, date), to go inside a chain or a _has. */
+  private innerQueries(type: ResourceType): QueryPair[] {
+    return this.queries
+      .filter((q) => q.type === type && q.category === 'spec' && q.feature === 'plain' && q.query.length === 1)
+      .filter((q) => ['token', 'string', 'date'].includes(this.oracle.param(type, q.query[0]![0].split(':')[0]!).type))
+      .map((q) => q.query[0]!);
+  }
+
+  /** `n` inner queries of `type`: most of them matching one of `among` (so that the chain selects something), the rest any. */
+  private someInner(type: ResourceType, among: readonly FhirResource[], n: number): QueryPair[] {
+    const all = this.innerQueries(type);
+    const ids = new Set(among.map((r) => r.id));
+    const hitting = all.filter((q) => this.oracle.search(type, [q]).some((id) => ids.has(id)));
+    return [...this.sample(hitting, n - Math.floor(n / 3)), ...this.sample(all, Math.floor(n / 3))];
+  }
+
+  /** The declared reference parameters of `type` with, per indexed target type, the resources their values resolve to. */
+  private referenceTargets(type: ResourceType): Array<{ code: string; targets: Map<ResourceType, FhirResource[]> }> {
+    return PARAMS[type].filter((code) => this.oracle.param(type, code).type === 'reference').map((code) => {
+      const targets = new Map<ResourceType, FhirResource[]>();
+      for (const r of this.resources(type)) {
+        for (const v of this.oracle.select(r, code)) {
+          const target = this.oracle.resolve(v.data);
+          if (target && (INDEXED as readonly string[]).includes(target.resourceType)) {
+            const t = target.resourceType as ResourceType;
+            targets.set(t, [...(targets.get(t) ?? []), target]);
+          }
+        }
+      }
+      return { code, targets };
+    });
+  }
+
+  /** Chains of one and two levels on every reference parameter, typed and untyped, with token, string and date inner parameters. */
+  private chains(): void {
+    for (const type of INDEXED) {
+      for (const { code, targets } of this.referenceTargets(type)) {
+        const param = this.oracle.param(type, code);
+        const indexedTargets = INDEXED.filter((t) => param.target.length === 0 || param.target.includes(t));
+        if (indexedTargets.length === 0) continue; // endpoint, referrer: no indexed type to chain to
+        if (targets.size === 0) {
+          // Values that resolve to nothing here (Practitioner, identifier-only owners): the chain matches nothing.
+          for (const t of indexedTargets.slice(0, 2)) {
+            for (const [name, value] of this.sample(this.innerQueries(t), 2)) {
+              this.add(type, [`${code}.${name}`, value]);
+              this.add(type, [`${code}:${t}.${name}`, value]);
+            }
+          }
+          continue;
+        }
+        for (const [target, resolved] of targets) {
+          for (const [name, value] of this.someInner(target, resolved, 9)) this.add(type, [`${code}.${name}`, value]);
+          for (const [name, value] of this.someInner(target, resolved, 4)) this.add(type, [`${code}:${target}.${name}`, value]);
+          // A :Type the parameter allows but its values are not: nothing.
+          const other = indexedTargets.find((t) => t !== target && !targets.has(t));
+          if (other) for (const [name, value] of this.sample(this.innerQueries(other), 2)) this.add(type, [`${code}:${other}.${name}`, value]);
+          // Two levels: the target's own reference parameters.
+          for (const { code: next, targets: nextTargets } of this.referenceTargets(target)) {
+            for (const [second, secondResolved] of nextTargets) {
+              for (const [name, value] of this.someInner(second, secondResolved, 3)) {
+                this.add(type, [`${code}.${next}.${name}`, value]);
+                this.add(type, [`${code}:${target}.${next}:${second}.${name}`, value]);
+              }
+            }
+          }
+        }
+        // A chain and a plain parameter, and two chains (AND).
+        const plain = this.innerQueries(type).filter((q) => this.oracle.search(type, [q]).length > 0);
+        const chained = this.queries.filter((q) => q.type === type && q.feature === 'chain' && q.query.length === 1 && q.query[0]![0].startsWith(`${code}`));
+        for (let i = 0; i < 3 && chained.length > 1 && plain.length > 0; i++) {
+          const [a, b] = this.sample(chained, 2);
+          this.add(type, a!.query[0]!, this.pick(plain));
+          this.add(type, a!.query[0]!, b!.query[0]!);
+        }
+      }
+    }
+  }
+
+  /** _has of every reference parameter that points to a type, nested once, and with a chain inside. */
+  private reverseChains(): void {
+    for (const type of INDEXED) {
+      for (const source of INDEXED) {
+        for (const { code, targets } of this.referenceTargets(source)) {
+          const param = this.oracle.param(source, code);
+          if (param.target.length > 0 && !param.target.includes(type)) continue;
+          const referring = this.resources(source).filter((s) => this.oracle.select(s, code).some((v) => this.oracle.resolve(v.data)?.resourceType === type));
+          if (!targets.has(type)) {
+            // Nothing of the source points here: the _has matches nothing.
+            for (const [name, value] of this.sample(this.innerQueries(source), 1)) this.add(type, [`_has:${source}:${code}:${name}`, value]);
+            continue;
+          }
+          for (const [name, value] of this.someInner(source, referring, 6)) this.add(type, [`_has:${source}:${code}:${name}`, value]);
+          // Nested: _has:Source:code:_has:Source2:code2:param, Source2 referring to Source.
+          for (const inner of INDEXED) {
+            for (const { code: code2, targets: targets2 } of this.referenceTargets(inner)) {
+              if (!targets2.has(source)) continue;
+              const referring2 = this.resources(inner).filter((s) => this.oracle.select(s, code2).some((v) => this.oracle.resolve(v.data)?.resourceType === source));
+              for (const [name, value] of this.someInner(inner, referring2, 2)) this.add(type, [`_has:${source}:${code}:_has:${inner}:${code2}:${name}`, value]);
+            }
+          }
+          // A chain inside: _has:Source:code:ref.param, and a _has with a plain parameter.
+          for (const { code: ref, targets: refTargets } of this.referenceTargets(source)) {
+            for (const [target, resolved] of refTargets) {
+              for (const [name, value] of this.someInner(target, resolved, 1)) this.add(type, [`_has:${source}:${code}:${ref}.${name}`, value]);
+            }
+          }
+          const plain = this.innerQueries(type).filter((q) => this.oracle.search(type, [q]).length > 0);
+          const has = this.queries.filter((q) => q.type === type && q.feature === 'has' && q.query.length === 1);
+          for (let i = 0; i < 2 && has.length > 0 && plain.length > 0; i++) this.add(type, this.pick(has).query[0]!, this.pick(plain));
+        }
+      }
+    }
+  }
+
+  /**
+   * _lastUpdated with eq, ge, le, gt and lt at day precision, and at instant
+   * precision (the values themselves, at seconds and minutes, and the
+   * instants halfway between two neighbours): they split the listing.
+   */
+  private lastUpdated(type: ResourceType): void {
+    const code = '_lastUpdated';
+    const texts = [...new Set(this.selected(type, code).map((v) => String(v.data)))];
+    const instants = [...new Set(texts.map((t) => dateRange(t).low))].sort((a, b) => a - b);
+    const prefixes = ['eq', 'ge', 'le', 'gt', 'lt'];
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const points = new Set<string>();
+    for (const text of this.sample(texts, 4)) {
+      points.add(text);
+      points.add(iso(dateRange(text).low).slice(0, 19) + 'Z'); // seconds
+      points.add(iso(dateRange(text).low).slice(0, 16) + 'Z'); // minutes
+    }
+    for (let i = 1; i < instants.length; i++) {
+      if (i % Math.max(1, Math.floor(instants.length / 5)) !== 0) continue;
+      points.add(iso(Math.floor((instants[i - 1]! + instants[i]!) / 2)));
+    }
+    const days = [...new Set(texts.map((t) => iso(dateRange(t).low).slice(0, 10)))];
+    for (const d of days) {
+      const low = dateRange(d).low;
+      points.add(d);
+      points.add(iso(low - 86_400_000).slice(0, 10));
+      points.add(iso(low + 86_400_000).slice(0, 10));
+      points.add(d.slice(0, 7));
+    }
+    for (const point of [...points].sort()) for (const prefix of prefixes) this.add(type, [code, `${prefix}${point}`]);
+    if (instants.length > 2) {
+      const a = iso(instants[1]!);
+      const b = iso(instants[instants.length - 2]!);
+      this.add(type, [code, `ge${a}`], [code, `le${b}`]);
+      this.add(type, [code, `gt${a}`], [code, `lt${b}`]);
+      this.add(type, [code, `lt${a},gt${b}`]);
+    }
   }
 
   private strings(type: ResourceType, code: string): void {
@@ -366,7 +559,7 @@ class Generator {
   /** AND of two parameters, drawn from single-parameter queries of the same type. */
   private combinations(): void {
     for (const type of TYPES) {
-      const singles = this.queries.filter((q) => q.type === type && q.category === 'spec' && q.query.length === 1);
+      const singles = this.queries.filter((q) => q.type === type && q.category === 'spec' && q.feature === 'plain' && q.query.length === 1);
       const matching = singles.filter((q) => this.oracle.search(type, q.query).length > 0);
       for (let i = 0; i < 40 && matching.length > 1; i++) {
         const [a, b] = this.sample(matching, 2);
@@ -408,23 +601,27 @@ interface SearchAnswer {
   status: number;
   ids: string[];
   resources: FhirResource[];
+  /** The Bundles served, page by page. */
+  bundles: Json[];
   /** The OperationOutcome's diagnostics when the search failed. */
   problem?: string;
 }
 
 /** Runs a search and follows its 'next' links; ids in the order served. */
-async function searchAll(url: string): Promise<SearchAnswer> {
+async function searchAll(url: string, accept = 'application/fhir+json'): Promise<SearchAnswer> {
   const ids: string[] = [];
   const resources: FhirResource[] = [];
+  const bundles: Json[] = [];
   let next: string | undefined = url;
   for (let pages = 0; next !== undefined; pages++) {
     if (pages > 100) throw new Error(`more than 100 pages from ${url}`);
-    const response = await fetch(next, { headers: { accept: 'application/fhir+json' } });
+    const response = await fetch(next, { headers: { accept } });
     const body = (await response.json().catch(() => ({}))) as Json;
     if (response.status !== 200) {
       const problem = (body.issue ?? []).map((i: Json) => i.diagnostics).join('; ');
-      return { status: response.status, ids, resources, problem };
+      return { status: response.status, ids, resources, bundles, problem };
     }
+    bundles.push(body);
     for (const entry of body.entry ?? []) {
       if (entry.search?.mode === undefined || entry.search.mode === 'match') {
         ids.push(entry.resource.id);
@@ -433,7 +630,122 @@ async function searchAll(url: string): Promise<SearchAnswer> {
     }
     next = (body.link ?? []).find((l: Json) => l.relation === 'next')?.url;
   }
-  return { status: 200, ids, resources };
+  return { status: 200, ids, resources, bundles };
+}
+
+/** R4 names of the R5 search parameter codes that differ (official R4 and R5 SearchParameters), per type. */
+const R4_NAMES: Partial<Record<string, Record<string, string>>> = {
+  ImagingStudy: { 'based-on': 'basedon', 'body-site': 'bodysite' },
+  ServiceRequest: { 'code-concept': 'code' },
+};
+
+/**
+ * An R5 query in R4 names: codes renamed on the type they belong to (in a
+ * chain, the types the previous segment can point to, per the R5 oracle's
+ * definitions; in a _has, the source type), in _include/_revinclude values
+ * too; absolute references moved under the R4 base.
+ */
+function queryToR4(type: string, query: readonly QueryPair[], oracle: SearchOracle, fhirUrl: string, moveBase = true): QueryPair[] {
+  const code = (types: readonly string[], c: string) => types.map((t) => R4_NAMES[t]?.[c]).find((r) => r !== undefined) ?? c;
+  const name = (types: readonly string[], n: string): string => {
+    if (n.startsWith('_has:')) {
+      const [, source, ref, ...rest] = n.split(':');
+      return ['_has', source, code([source!], ref!), name([source!], rest.join(':'))].join(':');
+    }
+    let current = types;
+    return n.split('.').map((segment) => {
+      const [c, modifier] = segment.split(':') as [string, string | undefined];
+      const renamed = code(current, c);
+      const typed = modifier !== undefined && /^[A-Z]/.test(modifier) ? [modifier] : undefined;
+      current = typed ?? current.flatMap((t) => {
+        const p = /^_/.test(c) ? undefined : oracle.findParam(t, c);
+        return p?.type === 'reference' ? INDEXED.filter((i) => p.target.length === 0 || p.target.includes(i)) : [];
+      });
+      return modifier === undefined ? renamed : `${renamed}:${modifier}`;
+    }).join('.');
+  };
+  return query.map(([n, v]): QueryPair => {
+    if (/^_(rev)?include(:iterate)?$/.test(n)) {
+      const [source, c, ...rest] = v.split(':');
+      return [n, [source, code([source!], c!), ...rest].join(':')];
+    }
+    return [name([type], n), moveBase ? v.split(`${fhirUrl}/`).join(`${fhirUrl}/R4/`) : v];
+  });
+}
+
+/** The included resources of a search's first page (as Type/id), its matches' ids, or its failure. */
+async function includeAnswer(url: string): Promise<{ status: number; matches: string[]; included: string[]; bundle: Json; problem?: string }> {
+  const response = await fetch(url, { headers: { accept: 'application/fhir+json' } });
+  const bundle = (await response.json()) as Json;
+  if (response.status !== 200) {
+    return { status: response.status, matches: [], included: [], bundle, problem: (bundle.issue ?? []).map((i: Json) => i.diagnostics).join('; ') };
+  }
+  const entries = (bundle.entry ?? []) as Json[];
+  const keys = (mode: string) => entries.filter((e) => e.search?.mode === mode).map((e) => `${e.resource.resourceType}/${e.resource.id}`).sort();
+  return { status: 200, matches: keys('match').map((k) => k.slice(k.indexOf('/') + 1)), included: keys('include'), bundle };
+}
+
+interface IncludeCase {
+  type: ResourceType;
+  query: QueryPair[];
+}
+
+const isIncludeParameter = ([name]: QueryPair) => /^_(rev)?include(:iterate)?$/.test(name);
+
+function includeRules(query: readonly QueryPair[]): IncludeParameter[] {
+  return query.filter(isIncludeParameter).map(([name, value]) => ({
+    kind: name.startsWith('_include') ? '_include' : '_revinclude', value, iterate: name.endsWith(':iterate'),
+  }));
+}
+
+/**
+ * _include of every declared reference parameter (and with a :Target),
+ * _revinclude of every one that can point to the type, and :iterate of
+ * the next step (_include then _include:iterate, _revinclude then
+ * _revinclude:iterate or _include:iterate), alone and with filters.
+ */
+function includeCases(oracle: SearchOracle, queries: readonly GeneratedQuery[], random: () => number): IncludeCase[] {
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+  const refs = (type: ResourceType) => PARAMS[type].filter((c) => oracle.param(type, c).type === 'reference');
+  const targets = (type: ResourceType, code: string) => {
+    const t = oracle.param(type, code).target;
+    return TYPES.filter((i) => t.length === 0 || t.includes(i));
+  };
+  const rules: Array<{ type: ResourceType; rules: QueryPair[] }> = [];
+  for (const type of INDEXED) {
+    for (const code of refs(type)) {
+      rules.push({ type, rules: [['_include', `${type}:${code}`]] });
+      for (const target of targets(type, code).filter((t) => INDEXED.includes(t)).slice(0, 2)) {
+        rules.push({ type, rules: [['_include', `${type}:${code}:${target}`]] });
+        for (const next of refs(target)) rules.push({ type, rules: [['_include', `${type}:${code}`], ['_include:iterate', `${target}:${next}`]] });
+      }
+    }
+  }
+  for (const type of TYPES) {
+    for (const source of INDEXED) {
+      for (const code of refs(source).filter((c) => targets(source, c).includes(type))) {
+        rules.push({ type, rules: [['_revinclude', `${source}:${code}`]] });
+        for (const source2 of INDEXED) {
+          for (const code2 of refs(source2).filter((c) => targets(source2, c).includes(source))) {
+            if (random() < 0.5) rules.push({ type, rules: [['_revinclude', `${source}:${code}`], ['_revinclude:iterate', `${source2}:${code2}`]] });
+          }
+        }
+        for (const code3 of refs(source).filter((c) => c !== code && targets(source, c).some((t) => INDEXED.includes(t)))) {
+          if (random() < 0.5) rules.push({ type, rules: [['_revinclude', `${source}:${code}`], ['_include:iterate', `${source}:${code3}`]] });
+        }
+      }
+    }
+  }
+  const cases: IncludeCase[] = [];
+  for (const { type, rules: r } of rules) {
+    cases.push({ type, query: r });
+    const ids = oracle.search(type, []);
+    if (ids.length > 0) cases.push({ type, query: [['_id', pick(ids)], ...r] });
+    const filters = queries.filter((q) => q.type === type && q.category === 'spec' && q.feature === 'plain' && q.query.length === 1
+      && oracle.search(type, q.query).length > 0);
+    if (filters.length > 0) cases.push({ type, query: [pick(filters).query[0]!, ...r] });
+  }
+  return cases;
 }
 
 interface Launched {
@@ -451,6 +763,14 @@ function oracleSuite(title: string, launch: () => Promise<Launched>): void {
     const listing = new Map<ResourceType, FhirResource[]>();
     const queries: GeneratedQuery[] = [];
     const answers = new Map<GeneratedQuery, SearchAnswer>();
+    // The R4 view of the same data: its listing, its oracle, the queries of the R4 pass and their answers.
+    let r4Url: string;
+    let r4Oracle: SearchOracle;
+    const r4Listing = new Map<ResourceType, FhirResource[]>();
+    const r4Problems: string[] = [];
+    const r4Queries: Array<{ r5: GeneratedQuery; query: QueryPair[]; expected: string[] }> = [];
+    const r4Skipped: string[] = [];
+    const r4Answers = new Map<QueryPair[], SearchAnswer>();
 
     before(async () => {
       launched = await launch();
@@ -469,7 +789,14 @@ function oracleSuite(title: string, launch: () => Promise<Launched>): void {
       const requests = orders(patientIds, random);
       const requestIds: string[] = [];
       for (const request of requests) requestIds.push((await create(orthanc.fhirUrl, request)).id);
-      for (const t of tasks(requestIds, requests, random)) await create(orthanc.fhirUrl, t);
+      const expanded = (await (await fetch(`${orthanc.url}/patients?expand`)).json()) as Json[];
+      const patientOf = (patientId: string) => expanded.find((p) => p.MainDicomTags.PatientID === patientId)!.ID as string;
+      for (const request of linkedOrders(patientOf, requestIds[0]!)) {
+        requests.push(request);
+        requestIds.push((await create(orthanc.fhirUrl, request)).id);
+      }
+      // No Task for the linked orders: their studies are here, and the order tracker would move such Tasks on meanwhile.
+      for (const t of tasks(requestIds.slice(0, 10), requests, random)) await create(orthanc.fhirUrl, t);
       for (const type of TYPES) {
         const answer = await searchAll(`${orthanc.fhirUrl}/${type}?_count=1000`);
         expect(answer.status, `listing ${type}: ${answer.problem}`).to.equal(200);
@@ -488,6 +815,42 @@ function oracleSuite(title: string, launch: () => Promise<Launched>): void {
         const url = `${orthanc.fhirUrl}/${generated.type}?${encodeQuery(generated.query)}&_count=1000`;
         answers.set(generated, await searchAll(url));
       }
+
+      // R4: the listing at <fhir>/R4, read one by one, each resource validated; the R4 oracle over it.
+      loadR4Schema();
+      r4Url = `${orthanc.fhirUrl}/R4`;
+      const validate = (what: string, resource: unknown) => r4Problems.push(...validateR4(resource).map((p) => `${what}: ${p}`));
+      for (const type of TYPES) {
+        const answer = await searchAll(`${r4Url}/${type}?_count=1000`);
+        expect(answer.status, `R4 listing ${type}: ${answer.problem}`).to.equal(200);
+        answer.bundles.forEach((b, i) => validate(`R4 ${type} listing page ${i}`, b));
+        const resources: FhirResource[] = [];
+        for (const id of answer.ids) {
+          const read = await fetch(`${r4Url}/${type}/${encodeURIComponent(id)}`, { headers: { accept: 'application/fhir+json' } });
+          expect(read.status, `R4 ${type}/${id}`).to.equal(200);
+          const resource = (await read.json()) as FhirResource;
+          validate(`R4 ${type}/${id}`, resource);
+          resources.push(resource);
+        }
+        r4Listing.set(type, resources.sort((a, b) => a.id.localeCompare(b.id)));
+      }
+      r4Oracle = new SearchOracle(TYPES.flatMap((t) => r4Listing.get(t)!), r4Url, 'R4');
+      // A selection: every other chain, _has and _lastUpdated query, every fourth plain one.
+      queries.forEach((q, i) => {
+        if (q.category !== 'spec' || i % (q.feature === 'plain' ? 4 : 2) !== 0) return;
+        const query = queryToR4(q.type, q.query, oracle, orthanc.fhirUrl);
+        try {
+          r4Queries.push({ r5: q, query, expected: r4Oracle.search(q.type, query) });
+        } catch (error) {
+          // A parameter R4 does not define, or a value form the oracle does not model in R4.
+          r4Skipped.push(`${q.type}?${encodeQuery(query)}: ${(error as Error).message}`);
+        }
+      });
+      for (const { r5, query } of r4Queries) {
+        const answer = await searchAll(`${r4Url}/${r5.type}?${encodeQuery(query)}&_count=1000`);
+        answer.bundles.forEach((b, i) => validate(`R4 ${r5.type}?${encodeQuery(query)} page ${i}`, b));
+        r4Answers.set(query, answer);
+      }
     });
     after(async () => launched?.dispose());
 
@@ -497,8 +860,11 @@ function oracleSuite(title: string, launch: () => Promise<Launched>): void {
       expect(listing.get('Patient')).to.have.length(5);
       expect(listing.get('ImagingStudy')).to.have.length(6);
       expect(listing.get('Endpoint')).to.have.length(1);
-      expect(listing.get('ServiceRequest')).to.have.length(10);
+      expect(listing.get('ServiceRequest')).to.have.length(12);
       expect(listing.get('Task')!.length).to.be.within(10, 20);
+      // The orders of the dataset's studies are referred to literally (chains and _has through ImagingStudy:based-on).
+      const linked = listing.get('ImagingStudy')!.filter((s) => ((s.basedOn ?? []) as Json[]).some((b) => /^ServiceRequest\//.test(b.reference ?? '')));
+      expect(linked, 'studies based on a ServiceRequest of this server').to.have.length(2);
       const statement = (await (await fetch(`${orthanc.fhirUrl}/metadata`)).json()) as Json;
       for (const type of TYPES) {
         const declared = statement.rest[0].resource.find((r: Json) => r.type === type).searchParam.map((p: Json) => p.name).sort();
@@ -579,9 +945,120 @@ function oracleSuite(title: string, launch: () => Promise<Launched>): void {
 
     for (const type of TYPES) {
       it(`returns exactly the ${type} resources the oracle selects, for every generated query`, () => {
-        agree(queries.filter((q) => q.type === type && q.category === 'spec'), `${type} queries`);
+        agree(queries.filter((q) => q.type === type && q.category === 'spec' && q.feature === 'plain'), `${type} queries`);
       });
     }
+
+    const FEATURES: Array<[Feature, string, number]> = [
+      ['chain', 'chained parameters (one and two levels, typed and untyped)', 150],
+      ['has', '_has reverse chains (nested too)', 60],
+      ['lastUpdated', '_lastUpdated (day and instant precision)', 100],
+    ];
+    for (const [feature, what, least] of FEATURES) {
+      it(`returns exactly what the oracle selects for ${what}`, () => {
+        const selection = queries.filter((q) => q.feature === feature && q.category === 'spec');
+        expect(selection.length, `${feature} queries`).to.be.greaterThan(least);
+        const sizes = selection.map((q) => oracle.search(q.type, q.query).length);
+        const total = (q: GeneratedQuery) => listing.get(q.type)!.length;
+        expect(selection.filter((q, i) => sizes[i]! > 0 && sizes[i]! < total(q)).length, `${feature} queries selecting a proper subset`)
+          .to.be.greaterThan(selection.length / 4);
+        agree(selection, `${feature} queries`);
+      });
+    }
+
+    it('includes and reverse-includes (also :iterate) exactly the resources the oracle follows to', async () => {
+      const cases = includeCases(oracle, queries, prng(SEED ^ 0x1c1));
+      expect(cases.length).to.be.greaterThan(60);
+      const problems: string[] = [];
+      let nonEmpty = 0;
+      for (const c of cases) {
+        const url = `${orthanc.fhirUrl}/${c.type}?${encodeQuery(c.query)}&_count=1000`;
+        const answer = await includeAnswer(url);
+        const show = `${c.type}?${encodeQuery(c.query)}`;
+        if (answer.status !== 200) {
+          problems.push(`${show}\n    status ${answer.status}: ${answer.problem}`);
+          continue;
+        }
+        const matches = oracle.matches(c.type, c.query.filter((p) => !isIncludeParameter(p)));
+        const expected = oracle.included(matches, includeRules(c.query));
+        if (expected.length > 0) nonEmpty++;
+        if (JSON.stringify(answer.matches) !== JSON.stringify(matches.map((m) => m.id).sort())) problems.push(`${show}\n    matches [${answer.matches}] expected [${matches.map((m) => m.id).sort()}]`);
+        if (JSON.stringify(answer.included) !== JSON.stringify(expected)) {
+          problems.push(`${show}\n    included [${answer.included.join(', ')}]\n    expected [${expected.join(', ')}]`
+            + `\n    missing [${expected.filter((k) => !answer.included.includes(k)).join(', ')}] extra [${answer.included.filter((k) => !expected.includes(k)).join(', ')}]`);
+        }
+      }
+      expect(nonEmpty, 'cases that include something').to.be.greaterThan(cases.length / 3);
+      expect(problems.length, `${problems.length} of ${cases.length} include cases disagree:\n${problems.join('\n')}`).to.equal(0);
+    });
+
+    describe('the R4 view (<fhir>/R4) against the official R4 definitions', () => {
+      it('serves the same resources, each valid R4', () => {
+        for (const type of TYPES) expect(r4Listing.get(type)!.map((r) => r.id), type).to.deep.equal(listing.get(type)!.map((r) => r.id));
+        expect(r4Problems.length, `${r4Problems.length} R4 validation problems:\n${r4Problems.slice(0, 50).join('\n')}`).to.equal(0);
+      });
+
+      it('returns exactly what the R4 oracle selects, for a selection of the generated queries in R4 names', () => {
+        expect(r4Queries.length).to.be.greaterThan(400);
+        for (const feature of ['plain', 'chain', 'has', 'lastUpdated'] as const) {
+          expect(r4Queries.filter((q) => q.r5.feature === feature).length, `R4 ${feature} queries`).to.be.greaterThan(30);
+        }
+        // Only what R4 lacks may be skipped (ServiceRequest code-reference-like R5-only names, none declared here).
+        expect(r4Skipped.length, r4Skipped.join('\n')).to.be.lessThan(r4Queries.length / 20);
+        const mismatches: string[] = [];
+        for (const { r5, query, expected } of r4Queries) {
+          const answer = r4Answers.get(query)!;
+          const actual = [...answer.ids].sort();
+          const show = `R4 ${r5.type}?${encodeQuery(query)}`;
+          if (answer.status !== 200) mismatches.push(`${show}\n    status ${answer.status}: ${answer.problem}\n    expected [${expected.join(', ')}]`);
+          else if (JSON.stringify(actual) !== JSON.stringify(expected)) {
+            mismatches.push(`${show}\n    expected [${expected.join(', ')}]\n    actual   [${actual.join(', ')}]`);
+          }
+        }
+        expect(mismatches.length, `${mismatches.length} of ${r4Queries.length} R4 queries disagree (seed ${SEED}):\n${mismatches.join('\n')}`).to.equal(0);
+      });
+
+      it('answers Accept: application/fhir+json; fhirVersion=4.0 on the R5 base as on <fhir>/R4', async () => {
+        const problems: string[] = [];
+        for (const { r5, query } of r4Queries.filter((_, i) => i % 10 === 0)) {
+          // On the R5 base, absolute references are under it.
+          const onBase = queryToR4(r5.type, r5.query, oracle, orthanc.fhirUrl, false);
+          const answer = await searchAll(`${orthanc.fhirUrl}/${r5.type}?${encodeQuery(onBase)}&_count=1000`, 'application/fhir+json; fhirVersion=4.0');
+          const viaPath = r4Answers.get(query)!;
+          if (answer.status !== viaPath.status || JSON.stringify(answer.ids) !== JSON.stringify(viaPath.ids)) {
+            problems.push(`${r5.type}?${encodeQuery(query)}: ${answer.status} [${answer.ids}] with fhirVersion=4.0, ${viaPath.status} [${viaPath.ids}] at /R4`);
+          }
+          for (const b of answer.bundles) problems.push(...validateR4(b).map((p) => `${r5.type}?${encodeQuery(query)}: ${p}`));
+        }
+        expect(problems, problems.join('\n')).to.deep.equal([]);
+      });
+
+      it('includes and reverse-includes in R4 exactly what the R4 oracle follows to', async () => {
+        const cases = includeCases(oracle, queries, prng(SEED ^ 0x4a4)).filter((_, i) => i % 5 === 0);
+        const problems: string[] = [];
+        for (const c of cases) {
+          const query = queryToR4(c.type, c.query, oracle, orthanc.fhirUrl);
+          const show = `R4 ${c.type}?${encodeQuery(query)}`;
+          let matches: FhirResource[];
+          try {
+            matches = r4Oracle.matches(c.type, query.filter((p) => !isIncludeParameter(p)));
+          } catch (error) {
+            if (error instanceof OracleUnsupported) continue;
+            throw error;
+          }
+          const expected = r4Oracle.included(matches, includeRules(query));
+          const answer = await includeAnswer(`${r4Url}/${c.type}?${encodeQuery(query)}&_count=1000`);
+          if (answer.status !== 200) {
+            problems.push(`${show}\n    status ${answer.status}: ${answer.problem}`);
+            continue;
+          }
+          problems.push(...validateR4(answer.bundle).map((p) => `${show}: ${p}`));
+          if (JSON.stringify(answer.matches) !== JSON.stringify(matches.map((m) => m.id).sort())) problems.push(`${show}\n    matches [${answer.matches}]`);
+          if (JSON.stringify(answer.included) !== JSON.stringify(expected)) problems.push(`${show}\n    included [${answer.included.join(', ')}]\n    expected [${expected.join(', ')}]`);
+        }
+        expect(problems.length, `${problems.length} of ${cases.length} R4 include cases disagree:\n${problems.join('\n')}`).to.equal(0);
+      });
+    });
 
     it('pages through the answers with _count=2 to the same resources, each once', async () => {
       const problems: string[] = [];

