@@ -1110,7 +1110,9 @@ function oracleSuite(title: string, launch: () => Promise<Launched>): void {
         ['Patient', '_revinclude=ImagingStudy:subject', 'ImagingStudy', (p, s) => s.subject?.reference === `Patient/${p.id}`],
       ];
       for (const [type, include, other, refers] of cases) {
-        for (const filter of ['', `&_id=${listing.get(type)![0]!.id}`]) {
+        // The first match that refers (or is referred) to something: not every order has Tasks.
+        const first = listing.get(type)!.find((m) => listing.get(other)!.some((o) => refers(m, o))) ?? listing.get(type)![0]!;
+        for (const filter of ['', `&_id=${first.id}`]) {
           const response = await fetch(`${orthanc.fhirUrl}/${type}?${include}${filter}&_count=1000`, { headers: { accept: 'application/fhir+json' } });
           const body = (await response.json()) as Json;
           const entries = (body.entry ?? []) as Json[];
