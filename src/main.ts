@@ -94,7 +94,8 @@ function createResources(native: NativeBinding, config: FhirConfig, store: Store
   registry.add(createPatientResource({ ...deps, validate: validatorFor('Patient', config) }));
   registry.add(createImagingStudyResource(deps));
   registry.add(createEndpointResource(endpoints, registry, config));
-  registry.add(createStoredResource(serviceRequestSetup(validatorFor('ServiceRequest', config)), store, registry, config));
+  registry.add(createStoredResource(serviceRequestSetup(validatorFor('ServiceRequest', config), (keys) => imagingIndex.refreshStudies(keys)),
+    store, registry, config));
   registry.add(createStoredResource(taskSetup(validatorFor('Task', config)), store, registry, config));
   return { orthanc, registry, imagingIndex };
 }

@@ -207,6 +207,23 @@ export class ImagingIndex {
     return this.queued;
   }
 
+  /**
+   * Indexes again the studies of these StudyInstanceUIDs and accession
+   * numbers, read live: their basedOn (the order of their UID or accession)
+   * changes when such an order is written. Under the same lock as the change
+   * log, so that a page of changes and this never interleave.
+   */
+  async refreshStudies(keys: { uids: readonly string[]; accessions: readonly string[] }): Promise<void> {
+    const values = [...keys.uids.map((uid) => `urn:oid:${uid}`), ...keys.accessions];
+    if (values.length === 0) return;
+    const ids = await this.store.lookup('ImagingStudy', 'identifier', values);
+    if (ids.length === 0) return;
+    await this.serialized(async () => {
+      const indexed = await this.read(ids);
+      await this.store.transaction((writer) => this.write(writer, indexed));
+    });
+  }
+
   /** One at a time, across the Orthancs sharing the store: a page of changes or a batch of the build. */
   private async serialized<T>(work: () => Promise<T>): Promise<T> {
     return (await this.store.exclusive('imaging-index', work)) as T;
@@ -393,4 +410,5 @@ export class ImagingIndex {
     return false;
   }
 }
+
 

@@ -45,12 +45,29 @@ export function withStudyInstanceUid(resource: Resource, previous: Resource | un
   return { ...resource, identifier: [...((resource.identifier ?? []) as Identifier[]), identifier] };
 }
 
-export function serviceRequestSetup(validate: (resource: Resource) => void): StoredTypeSetup {
+/** The StudyInstanceUID and accession number of orders: what links them to their studies. */
+export function studyKeysOf(...orders: ReadonlyArray<Resource | undefined>): { uids: string[]; accessions: string[] } {
+  const present = orders.filter((o): o is Resource => o !== undefined);
+  const uids = present.map(studyInstanceUid).filter((v): v is string => v !== undefined);
+  const accessions = present.map(accessionNumber).filter((v): v is string => v !== undefined);
+  return { uids: [...new Set(uids)], accessions: [...new Set(accessions)] };
+}
+
+/**
+ * `studiesChanged`: an ImagingStudy's basedOn is the order of its UID or
+ * accession number, so the studies of an order written or deleted (those of
+ * its keys before and after) are indexed again.
+ */
+export function serviceRequestSetup(
+  validate: (resource: Resource) => void,
+  studiesChanged?: (keys: { uids: string[]; accessions: string[] }) => Promise<void>,
+): StoredTypeSetup {
   return {
     type: 'ServiceRequest',
     documentation: 'Imaging orders (requested procedures); the modality worklist reads them',
     validate,
     prepare: withStudyInstanceUid,
+    ...(studiesChanged ? { written: (previous: Resource | undefined, current: Resource | undefined) => studiesChanged(studyKeysOf(previous, current)) } : {}),
   };
 }
 

@@ -7,7 +7,7 @@ import type { FhirConfig } from '../config';
 import { badRequest, conflict, gone, notFound, preconditionFailed } from '../fhir/outcome';
 import type { Bundle, BundleEntry, Resource } from '../fhir/types';
 import { defineSearch, searchParamDeclarations, type SearchDefinition } from '../search';
-import type { ResourceVersion, Store } from '../store/store';
+import type { ResourceVersion, Store, StoreWriter } from '../store/store';
 import type { InteractionContext, InteractionResult, ResourceProvider } from './provider';
 import type { ResourceRegistry } from './registry';
 import { SEARCH_DECLARATIONS, type IndexedType } from './search-declarations';
@@ -21,6 +21,8 @@ export interface StoredTypeSetup {
   validate(resource: Resource): void;
   /** Completes a valid resource before it is stored, given its current version (e.g. a server-assigned identifier). */
   prepare?(resource: Resource, previous: Resource | undefined): Resource;
+  /** After a write commits (before it is answered): what derives from it elsewhere. `current` undefined: deleted. */
+  written?(previous: Resource | undefined, current: Resource | undefined): Promise<void>;
 }
 
 /** Measured on Orthanc 1.10.1: its HTTP server parses the query string of GET requests only. */
@@ -123,6 +125,10 @@ export function createStoredResource(setup: StoredTypeSetup, store: Store, regis
     return version;
   }
 
+  function afterWrite(writer: StoreWriter, previous: Resource | undefined, current: Resource | undefined): void {
+    if (setup.written) writer.afterCommit(() => setup.written!(previous, current));
+  }
+
   function written(version: ResourceVersion, status: number, baseUrl: string): InteractionResult {
     return { status, resource: version.resource, headers: versionHeaders(version, baseUrl) };
   }
@@ -160,7 +166,9 @@ export function createStoredResource(setup: StoredTypeSetup, store: Store, regis
         }
         const { id: _ignored, ...body } = resource;
         const prepared = setup.prepare ? setup.prepare(body as Resource, undefined) : (body as Resource);
-        return written(await writer.put(type, context.assignedId ?? randomUUID(), prepared, { baseUrl: context.baseUrl, fresh: true }), 201, context.baseUrl);
+        const version = await writer.put(type, context.assignedId ?? randomUUID(), prepared, { baseUrl: context.baseUrl, fresh: true });
+        afterWrite(writer, undefined, version.resource);
+        return written(version, 201, context.baseUrl);
       });
     },
 
@@ -205,7 +213,9 @@ export function createStoredResource(setup: StoredTypeSetup, store: Store, regis
         const current = await writer.current(type, id);
         checkVersion(type, id, current, context.ifMatch);
         const prepared = setup.prepare ? setup.prepare(resource, current?.resource) : resource;
-        return written(await writer.put(type, id, prepared, { baseUrl: context.baseUrl }), current?.resource ? 200 : 201, context.baseUrl);
+        const version = await writer.put(type, id, prepared, { baseUrl: context.baseUrl });
+        afterWrite(writer, current?.resource, version.resource);
+        return written(version, current?.resource ? 200 : 201, context.baseUrl);
       });
     },
 
@@ -216,6 +226,7 @@ export function createStoredResource(setup: StoredTypeSetup, store: Store, regis
         checkVersion(type, id, current, context.ifMatch);
         if (!current.resource) return { status: 204 };
         const version = await writer.put(type, id, undefined);
+        afterWrite(writer, current.resource, undefined);
         return { status: 204, headers: { etag: `W/"${version.versionId}"` } };
       });
     },

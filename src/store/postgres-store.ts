@@ -29,8 +29,10 @@ import type { Sql, SqlValue } from '../search/search-sql';
 import type { PostgresConfig } from '../config';
 import { keyedIds, lookupQuery, runSearch, type SqlRunner } from './index-search';
 import { INDEX_TABLES, INDEX_VERSION, INDEX_VERSION_KEY, NO_INDEXER, rebuildingError, reindexInBatches } from './reindex';
-import type {
-  HistoryPage, HistoryQuery, IndexedSearch, KeyCondition, PutOptions, ResourceIndexer, ResourceVersion, SearchIds, Store, StoreWriter,
+import {
+  CommitHooks,
+  type HistoryPage, type HistoryQuery, type IndexedSearch, type KeyCondition, type PutOptions, type ResourceIndexer, type ResourceVersion,
+  type SearchIds, type Store, type StoreWriter,
 } from './store';
 import { bodyOf, indexedAs, stamped, toVersion, VERSION_STATEMENTS, type VersionRow } from './versions';
 
@@ -521,15 +523,17 @@ export class PostgresStore implements Store {
     for (let attempt = 1; ; attempt++) {
       const client = await this.connect();
       const connection = new Connection((query) => client.query(query), true);
-      const writer = this.writerOn(connection);
+      const hooks = new CommitHooks();
+      const writer = this.writerOn(connection, hooks);
       let broken = false;
+      let committed: { result: T } | undefined;
       try {
         await connection.query('BEGIN');
         const result = await this.ambient.run({ connection, writer }, () => work(writer));
         // A failed statement aborts the transaction, even if `work` went on past it.
         if (connection.failure) throw connection.failure;
         await connection.query('COMMIT');
-        return result;
+        committed = { result };
       } catch (error) {
         const failure = connection.failure ?? error;
         if (unavailable(failure)) {
@@ -551,10 +555,13 @@ export class PostgresStore implements Store {
         connection.end();
         client.release(broken);
       }
+      // The connection is back in the pool: the hooks may need it.
+      await this.outside(() => hooks.run(this.error));
+      return committed.result;
     }
   }
 
-  private writerOn(c: Connection): StoreWriter {
+  private writerOn(c: Connection, hooks: CommitHooks): StoreWriter {
     // What this transaction read to write (and so holds locked), or wrote: not read again.
     const held = new Map<string, ResourceVersion | null>();
     const read = async (type: string, id: string) => {
@@ -563,6 +570,7 @@ export class PostgresStore implements Store {
     };
     const tx: WriteContext = { c, read, held };
     return {
+      afterCommit: (hook) => hooks.add(hook),
       current: async (type, id) => {
         const known = held.get(`${type}/${id}`);
         if (known !== undefined) return known ?? undefined;

@@ -12,9 +12,7 @@ import { paramKey } from '../search/index-rows';
 import type { Sql, SqlValue } from '../search/search-sql';
 import { keyedIds, lookupQuery, runSearch, type SqlRunner } from './index-search';
 import { INDEX_TABLES, INDEX_VERSION, INDEX_VERSION_KEY, NO_INDEXER, rebuildingError, reindexInBatches } from './reindex';
-import type {
-  HistoryPage, HistoryQuery, IndexedSearch, KeyCondition, PutOptions, ResourceIndexer, ResourceVersion, SearchIds, Store, StoreWriter,
-} from './store';
+import { CommitHooks, type HistoryPage, type HistoryQuery, type IndexedSearch, type KeyCondition, type PutOptions, type ResourceIndexer, type ResourceVersion, type SearchIds, type Store, type StoreWriter } from './store';
 import { bodyOf, indexedAs, stamped, toVersion, VERSION_STATEMENTS, type VersionRow } from './versions';
 
 
@@ -344,13 +342,19 @@ export class SqliteStore implements Store {
     const joined = this.ambient.getStore();
     if (joined) return Promise.resolve(work(joined));
     // One transaction at a time on the writing connection: serializable by construction.
-    const run = this.queue.then(() => this.runTransaction(work));
+    const hooks = new CommitHooks();
+    const run = this.queue.then(() => this.runTransaction(work, hooks));
     this.queue = run.catch(() => undefined);
-    return run;
+    // After the commit, and off the queue: the hooks may start transactions of their own.
+    return run.then(async (result) => {
+      await this.outside(() => hooks.run(this.log));
+      return result;
+    });
   }
 
-  private async runTransaction<T>(work: (writer: StoreWriter) => Promise<T> | T): Promise<T> {
+  private async runTransaction<T>(work: (writer: StoreWriter) => Promise<T> | T, hooks: CommitHooks): Promise<T> {
     const writer: StoreWriter = {
+      afterCommit: (hook) => hooks.add(hook),
       current: async (type, id) => {
         const row = this.writes.get<VersionRow>(VERSION_STATEMENTS.current, type, id);
         return row ? toVersion(row) : undefined;

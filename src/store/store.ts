@@ -97,6 +97,33 @@ export interface StoreWriter {
   lock(key: string): Promise<void>;
   /** The plugin's own bookkeeping (e.g. how far Orthanc's changes were followed). */
   putSetting(key: string, value: string): Promise<void>;
+  /**
+   * Runs `work` once the outermost transaction has committed, outside it,
+   * before transaction() resolves (so a write's answer waits for it): what
+   * derives from the committed data elsewhere (the index of the studies an
+   * order is for). Not run when the transaction rolls back; its failure is
+   * logged, the write stands.
+   */
+  afterCommit(work: () => Promise<void>): void;
+}
+
+/** The afterCommit work of one transaction attempt. */
+export class CommitHooks {
+  private readonly hooks: Array<() => Promise<void>> = [];
+
+  add(work: () => Promise<void>): void {
+    this.hooks.push(work);
+  }
+
+  async run(log: (message: string) => void): Promise<void> {
+    for (const hook of this.hooks) {
+      try {
+        await hook();
+      } catch (error) {
+        log(`work after a commit failed (the write stands): ${(error as Error)?.stack ?? String(error)}`);
+      }
+    }
+  }
 }
 
 export interface Store {

@@ -13,13 +13,13 @@ type Json = Record<string, any>;
 
 const SUBSETTED = { system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'SUBSETTED' };
 
-interface StudySpec { patientId: string; family: string; birthDate: string; modality: string }
+interface StudySpec { patientId: string; family: string; birthDate: string; modality: string; accession?: string }
 
 const STUDIES: StudySpec[] = [
   { patientId: 'SF-1', family: 'Alpha', birthDate: '19800101', modality: 'CT' },
   { patientId: 'SF-1', family: 'Alpha', birthDate: '19800101', modality: 'MR' },
   { patientId: 'SF-2', family: 'Beta', birthDate: '19900101', modality: 'MR' },
-  { patientId: 'SF-3', family: 'Gamma', birthDate: '19700101', modality: 'CT' },
+  { patientId: 'SF-3', family: 'Gamma', birthDate: '19700101', modality: 'CT', accession: 'SF-ACC-3' },
 ];
 
 const ids = (bundle: Json) => (bundle.entry ?? []).filter((e: Json) => e.search?.mode === 'match').map((e: Json) => e.resource.id as string).sort();
@@ -47,7 +47,7 @@ function featuresSuite(title: string, launch: (fhir: Json, extra: Json) => Promi
       storescu(orthanc.dicomPort, makeDicomFiles(STUDIES.map((s) => {
         const studyUid = newUid();
         return {
-          patientId: s.patientId, patientName: `${s.family}^Ann`, birthDate: s.birthDate, sex: 'F', studyUid, studyDate: '20240101',
+          patientId: s.patientId, patientName: `${s.family}^Ann`, birthDate: s.birthDate, sex: 'F', studyUid, studyDate: '20240101', accessionNumber: s.accession,
           seriesUid: `${studyUid}.1`, seriesNumber: 1, modality: s.modality, sopInstanceUid: newUid(), instanceNumber: 1,
         };
       })));
@@ -96,6 +96,19 @@ function featuresSuite(title: string, launch: (fhir: Json, extra: Json) => Promi
       expect(ids(await search('Task', { 'based-on:ServiceRequest.patient.family': 'beta' }))).to.deep.equal([tasks[1]!.id]);
       expect(ids(await search('Task', { 'based-on.patient.identifier': 'SF-2' }))).to.deep.equal([tasks[1]!.id]);
       expect(ids(await search('ServiceRequest', { 'subject:Patient.identifier': 'SF-2' }))).to.deep.equal([order2!.id]);
+    });
+
+    it('follows ImagingStudy.based-on in chains and _has at once when the order is written after the study', async () => {
+      // The study of SF-ACC-3 is indexed already; its order comes now: the write re-indexes the study before it answers.
+      const order = (await client().create({ resourceType: 'ServiceRequest', body: serviceRequest(`Patient/${patients.get('SF-3')}`, 'SF-ACC-3') })) as Json;
+      expect(ids(await search('ImagingStudy', { 'based-on.identifier': 'SF-ACC-3' }))).to.deep.equal(studiesOf.get('SF-3'));
+      expect(ids(await search('ServiceRequest', { '_has:ImagingStudy:based-on:modality': 'CT' }))).to.deep.equal([order.id]);
+      // Deleted, the order leaves the study's index too.
+      await client().delete({ resourceType: 'ServiceRequest', id: order.id });
+      expect(ids(await search('ImagingStudy', { 'based-on.identifier': 'SF-ACC-3' }))).to.deep.equal([]);
+      // What stays is the logical reference by accession number (no order of this server has it).
+      expect(ids(await search('ImagingStudy', { 'based-on:identifier': 'SF-ACC-3' }))).to.deep.equal(studiesOf.get('SF-3'));
+      expect(ids(await search('ServiceRequest', { '_has:ImagingStudy:based-on:modality': 'CT' }))).to.deep.equal([]);
     });
 
     it('refuses chains it cannot follow with a 400 OperationOutcome', async () => {
