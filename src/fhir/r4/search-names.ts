@@ -70,15 +70,15 @@ export type SearchVersion = 'R4' | 'R5';
 
 function rename(types: readonly string[], code: string, to: SearchVersion): string {
   const found = new Set<string>();
+  let kept = false;
   for (const type of types) {
-    for (const [r4, r5] of RENAMED[type] ?? []) {
-      if (to === 'R5' && code === r4) found.add(r5);
-      if (to === 'R4' && code === r5) found.add(r4);
-    }
+    const pair = (RENAMED[type] ?? []).find(([r4, r5]) => (to === 'R5' ? r4 : r5) === code);
+    if (pair) found.add(to === 'R5' ? pair[1] : pair[0]);
+    else kept = true;
   }
   // Several types at once (a chain through Task.focus): rename only when
-  // they agree.
-  return found.size === 1 ? [...found][0]! : code;
+  // every one of them renames the code the same way.
+  return found.size === 1 && !kept ? [...found][0]! : code;
 }
 
 /** The R5 code of an R4 search parameter code of `resourceType` (the same code when unchanged). */
