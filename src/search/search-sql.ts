@@ -174,20 +174,60 @@ export function positiveRows(filter: SearchFilter, resourceType: string, now: nu
   }
 }
 
-/** "SELECT <column> FROM sp_resource ..." of the resources of `resourceType` that satisfy `filter`. */
+/**
+ * "SELECT <column> FROM sp_resource ..." of the resources of `resourceType`
+ * that satisfy `filter`. A positive filter's rows are of that type already
+ * (their parameter key names it): the rows are looked up by their primary
+ * key, not by walking the type.
+ */
 function matchingRows(filter: SearchFilter, resourceType: string, now: number, column: 'id' | 'rid'): Sql {
   const rows = positiveRows(filter, resourceType, now);
   if (rows) {
-    return sql(`SELECT m.${column} FROM sp_resource m WHERE m.type = ? AND m.rid IN (SELECT rid FROM ${rows.text})`, [resourceType, ...rows.params]);
+    if (column === 'rid') return sql(`SELECT rid FROM ${rows.text}`, rows.params);
+    return sql(`SELECT m.id FROM sp_resource m WHERE m.rid IN (SELECT rid FROM ${rows.text})`, rows.params);
   }
   const condition = filterCondition(filter, resourceType, now, 'm.rid');
   return sql(`SELECT m.${column} FROM sp_resource m WHERE m.type = ? AND ${condition.text}`, [resourceType, ...condition.params]);
 }
 
+/**
+ * A chain or _has as a condition on one row (`rid`, a column `<alias>.rid`):
+ * correlated, so that it costs a few index probes per row checked (its
+ * references, their targets) rather than every match of the inner filter,
+ * which may be most of a type (_has:ImagingStudy:patient:modality=CT).
+ * Aliases carry the nesting depth, so that a nested join never captures an
+ * outer one's.
+ */
+function joinedCondition(filter: SearchFilter & { kind: 'chain' | 'has' }, resourceType: string, now: number, rid: string): Sql {
+  const alias = rid.slice(0, rid.lastIndexOf('.'));
+  const depth = Number(/(\d+)$/.exec(alias)?.[1] ?? 0) + 1;
+  const [c, t] = [`c${depth}`, `t${depth}`];
+  if (filter.kind === 'chain') {
+    const targets = filter.targets.map(({ type, filter: inner }) => {
+      const check = filterCondition(inner, type, now, `${t}.rid`);
+      return sql(`${t}.type = ? AND ${check.text}`, [type, ...check.params]);
+    });
+    const any = join(targets, ' OR ');
+    return sql(
+      `EXISTS (SELECT 1 FROM sp_ref ${c} CROSS JOIN sp_resource ${t} WHERE ${c}.rid = ${rid} AND ${c}.p = ? AND ${c}.target_type <> '' `
+        + `AND ${t}.type = ${c}.target_type AND ${t}.id = ${c}.target_id AND (${any.text}))`,
+      [paramKey(resourceType, filter.param.code), ...any.params],
+    );
+  }
+  // A _has inside needs the referring row's id: its resource row is joined then.
+  const nestedHas = filter.inner.kind === 'has';
+  const check = filterCondition(filter.inner, filter.source, now, nestedHas ? `${t}.rid` : `${c}.rid`);
+  const source = nestedHas ? ` CROSS JOIN sp_resource ${t}` : '';
+  const joined = nestedHas ? ` AND ${t}.rid = ${c}.rid` : '';
+  return sql(
+    `EXISTS (SELECT 1 FROM sp_ref ${c}${source} WHERE ${c}.p = ? AND ${c}.target_type = ? AND ${c}.target_id = ${alias}.id${joined} AND ${check.text})`,
+    [paramKey(filter.source, filter.param.code), resourceType, ...check.params],
+  );
+}
+
 /** Whether `rid` has any value for the filter's parameter (rows, or the marker of values that gave none). */
 function presence(filter: SearchFilter, resourceType: string, rid: string): Sql {
   if (filter.param.code === '_id') return sql('1 = 1');
-  // :missing of a chain or _has is refused when parsed (parseFilter): never here.
   const p = paramKey(resourceType, filter.param.code);
   const table = TABLE_OF[filter.param.type];
   return sql(
@@ -198,6 +238,7 @@ function presence(filter: SearchFilter, resourceType: string, rid: string): Sql 
 
 /** The filter as a condition on the resource row `rid` (a column such as r.rid). */
 export function filterCondition(filter: SearchFilter, resourceType: string, now: number, rid: string): Sql {
+  if (filter.kind === 'chain' || filter.kind === 'has') return joinedCondition(filter, resourceType, now, rid);
   if (filter.kind === 'missing') {
     const present = presence(filter, resourceType, rid);
     return filter.missing ? sql(`NOT (${present.text})`, present.params) : present;
@@ -327,6 +368,8 @@ export function compileSortedCount(search: Pick<SearchRequest, 'filters' | 'sort
 
 /** "SELECT 1 FROM <rows> LIMIT cap": how many rows a positive filter has, up to `cap`. */
 export function compileEstimate(filter: SearchFilter, resourceType: string, now: number, cap: number): Sql | undefined {
+  // A _has is as narrow as its referring resources (a patient per study at most): counted without the join.
+  if (filter.kind === 'has') return compileEstimate(filter.inner, filter.source, now, cap);
   const rows = positiveRows(filter, resourceType, now);
   return rows ? sql(`SELECT count(*) AS n FROM (SELECT 1 FROM ${rows.text} LIMIT ?) e`, [...rows.params, cap]) : undefined;
 }

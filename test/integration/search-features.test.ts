@@ -127,6 +127,16 @@ function featuresSuite(title: string, launch: (fhir: Json, extra: Json) => Promi
       expect(ids(await search('ServiceRequest', { '_has:Task:based-on:status': 'requested' }))).to.deep.equal([orders[0]!.id]);
       // Nested: patients with an order whose Task is completed.
       expect(ids(await search('Patient', { '_has:ServiceRequest:patient:_has:Task:based-on:status': 'completed' }))).to.deep.equal(p('SF-2'));
+      // Beside a narrower filter, a chain or _has is checked row by row (a correlated join): the same answers.
+      expect(ids(await search('Patient', { _id: patients.get('SF-1')!, '_has:ImagingStudy:patient:modality': 'MR' }))).to.deep.equal(p('SF-1'));
+      expect(ids(await search('Patient', { _id: patients.get('SF-3')!, '_has:ImagingStudy:patient:modality': 'MR' }))).to.deep.equal([]);
+      expect(ids(await search('Patient', { _id: `${patients.get('SF-1')},${patients.get('SF-2')}`, '_has:ServiceRequest:patient:_has:Task:based-on:status': 'completed' })))
+        .to.deep.equal(p('SF-2'));
+      const mr = studiesOf.get('SF-2')![0]!;
+      expect(ids(await search('ImagingStudy', { _id: mr, 'patient.identifier': 'SF-2' }))).to.deep.equal([mr]);
+      expect(ids(await search('ImagingStudy', { _id: mr, 'patient.identifier': 'SF-1' }))).to.deep.equal([]);
+      expect(ids(await search('Task', { _id: tasks[1]!.id, 'based-on.patient.family': 'beta' }))).to.deep.equal([tasks[1]!.id]);
+      expect(ids(await search('Task', { _id: tasks[1]!.id, 'based-on.patient.family': 'alpha' }))).to.deep.equal([]);
       const refused = await failure(search('Patient', { '_has:ImagingStudy:endpoint:modality': 'MR' }));
       expect(refused.status).to.equal(400);
     });

@@ -4,7 +4,8 @@ import { expect } from 'chai';
 import { createIndexer } from '../../src/resources/search-indexer';
 import { defineSearch, parseSearchQuery, type IndexRows } from '../../src/search';
 import { DATE_MAX } from '../../src/search/index-rows';
-import { compileSearch, filterCondition, positiveRows } from '../../src/search/search-sql';
+import { compileEstimate, compileSearch, filterCondition, positiveRows } from '../../src/search/search-sql';
+import { SEARCH_CATALOG } from '../../src/resources/search-catalog';
 import { worklistKeys } from '../../src/worklist/worklist-keys';
 import { SEARCH_DECLARATIONS } from '../../src/resources/search-declarations';
 
@@ -119,5 +120,24 @@ describe('search SQL', () => {
     const condition = filterCondition(missing!, 'Task', 0, 'r.rid');
     expect(condition.text).to.equal('NOT (EXISTS (SELECT 1 FROM sp_ref WHERE rid = r.rid AND p = ?) OR EXISTS (SELECT 1 FROM sp_token WHERE rid = r.rid AND p = ?))');
     expect(condition.params).to.deep.equal(['Task.owner', 'Task.owner:present']);
+  });
+
+  it('a chain or _has drives as a set of rows, and is checked per row as a correlated join with its own aliases', () => {
+    const query = (type: string, q: Array<[string, string]>) => parseSearchQuery(SEARCH_CATALOG.get(type)!, q, { catalog: SEARCH_CATALOG });
+    const has = query('Patient', [['_id', 'p1'], ['_has:ServiceRequest:patient:_has:Task:based-on:status', 'completed']]);
+    const checked = compileSearch(has, 'Patient', { driver: 0 }, { limit: 21, offset: 0 });
+    expect(checked.text).to.contain('EXISTS (SELECT 1 FROM sp_ref c1 CROSS JOIN sp_resource t1 WHERE c1.p = ? AND c1.target_type = ? AND c1.target_id = r.id AND t1.rid = c1.rid');
+    expect(checked.text).to.contain('c2.target_id = t1.id');
+    const driving = compileSearch(has, 'Patient', { driver: 1 }, { limit: 21, offset: 0 });
+    expect(driving.text).to.match(/FROM \(SELECT DISTINCT rid FROM sp_resource WHERE type = \? AND id IN \(SELECT c\.target_id FROM sp_ref c/);
+    const chain = query('Task', [['status', 'requested'], ['based-on:ServiceRequest.patient.family', 'beta']]);
+    const perRow = compileSearch(chain, 'Task', { driver: 0 }, 'count');
+    expect(perRow.text).to.contain('FROM sp_ref c1 CROSS JOIN sp_resource t1 WHERE c1.rid = r.rid');
+    expect(perRow.text).to.contain('FROM sp_ref c2 CROSS JOIN sp_resource t2 WHERE c2.rid = t1.rid');
+    // As a driver, the chain's inner matches are looked up by their rows' primary key, not by walking the type.
+    const driven = compileSearch(chain, 'Task', { driver: 1 }, 'count');
+    expect(driven.text).to.contain('target_id IN (SELECT m.id FROM sp_resource m WHERE m.rid IN (SELECT rid FROM sp_ref');
+    // A _has is estimated by its referring resources.
+    expect(compileEstimate(has.filters[1]!, 'Patient', 0, 64)!.text).to.match(/^SELECT count\(\*\) AS n FROM \(SELECT 1 FROM sp_token WHERE p = \?/);
   });
 });
