@@ -3,14 +3,18 @@
 // resolve _include / _revinclude through the registry, build the Bundle.
 import type { Bundle, OperationOutcomeIssue, Resource } from '../fhir/types';
 import { unavailable } from '../fhir/outcome';
+import { searchNameFromR4 } from '../fhir/r4';
 import {
   buildSearchBundle, includeReferences, joinedFilter, matchesSearch, parseSearchQuery, parseSearchRequest, revIncludeQueries,
-  type SearchDefinition, type SearchRequest,
+  type ParseOptions, type SearchDefinition, type SearchRequest,
 } from '../search';
-import { SEARCH_CATALOG } from './search-catalog';
 import type { SearchIds } from '../store/store';
 import type { InteractionContext } from './provider';
 import type { ResourceRegistry } from './registry';
+import { SEARCH_CATALOG } from './search-catalog';
+
+/** InteractionContext.fhirVersion of an R4 client. */
+const R4_VERSION = '4.0';
 
 export interface SearchSource {
   definition: SearchDefinition;
@@ -39,6 +43,16 @@ async function matchesOf(source: SearchSource, asked: SearchRequest, context: In
   const loaded = await source.load(found.ids, context);
   const page = source.recheck ? loaded.filter((resource) => matchesSearch(resource, search)) : loaded;
   return found.total === undefined ? { page, more: found.more } : { page, more: found.more, total: found.total };
+}
+
+/**
+ * The catalog of the indexed types, and for an R4 client its names of their
+ * parameters: the edge renames what is unambiguous, a chain through a
+ * reference to several types (Task.basedOn: ServiceRequest 'code' is R5's
+ * code-concept, Task's 'code' is code) is read per target type.
+ */
+function parseOptions(context: InteractionContext): Pick<ParseOptions, 'catalog' | 'alias'> {
+  return context.fhirVersion === R4_VERSION ? { catalog: SEARCH_CATALOG, alias: searchNameFromR4 } : { catalog: SEARCH_CATALOG };
 }
 
 /** Chains and _has are joins in the index: before the imaging index is built, they wait for it. */
@@ -88,7 +102,7 @@ async function includedOf(page: readonly Resource[], search: SearchRequest, cont
 }
 
 export async function searchBundle(source: SearchSource, context: InteractionContext, registry: ResourceRegistry): Promise<Bundle> {
-  const parsed = parseSearchRequest(source.definition, context, { catalog: SEARCH_CATALOG });
+  const parsed = parseSearchRequest(source.definition, context, parseOptions(context));
   const { total, page, more } = await matchesOf(source, parsed, context);
   const included = await includedOf(page, parsed, context, registry);
   const truncation: OperationOutcomeIssue[] = included.truncated
@@ -103,7 +117,7 @@ export async function searchAllOf(
   source: SearchSource, query: Array<[string, string]>, context: InteractionContext, limit = source.definition.maxCount,
 ): Promise<Resource[]> {
   const search: SearchRequest = {
-    ...parseSearchQuery(source.definition, query, { baseUrl: context.baseUrl, catalog: SEARCH_CATALOG }),
+    ...parseSearchQuery(source.definition, query, { baseUrl: context.baseUrl, ...parseOptions(context) }),
     count: Math.min(limit, source.definition.maxCount),
     offset: 0,
   };

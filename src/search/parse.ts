@@ -26,6 +26,12 @@ export interface ParseOptions {
   readonly now?: number | Date;
   /** The other indexed types' definitions, for chains, _has, _include:iterate and _revinclude. */
   readonly catalog?: SearchCatalog;
+  /**
+   * The code a type's parameter has here when the client's FHIR version names
+   * it otherwise (R4's ServiceRequest 'code' is R5's 'code-concept'): a chain
+   * over references to several types (Task.basedOn) is then read per type.
+   */
+  readonly alias?: (resourceType: string, code: string) => string;
 }
 
 // Handled by the HTTP layer (content negotiation, pretty printing).
@@ -55,7 +61,8 @@ export interface SearchInput {
 
 /** Parses a request's search parameters. */
 export function parseSearchRequest(
-  definition: SearchDefinition, input: SearchInput, options: { now?: number | Date; catalog?: SearchCatalog } = {},
+  definition: SearchDefinition, input: SearchInput,
+  options: Pick<ParseOptions, 'now' | 'catalog' | 'alias'> = {},
 ): SearchRequest {
   return parseSearchQuery(definition, input.query, { ...options, lenient: input.lenient, baseUrl: input.baseUrl });
 }
@@ -212,6 +219,7 @@ function parseInclude(
 interface NamedFilterOptions {
   readonly baseUrl?: string;
   readonly catalog?: SearchCatalog;
+  readonly alias?: (resourceType: string, code: string) => string;
   readonly unsupported: (diagnostics: string, name: string) => void;
   readonly depth: number;
 }
@@ -260,8 +268,9 @@ function parseChain(
   const inner = nested(name, options);
   const targets = candidates.flatMap((targetType) => {
     const target = catalog?.get(targetType);
-    if (!target?.params.has(nextCode)) return [];
-    const filter = parseNamedFilter(target, rest, value, inner);
+    const code = target?.params.has(nextCode) ? nextCode : options.alias?.(targetType, nextCode);
+    if (!target || code === undefined || !target.params.has(code)) return [];
+    const filter = parseNamedFilter(target, code + rest.slice(nextCode.length), value, inner);
     return filter ? [{ type: targetType, filter }] : [];
   });
   if (targets.length === 0) {

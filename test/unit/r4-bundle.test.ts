@@ -112,7 +112,7 @@ describe('R4 view: Bundle, OperationOutcome, CapabilityStatement, Parameters', f
             for: { reference: 'Patient/p1' },
             performerType: [{ text: 'technologist' }],
           },
-          request: { method: 'PUT', url: 'Task?based-on.code=24627-2' },
+          request: { method: 'PUT', url: 'Task?based-on:ServiceRequest.code=24627-2' },
         },
         { request: { method: 'DELETE', url: 'ImagingStudy?basedon=ServiceRequest/old' } },
       ],
@@ -125,7 +125,8 @@ describe('R4 view: Bundle, OperationOutcome, CapabilityStatement, Parameters', f
       expect((entries[0]!.resource as Json).patientInstruction).to.deep.equal([{ instructionMarkdown: 'Fast' }]);
       expect(entries[0]!.request).to.deep.equal({ method: 'POST', url: 'ServiceRequest', ifNoneExist: 'identifier=urn:oid:2.25.42|ACC1&code-concept=24627-2' });
       expect((entries[1]!.resource as Json).requestedPerformer).to.deep.equal([{ concept: { text: 'technologist' } }]);
-      expect(entries[1]!.request).to.deep.equal({ method: 'PUT', url: 'Task?based-on.code-concept=24627-2' });
+      // Typed: the segment is renamed for ServiceRequest (untyped, Task.basedOn may also point to a Task, whose code stays code).
+      expect(entries[1]!.request).to.deep.equal({ method: 'PUT', url: 'Task?based-on:ServiceRequest.code-concept=24627-2' });
       expect(entries[2]!.request).to.deep.equal({ method: 'DELETE', url: 'ImagingStudy?based-on=ServiceRequest/old' });
       expect(toR4(r5 as Resource)).to.deep.equal(transaction);
     });

@@ -233,6 +233,14 @@ describe('search query parsing', () => {
     expect(failure(() => parseStudy([['patient.birthdate', 'not-a-date']])).status).to.equal(400);
   });
 
+  it('reads a chain per target type with the client version\'s names (alias): R4 based-on.code is SR code-concept or Task code', () => {
+    const r4Names = (type: string, code: string) => (type === 'ServiceRequest' && code === 'code' ? 'identifier' : code);
+    const chain = parseSearchQuery(tasks, [['based-on.code', 'x']], { catalog, alias: r4Names }).filters[0]!;
+    // ServiceRequest has no 'code' here: its alias ('identifier' in this catalog) is read; Task has none of either.
+    expect(chain.kind === 'chain' && chain.targets.map((t) => [t.type, t.filter.param.code])).to.deep.equal([['ServiceRequest', 'identifier']]);
+    expect(failure(() => parseSearchQuery(tasks, [['based-on.code', 'x']], { catalog })).outcome.issue[0]!.code).to.equal('not-supported');
+  });
+
   it('_has: the referring type, its reference here, and its parameter', () => {
     const has = parse([['_has:ImagingStudy:patient:modality', 'MR']]).filters[0]!;
     expect(has.kind).to.equal('has');
