@@ -224,12 +224,16 @@ describe('imaging resources from Orthanc', function () {
     const resources = Object.fromEntries(statement.rest[0].resource.map((r: Json) => [r.type, r]));
     expect(Object.keys(resources).sort()).to.deep.equal(['Endpoint', 'ImagingStudy', 'Patient', 'ServiceRequest', 'Task']);
     const params = (type: string) => resources[type].searchParam.map((p: Json) => p.name).sort();
-    expect(params('Patient')).to.deep.equal(['_id', 'birthdate', 'family', 'gender', 'given', 'identifier', 'name']);
-    expect(params('ImagingStudy')).to.deep.equal(['_id', 'based-on', 'dicom-class', 'endpoint', 'identifier', 'instance',
+    expect(params('Patient')).to.deep.equal(['_id', '_lastUpdated', 'birthdate', 'family', 'gender', 'given', 'identifier', 'name']);
+    expect(params('ImagingStudy')).to.deep.equal(['_id', '_lastUpdated', 'based-on', 'dicom-class', 'endpoint', 'identifier', 'instance',
       'modality', 'patient', 'referrer', 'series', 'started', 'status', 'subject']);
-    expect(params('Endpoint')).to.deep.equal(['_id', 'connection-type', 'name', 'status']);
-    expect(resources.ImagingStudy.searchInclude).to.deep.equal(['ImagingStudy:subject', 'ImagingStudy:endpoint']);
-    expect(resources.Patient.searchRevInclude).to.deep.equal(['ImagingStudy:subject']);
+    expect(params('Endpoint')).to.deep.equal(['_id', '_lastUpdated', 'connection-type', 'name', 'status']);
+    // Every reference parameter can be included; every reference to a Patient, of any type here, reverse-included.
+    expect(resources.ImagingStudy.searchInclude).to.deep.equal(['ImagingStudy:patient', 'ImagingStudy:subject', 'ImagingStudy:endpoint',
+      'ImagingStudy:referrer', 'ImagingStudy:based-on']);
+    expect(resources.Patient.searchRevInclude).to.deep.equal(['ImagingStudy:patient', 'ImagingStudy:subject', 'ServiceRequest:patient',
+      'ServiceRequest:performer', 'ServiceRequest:subject', 'Task:based-on', 'Task:focus', 'Task:owner', 'Task:patient', 'Task:subject']);
+    expect(resources.Endpoint.searchRevInclude).to.deep.equal(['ImagingStudy:endpoint', 'Task:based-on', 'Task:focus', 'Task:subject']);
     for (const type of ['ImagingStudy', 'Endpoint']) {
       expect(resources[type].interaction.map((i: Json) => i.code)).to.deep.equal(['read', 'search-type']);
     }
