@@ -93,6 +93,7 @@ function createResources(native: NativeBinding, config: FhirConfig, store: Store
   const deps = { reader, imagingIndex, store, registry, config };
   registry.add(createPatientResource({ ...deps, validate: validatorFor('Patient', config) }));
   registry.add(createImagingStudyResource(deps));
+  registry.setIndexCheck(['Patient', 'ImagingStudy'], () => imagingIndex.current());
   registry.add(createEndpointResource(endpoints, registry, config));
   registry.add(createStoredResource(serviceRequestSetup(validatorFor('ServiceRequest', config), (keys) => imagingIndex.refreshStudies(keys)),
     store, registry, config));

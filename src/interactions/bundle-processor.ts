@@ -146,6 +146,8 @@ export class BundleEntries implements BundleProcessor {
       headers: { ...entry.headers, prefer: parent.headers.prefer ?? '' },
       body: entry.resource,
       baseUrl: parent.baseUrl,
+      // The client's version: an R4 entry's searches read R4's parameter names too.
+      ...(parent.fhirVersion ? { fhirVersion: parent.fhirVersion } : {}),
       ...(assignedId ? { assignedId } : {}),
     };
   }

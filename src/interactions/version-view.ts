@@ -1,8 +1,9 @@
 // FHIR R4 on the same data: a request in R4 is turned into the R5 request
 // the router serves (its body validated against the official R4
 // definitions, then converted; its search names renamed), and the answer
-// converted back (src/fhir/r4). Everything else — stores, search, the
-// worklist — only ever sees R5.
+// converted back (src/fhir/r4). Stores and the worklist only ever see R5;
+// search is told the client's version (FhirRequest.fhirVersion) for the one
+// case the edge cannot rename: a chain through a reference to several types.
 import { fromR4, rewriteQueryString, toR4, queryFromR4 } from '../fhir/r4';
 import { OperationOutcomeError } from '../fhir/outcome';
 import type { OperationOutcome, Resource } from '../fhir/types';

@@ -97,6 +97,7 @@ export class ImagingIndex {
   private timer?: ReturnType<typeof setInterval>;
   private onStudies: StudyEventHandler = async () => undefined;
   private starting?: Promise<void>;
+  private refreshing: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly orthanc: OrthancClient,
@@ -218,10 +219,14 @@ export class ImagingIndex {
     if (values.length === 0) return;
     const ids = await this.store.lookup('ImagingStudy', 'identifier', values);
     if (ids.length === 0) return;
-    await this.serialized(async () => {
+    // One refresh at a time in this process: many orders written at once must not each hold a
+    // connection waiting for the shared lock (PostgreSQL), which the lock's holder needs.
+    const run = this.refreshing.then(() => this.serialized(async () => {
       const indexed = await this.read(ids);
       await this.store.transaction((writer) => this.write(writer, indexed));
-    });
+    }));
+    this.refreshing = run.catch(() => undefined);
+    await run;
   }
 
   /** One at a time, across the Orthancs sharing the store: a page of changes or a batch of the build. */

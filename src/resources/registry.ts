@@ -6,6 +6,20 @@ import type { InteractionContext, ResourceProvider } from './provider';
 
 export class ResourceRegistry {
   private readonly providers = new Map<string, ResourceProvider>();
+  /** Types indexed from elsewhere (Orthanc's change log): whether their index is complete and caught up. */
+  private readonly indexChecks = new Map<string, () => Promise<boolean>>();
+
+  /** Says how to tell whether the index of `types` can be joined now (a chain or _has from another type). */
+  setIndexCheck(types: readonly string[], current: () => Promise<boolean>): void {
+    for (const type of types) this.indexChecks.set(type, current);
+  }
+
+  /** Whether the index of every one of `types` is current (waiting briefly for it to catch up, as its own searches do). */
+  async indexesCurrent(types: readonly string[]): Promise<boolean> {
+    const checks = new Set(types.flatMap((type) => this.indexChecks.get(type) ?? []));
+    for (const check of checks) if (!(await check())) return false;
+    return true;
+  }
 
   add(provider: ResourceProvider): void {
     this.providers.set(provider.type, provider);

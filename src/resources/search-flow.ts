@@ -5,7 +5,7 @@ import type { Bundle, OperationOutcomeIssue, Resource } from '../fhir/types';
 import { unavailable } from '../fhir/outcome';
 import { searchNameFromR4 } from '../fhir/r4';
 import {
-  buildSearchBundle, includeReferences, joinedFilter, matchesSearch, parseSearchQuery, parseSearchRequest, revIncludeQueries,
+  buildSearchBundle, includeReferences, joinedFilter, joinedTypes, matchesSearch, parseSearchQuery, parseSearchRequest, revIncludeQueries,
   type ParseOptions, type SearchDefinition, type SearchRequest,
 } from '../search';
 import type { SearchIds } from '../store/store';
@@ -103,6 +103,9 @@ async function includedOf(page: readonly Resource[], search: SearchRequest, cont
 
 export async function searchBundle(source: SearchSource, context: InteractionContext, registry: ResourceRegistry): Promise<Bundle> {
   const parsed = parseSearchRequest(source.definition, context, parseOptions(context));
+  // A chain or _has into Patient or ImagingStudy from another type reads their index: it must be caught up.
+  const joined = joinedTypes(parsed);
+  if (joined.length > 0 && !(await registry.indexesCurrent(joined))) refuseJoinsWhileBuilding(parsed);
   const { total, page, more } = await matchesOf(source, parsed, context);
   const included = await includedOf(page, parsed, context, registry);
   const truncation: OperationOutcomeIssue[] = included.truncated

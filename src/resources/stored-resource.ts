@@ -174,6 +174,8 @@ export function createStoredResource(setup: StoredTypeSetup, store: Store, regis
 
     async conditionalTarget(resource, condition, context) {
       if (condition.length === 0) throw badRequest(`A PUT to ${type} needs an id in the URL, or a search (a conditional update). ${ORTHANC_DROPS_QUERY}`);
+      // The lock holds until the caller's transaction ends: the write that follows must be in it.
+      if (!store.inTransaction) throw new Error('conditionalTarget runs inside the transaction that writes');
       await store.transaction(async (writer) => writer.lock(conditionKey(type, condition)));
       const match = await existingMatch(type, condition, (query, limit) => searchAllOf(source, query, context, limit), `Conditional update ${type}?`);
       if (match) {

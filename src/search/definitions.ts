@@ -55,8 +55,6 @@ export interface SearchSetup {
   readonly custom?: Readonly<Record<string, SearchParamDefinition>>;
   /** The _include values to advertise, 'ImagingStudy:subject' or 'ImagingStudy:subject:Patient'; default: every reference parameter. */
   readonly include?: readonly string[];
-  /** The _revinclude values to advertise, e.g. 'ImagingStudy:patient' (checked at load). */
-  readonly revInclude?: readonly string[];
   /** Page size when _count is absent. Default 20. */
   readonly defaultCount?: number;
   /** Larger _count values are lowered to this. Default 100. */
@@ -67,7 +65,6 @@ export interface SearchDefinition {
   readonly resourceType: string;
   readonly params: ReadonlyMap<string, ResolvedSearchParam>;
   readonly include: readonly string[];
-  readonly revInclude: readonly string[];
   readonly defaultCount: number;
   readonly maxCount: number;
 }
@@ -108,7 +105,8 @@ export function defineSearch(setup: SearchSetup): SearchDefinition {
   const params = new Map<string, ResolvedSearchParam>();
   for (const code of setup.params) params.set(code, lookup(setup, setup.resourceType, code));
   // By default every reference parameter can be followed by _include; which
-  // other types' references lead here (_revinclude) is the catalog's to say.
+  // other types' references lead here (_revinclude) is the catalog's to say
+  // (SearchCatalog.revIncludesOf).
   const include = setup.include ?? [...params.values()].filter((p) => p.type === 'reference').map((p) => `${setup.resourceType}:${p.code}`);
   for (const value of include) {
     const [source, code, target, extra] = value.split(':');
@@ -121,15 +119,6 @@ export function defineSearch(setup: SearchSetup): SearchDefinition {
       throw new Error(`_include '${value}': '${target}' is not a target of '${code}'`);
     }
   }
-  for (const value of setup.revInclude ?? []) {
-    const [source, code, target, extra] = value.split(':');
-    if (!source || !code || extra !== undefined) throw new Error(`_revinclude '${value}': expected 'Type:param[:Type]'`);
-    const param = lookup(setup, source, code);
-    if (param.type !== 'reference') throw new Error(`_revinclude '${value}': '${code}' is not a reference parameter`);
-    if (param.target.length > 0 && !param.target.includes(target ?? setup.resourceType)) {
-      throw new Error(`_revinclude '${value}': '${source}.${code}' cannot refer to ${setup.resourceType}`);
-    }
-  }
   const defaultCount = setup.defaultCount ?? 20;
   const maxCount = setup.maxCount ?? 100;
   if (!Number.isInteger(defaultCount) || !Number.isInteger(maxCount) || defaultCount < 0 || defaultCount > maxCount) {
@@ -139,7 +128,6 @@ export function defineSearch(setup: SearchSetup): SearchDefinition {
     resourceType: setup.resourceType,
     params,
     include,
-    revInclude: setup.revInclude ?? [],
     defaultCount,
     maxCount,
   };

@@ -16,5 +16,5 @@ export { compareForSort, matchesFilter, matchesSearch, normalizeText } from './m
 export { parseSearchQuery, parseSearchRequest, preferLenient, type ParseOptions, type SearchInput } from './parse';
 export { indexRows, paramKey, type IndexKeys, type IndexRows } from './index-rows';
 export { readSubset, subset, SUBSETTED, type SubsetRequest } from './subset';
-export { includeReferences, joinedFilter, revIncludeQueries, runSearch, type SearchResult } from './run';
+export { includeReferences, joinedFilter, joinedTypes, revIncludeQueries, runSearch, type SearchResult } from './run';
 export type * from './types';

@@ -204,6 +204,7 @@ function parseSort(definition: SearchDefinition, value: string, unsupported: (d:
 function parseInclude(
   definition: SearchDefinition, catalog: SearchCatalog | undefined, name: '_include' | '_revinclude', value: string, iterate: boolean,
 ): IncludeRule | undefined {
+  if (value === '*' || value.endsWith(':*')) return undefined; // every reference: not supported
   const [source, code, target, extra] = value.split(':');
   if (!source || !code || extra !== undefined) throw badRequest(`${name}: '${value}' is not Type:parameter[:targetType]`, [name]);
   const param = source === definition.resourceType ? definition.params.get(code) : catalog?.reference(source, code);

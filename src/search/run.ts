@@ -33,6 +33,24 @@ export function joinedFilter(search: Pick<SearchRequest, 'filters'>): string | u
   return search.filters.find((filter) => filter.kind === 'chain' || filter.kind === 'has')?.name;
 }
 
+/** The other types a search's chains and _has read the index of, nested ones included. */
+export function joinedTypes(search: Pick<SearchRequest, 'filters'>): string[] {
+  const types = new Set<string>();
+  const visit = (filter: SearchRequest['filters'][number]): void => {
+    if (filter.kind === 'chain') {
+      for (const target of filter.targets) {
+        types.add(target.type);
+        visit(target.filter);
+      }
+    } else if (filter.kind === 'has') {
+      types.add(filter.source);
+      visit(filter.inner);
+    }
+  };
+  search.filters.forEach(visit);
+  return [...types];
+}
+
 /**
  * The local resources that `rules` ask for from `resources` (the matches, or
  * for :iterate the resources included so far), deduplicated, in first-seen

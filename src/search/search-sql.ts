@@ -368,8 +368,10 @@ export function compileSortedCount(search: Pick<SearchRequest, 'filters' | 'sort
 
 /** "SELECT 1 FROM <rows> LIMIT cap": how many rows a positive filter has, up to `cap`. */
 export function compileEstimate(filter: SearchFilter, resourceType: string, now: number, cap: number): Sql | undefined {
-  // A _has is as narrow as its referring resources (a patient per study at most): counted without the join.
+  // A _has is as narrow as its referring resources (a patient per study at most), a chain to one type about as
+  // narrow as its targets: counted without the join, which would list every inner match first.
   if (filter.kind === 'has') return compileEstimate(filter.inner, filter.source, now, cap);
+  if (filter.kind === 'chain' && filter.targets.length === 1) return compileEstimate(filter.targets[0]!.filter, filter.targets[0]!.type, now, cap);
   const rows = positiveRows(filter, resourceType, now);
   return rows ? sql(`SELECT count(*) AS n FROM (SELECT 1 FROM ${rows.text} LIMIT ?) e`, [...rows.params, cap]) : undefined;
 }

@@ -37,18 +37,17 @@
 //   isValidatedType(type): whether validateResource knows `type`.
 //   preloadValidators(): loads the generated code (0.5 MB) now instead of on
 //     the first write.
-import { OperationOutcomeError, badRequest } from '../fhir/outcome';
-import type { OperationOutcome, OperationOutcomeIssue, Resource } from '../fhir/types';
-import { jsonRuleIssues } from './json-rules';
-import { type Path, isWithin, toExpression } from './paths';
+import type { Resource } from '../fhir/types';
+import { type Json, MAX_ISSUES, expectedResource, structureIssues, throwIssues } from './outcome';
+import { toExpression } from './paths';
 import { type RuleOptions, ruleIssues } from './rules';
 import { type Issue, type ValidatedType, VALIDATED_TYPES, preloadValidators, schemaIssues } from './schema';
 
 export { type ValidatedType, VALIDATED_TYPES, preloadValidators };
 export { literalReferenceProblem } from './rules';
-export { type R4ValidatedType, type R4ValidationOptions, preloadR4Validators, validateR4Resource } from './r4';
+export { type R4ValidatedType, type R4ValidationOptions, validateR4Resource } from './r4';
 
-export const MAX_ISSUES = 50;
+export { MAX_ISSUES };
 
 export interface ValidationOptions extends RuleOptions {
   /** Most issues in the OperationOutcome (MAX_ISSUES by default). */
@@ -59,56 +58,13 @@ export function isValidatedType(type: string): type is ValidatedType {
   return (VALIDATED_TYPES as readonly string[]).includes(type);
 }
 
-type Json = Record<string, unknown>;
-
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return `a ${typeof value}`;
-}
-
 /** Every problem of a resource whose resourceType is right, in the order: schema, JSON rules, business rules. */
 function collectIssues(type: ValidatedType, resource: Json, options: RuleOptions): Issue[] {
-  const json = jsonRuleIssues(resource);
-  if (json.tooDeep) return json.issues;
-  const flagged: Path[] = json.issues.map((issue) => issue.path);
-  // A null or an empty string also fails its type or pattern: say it once.
-  const fresh = (issue: Issue) => !flagged.some((path) => isWithin(issue.path, path));
-  const schema = schemaIssues(type, resource, []).filter(fresh);
-  const contained = Array.isArray(resource.contained) ? resource.contained : [];
-  contained.forEach((item, index) => {
-    if (isObject(item) && typeof item.resourceType === 'string' && isValidatedType(item.resourceType)) {
-      schema.push(...schemaIssues(item.resourceType, item, ['contained', index]).filter(fresh));
-    }
-  });
-  const found = [...schema, ...json.issues];
+  const found = structureIssues(resource, isValidatedType, schemaIssues);
   // A business rule about an element something else already reported on adds nothing.
   const located = new Set(found.map((issue) => toExpression(type, issue.path)));
   const rules = ruleIssues(type, resource, options).filter((issue) => !located.has(toExpression(type, issue.path)));
   return [...found, ...rules];
-}
-
-function toOutcomeIssues(type: string, issues: Issue[], maxIssues: number): OperationOutcomeIssue[] {
-  const seen = new Set<string>();
-  const unique: OperationOutcomeIssue[] = [];
-  for (const issue of issues) {
-    const expression = toExpression(type, issue.path);
-    const key = `${expression}\u0000${issue.code}\u0000${issue.diagnostics}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    unique.push({ severity: 'error', code: issue.code, diagnostics: issue.diagnostics, expression: [expression] });
-  }
-  const max = Math.max(2, maxIssues);
-  if (unique.length <= max) return unique;
-  const kept = unique.slice(0, max - 1);
-  kept.push({
-    severity: 'information',
-    code: 'too-costly',
-    diagnostics: `${unique.length - kept.length} more issues were found and are not listed`,
-  });
-  return kept;
 }
 
 /** Throws an OperationOutcomeError (400 or 422, see above) unless `body` is a valid `type` resource. */
@@ -118,22 +74,6 @@ export function validateResource<T extends ValidatedType>(
   options: ValidationOptions = {},
 ): asserts body is Resource & { resourceType: T } {
   if (!isValidatedType(type)) throw new Error(`validateResource: no validator for ${String(type)}`);
-  if (!isObject(body)) {
-    throw badRequest(`The body must be a JSON object (a ${type} resource), not ${describe(body)}`);
-  }
-  const resourceType = body.resourceType;
-  if (resourceType === undefined) {
-    throw badRequest(`The body has no resourceType: a ${type} resource is expected`, ['resourceType']);
-  }
-  if (resourceType !== type) {
-    const found = typeof resourceType === 'string' ? `a ${resourceType} resource` : `a resourceType that is ${describe(resourceType)}`;
-    throw badRequest(`The body is ${found}, but a ${type} resource is expected here`, ['resourceType']);
-  }
-  const issues = collectIssues(type, body, options);
-  if (issues.length === 0) return;
-  const outcome: OperationOutcome = {
-    resourceType: 'OperationOutcome',
-    issue: toOutcomeIssues(type, issues, options.maxIssues ?? MAX_ISSUES),
-  };
-  throw new OperationOutcomeError(422, outcome);
+  const resource = expectedResource(type, body);
+  throwIssues(type, collectIssues(type, resource, options), options.maxIssues ?? MAX_ISSUES);
 }

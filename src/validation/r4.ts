@@ -20,21 +20,17 @@
 //     The worklist's business rules are not checked here: they run on the
 //     converted R5 resource (validateResource).
 import type { ErrorObject } from 'ajv';
-import { OperationOutcomeError, badRequest } from '../fhir/outcome';
-import type { OperationOutcome, OperationOutcomeIssue } from '../fhir/types';
 import type * as Generated from '../../schemas/validators/fhir-r4-writes';
-import { jsonRuleIssues } from './json-rules';
-import { type Path, fromPointer, isWithin, toExpression } from './paths';
+import { MAX_ISSUES, expectedResource, structureIssues, throwIssues } from './outcome';
+import { type Path, fromPointer } from './paths';
 import { type Issue, type SchemaRelease, type ValidatedType, VALIDATED_TYPES, issueFromAjv } from './schema';
 
 export type R4ValidatedType = ValidatedType;
 
 export interface R4ValidationOptions {
-  /** Most issues in the OperationOutcome (50 by default, as validateResource). */
+  /** Most issues in the OperationOutcome (MAX_ISSUES, 50, by default, as validateResource). */
   maxIssues?: number;
 }
-
-const MAX_ISSUES = 50;
 
 let generated: typeof Generated | undefined;
 
@@ -44,23 +40,9 @@ function validators(): typeof Generated {
   return generated;
 }
 
-/** Loads the generated R4 validators now. */
-export function preloadR4Validators(): void {
-  validators();
-}
-
 const R4: SchemaRelease = { name: 'R4', patternTypes: () => validators().patternTypes };
 
-type Json = Record<string, unknown>;
-
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 const isR4ValidatedType = (type: string): type is R4ValidatedType => (VALIDATED_TYPES as readonly string[]).includes(type);
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return `a ${typeof value}`;
-}
 
 /** The branch of a required choice an error comes from: '#/anyOf/3/required' -> '#/anyOf'. */
 const CHOICE_BRANCH = /^(.*\/anyOf)\/\d+\/required$/;
@@ -110,63 +92,9 @@ function schemaIssues(type: R4ValidatedType, resource: unknown, base: Path): Iss
   return issuesFromErrors(validate.errors ?? [], resource).map((issue) => ({ ...issue, path: [...base, ...issue.path] }));
 }
 
-function collectIssues(type: R4ValidatedType, resource: Json): Issue[] {
-  const json = jsonRuleIssues(resource);
-  if (json.tooDeep) return json.issues;
-  const flagged: Path[] = json.issues.map((issue) => issue.path);
-  // A null or an empty string also fails its type or pattern: say it once.
-  const fresh = (issue: Issue) => !flagged.some((path) => isWithin(issue.path, path));
-  const schema = schemaIssues(type, resource, []).filter(fresh);
-  const contained = Array.isArray(resource.contained) ? resource.contained : [];
-  contained.forEach((item, index) => {
-    if (isObject(item) && typeof item.resourceType === 'string' && isR4ValidatedType(item.resourceType)) {
-      schema.push(...schemaIssues(item.resourceType, item, ['contained', index]).filter(fresh));
-    }
-  });
-  return [...schema, ...json.issues];
-}
-
-/** As validateResource's: unique issues, at most `maxIssues`, the last then counting the others. */
-function toOutcomeIssues(type: string, issues: Issue[], maxIssues: number): OperationOutcomeIssue[] {
-  const seen = new Set<string>();
-  const unique: OperationOutcomeIssue[] = [];
-  for (const issue of issues) {
-    const expression = toExpression(type, issue.path);
-    const key = `${expression}\u0000${issue.code}\u0000${issue.diagnostics}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    unique.push({ severity: 'error', code: issue.code, diagnostics: issue.diagnostics, expression: [expression] });
-  }
-  const max = Math.max(2, maxIssues);
-  if (unique.length <= max) return unique;
-  const kept = unique.slice(0, max - 1);
-  kept.push({
-    severity: 'information',
-    code: 'too-costly',
-    diagnostics: `${unique.length - kept.length} more issues were found and are not listed`,
-  });
-  return kept;
-}
-
 /** Throws an OperationOutcomeError (400 or 422, see above) unless `body` is a valid R4 `type` resource. */
 export function validateR4Resource(type: R4ValidatedType, body: unknown, options: R4ValidationOptions = {}): void {
   if (!isR4ValidatedType(type)) throw new Error(`validateR4Resource: no validator for ${String(type)}`);
-  if (!isObject(body)) {
-    throw badRequest(`The body must be a JSON object (a ${type} resource), not ${describe(body)}`);
-  }
-  const resourceType = body.resourceType;
-  if (resourceType === undefined) {
-    throw badRequest(`The body has no resourceType: a ${type} resource is expected`, ['resourceType']);
-  }
-  if (resourceType !== type) {
-    const found = typeof resourceType === 'string' ? `a ${resourceType} resource` : `a resourceType that is ${describe(resourceType)}`;
-    throw badRequest(`The body is ${found}, but a ${type} resource is expected here`, ['resourceType']);
-  }
-  const issues = collectIssues(type, body);
-  if (issues.length === 0) return;
-  const outcome: OperationOutcome = {
-    resourceType: 'OperationOutcome',
-    issue: toOutcomeIssues(type, issues, options.maxIssues ?? MAX_ISSUES),
-  };
-  throw new OperationOutcomeError(422, outcome);
+  const resource = expectedResource(type, body);
+  throwIssues(type, structureIssues(resource, isR4ValidatedType, schemaIssues), options.maxIssues ?? MAX_ISSUES);
 }

@@ -180,6 +180,16 @@ describe('FHIR R4 beside R5', function () {
     }
     const history = (await r4.resourceHistory({ resourceType: 'ServiceRequest', id: page.entry[0].resource.id })) as Json;
     expectR4Valid(history, 'history');
+    // A chain through Task.basedOn (a ServiceRequest or a Task) with R4's names: the order's 'code' is R5's code-concept.
+    const order = page.entry[0].resource as Json;
+    const t = (await r4.create({ resourceType: 'Task', body: r4Task(`ServiceRequest/${order.id}`, `Patient/${p.id}`, { status: 'on-hold' }) })) as Json;
+    const chained = (await r4.search({ resourceType: 'Task', searchParams: { 'based-on.code': 'http://loinc.org|24627-2', status: 'on-hold' } })) as Json;
+    expect(chained.entry.map((e: Json) => e.resource.id)).to.deep.equal([t.id]);
+    // The same inside an R4 batch: its entries are read in R4 too.
+    const batch = (await r4.batch({ body: { resourceType: 'Bundle', type: 'batch', entry: [
+      { request: { method: 'GET', url: 'Task?based-on.code=http://loinc.org|24627-2&status=on-hold' } },
+    ] } })) as Json;
+    expect(batch.entry[0].resource.entry.map((e: Json) => e.resource.id)).to.deep.equal([t.id]);
   });
 
   it('validates R4 writes against R4: an R5-shaped ServiceRequest is a 422 naming the element; errors are R4 OperationOutcomes', async () => {

@@ -16,7 +16,6 @@ const patientSearch = defineSearch({
   params: ['_id', '_lastUpdated', 'name', 'family', 'given', 'address', 'birthdate', 'gender', 'identifier', 'active',
     'deceased', 'death-date', 'email', 'phone', 'general-practitioner', 'language'],
   include: ['Patient:general-practitioner'],
-  revInclude: ['ImagingStudy:patient'],
 });
 
 const studySearch = defineSearch({

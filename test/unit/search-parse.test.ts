@@ -11,7 +11,6 @@ const patients = defineSearch({
   resourceType: 'Patient',
   params: ['_id', '_lastUpdated', 'name', 'family', 'given', 'birthdate', 'gender', 'identifier', 'general-practitioner', 'active', 'telecom'],
   include: ['Patient:general-practitioner'],
-  revInclude: ['ImagingStudy:patient'],
   defaultCount: 20,
   maxCount: 50,
 });
@@ -201,6 +200,7 @@ describe('search query parsing', () => {
     expect(parseStudy([['_include', 'ImagingStudy:subject']]).include[0]!.param.code).to.equal('subject');
     expect(failure(() => parse([['_include', 'Patient:organization']])).outcome.issue[0]!.code).to.equal('not-supported');
     expect(failure(() => parse([['_include', '*']])).status).to.equal(400);
+    expect(parse([['_include', '*'], ['_revinclude', 'ImagingStudy:*']], true).warnings).to.have.length(2);
     expect(failure(() => parseStudy([['_include', 'ImagingStudy:subject:Endpoint']])).outcome.issue[0]!.code).to.equal('invalid');
     // Another type's reference: only with :iterate.
     expect(failure(() => parseTask([['_include', 'ServiceRequest:patient']])).outcome.issue[0]!.code).to.equal('not-supported');
