@@ -61,6 +61,7 @@
 
 const fs = require('fs');
 const path = require('path');
+const { Terminology } = require('./terminology');
 const { expressionFor } = require('./gen-search-params.js');
 
 const WRITE_TYPES = ['Patient', 'ServiceRequest', 'Task'];
@@ -172,50 +173,8 @@ function childElements(profiles, elementPath) {
 }
 
 /** Terminology of valuesets.json (CodeSystems and ValueSets of FHIR R4). */
-class Terminology {
-  constructor() {
-    this.codeSystems = new Map();
-    this.valueSets = new Map();
-    for (const { resource } of readJson(path.join(r4Dir, 'valuesets.json')).entry) {
-      if (typeof resource.url !== 'string') continue;
-      if (resource.resourceType === 'CodeSystem') this.codeSystems.set(resource.url, resource);
-      if (resource.resourceType === 'ValueSet') this.valueSets.set(resource.url, resource);
-    }
-  }
-
-  /** All the codes of a complete code system, nested ones included. */
-  codeSystemCodes(system) {
-    const codeSystem = this.codeSystems.get(system);
-    if (!codeSystem || codeSystem.content !== 'complete') return undefined;
-    const codes = [];
-    const walk = (concepts) => {
-      for (const concept of concepts ?? []) {
-        codes.push(concept.code);
-        walk(concept.concept);
-      }
-    };
-    walk(codeSystem.concept);
-    return codes;
-  }
-
-  /** The codes of a value set made of whole code systems and enumerated codes; undefined when it is more than that. */
-  expand(canonical) {
-    const valueSet = this.valueSets.get(canonical.split('|')[0]);
-    const compose = valueSet?.compose;
-    if (!compose || compose.exclude || !Array.isArray(compose.include)) return undefined;
-    const codes = [];
-    for (const include of compose.include) {
-      if (include.filter || include.valueSet || typeof include.system !== 'string') return undefined;
-      if (include.concept) {
-        codes.push(...include.concept.map((concept) => concept.code));
-      } else {
-        const all = this.codeSystemCodes(include.system);
-        if (!all) return undefined;
-        codes.push(...all);
-      }
-    }
-    return [...new Set(codes)];
-  }
+function r4Terminology() {
+  return new Terminology(readJson(path.join(r4Dir, 'valuesets.json')).entry.map((entry) => entry.resource));
 }
 
 /**
@@ -373,7 +332,7 @@ function r4ResourceTypes(profiles) {
 function deriveSchema() {
   const official = readJson(path.join(r4Dir, 'fhir.schema.json'));
   const { profiles, removed: removedElements } = loadR4Profiles();
-  const { definitions: cleaned, report } = cleanDefinitions(official.definitions, profiles, new Terminology(), SCHEMA_TYPES);
+  const { definitions: cleaned, report } = cleanDefinitions(official.definitions, profiles, r4Terminology(), SCHEMA_TYPES);
   const definitions = {};
   for (const name of Object.keys(cleaned).sort()) definitions[name] = cleaned[name];
   const fixed = applyFixes(definitions, official.definitions);

@@ -35,6 +35,7 @@
 
 const fs = require('fs');
 const path = require('path');
+const { Terminology } = require('./terminology');
 
 const RESOURCE_TYPES = ['Patient', 'ServiceRequest', 'Task'];
 const SCHEMA_ID = 'urn:orthanc-fhir:fhir-r5-writes';
@@ -137,54 +138,16 @@ function applyFixes(definitions, officialDefinitions) {
   return Object.keys(FIXES).filter((name) => fixed.has(name));
 }
 
-/** Terminology of the package, loaded on demand. */
-class Terminology {
-  constructor() {
-    this.codeSystems = new Map();
-    this.valueSets = new Map();
-    for (const file of fs.readdirSync(packageDir).sort()) {
-      const match = /^(CodeSystem|ValueSet)-.+\.json$/.exec(file);
-      if (!match) continue;
-      const resource = readJson(path.join(packageDir, file));
-      if (resource.resourceType !== match[1] || typeof resource.url !== 'string') continue;
-      (match[1] === 'CodeSystem' ? this.codeSystems : this.valueSets).set(resource.url, resource);
-    }
+/** Terminology of the package: its CodeSystem-*.json and ValueSet-*.json files (the type checked against the name). */
+function packageTerminology() {
+  const resources = [];
+  for (const file of fs.readdirSync(packageDir).sort()) {
+    const match = /^(CodeSystem|ValueSet)-.+\.json$/.exec(file);
+    if (!match) continue;
+    const resource = readJson(path.join(packageDir, file));
+    if (resource.resourceType === match[1]) resources.push(resource);
   }
-
-  /** All the codes of a complete code system, nested ones included. */
-  codeSystemCodes(system) {
-    const codeSystem = this.codeSystems.get(system);
-    if (!codeSystem || codeSystem.content !== 'complete') return undefined;
-    const codes = [];
-    const walk = (concepts) => {
-      for (const concept of concepts ?? []) {
-        codes.push(concept.code);
-        walk(concept.concept);
-      }
-    };
-    walk(codeSystem.concept);
-    return codes;
-  }
-
-  /** The codes of a value set made of whole code systems and enumerated codes; undefined when it is more than that. */
-  expand(canonical) {
-    const url = canonical.split('|')[0];
-    const valueSet = this.valueSets.get(url);
-    const compose = valueSet?.compose;
-    if (!compose || compose.exclude || !Array.isArray(compose.include)) return undefined;
-    const codes = [];
-    for (const include of compose.include) {
-      if (include.filter || include.valueSet || typeof include.system !== 'string') return undefined;
-      if (include.concept) {
-        codes.push(...include.concept.map((concept) => concept.code));
-      } else {
-        const all = this.codeSystemCodes(include.system);
-        if (!all) return undefined;
-        codes.push(...all);
-      }
-    }
-    return [...new Set(codes)];
-  }
+  return new Terminology(resources);
 }
 
 /** 'Task_Input' -> 'Task.input', 'Dosage_DoseAndRate' -> 'Dosage.doseAndRate'. */
@@ -245,7 +208,7 @@ function deriveSchema() {
     properties: { resourceType: { enum: resourceTypes } },
     required: ['resourceType'],
   };
-  const requiredCodes = addRequiredCodes(definitions, new Terminology());
+  const requiredCodes = addRequiredCodes(definitions, packageTerminology());
   return {
     $id: SCHEMA_ID,
     $comment:
