@@ -72,6 +72,7 @@ napi_value MakeRequestObject(napi_env env, const RequestBridge::Pending& pending
                         SetNamed(env, object, "channel", MakeString(env, request.channel)) &&
                         SetNamed(env, object, "method", MakeString(env, request.method)) &&
                         SetNamed(env, object, "url", MakeString(env, request.url)) &&
+                        SetNamed(env, object, "ip", MakeString(env, request.ip)) &&
                         SetNamed(env, object, "query", query) && SetNamed(env, object, "headers", headers) &&
                         SetNamed(env, object, "body", body);
   return complete ? object : nullptr;

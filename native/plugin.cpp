@@ -6,6 +6,7 @@
 #include "plugin-context.h"
 #include "request-bridge.h"
 
+#include "http-filter.h"
 #include "json.h"
 #include "worklist.h"
 
@@ -33,6 +34,7 @@ struct Settings {
   std::string bundlePath;
   size_t heapLimitMiB = 1024;
   bool worklist = false;
+  bool authorization = false;
 };
 
 bool g_running = false;
@@ -129,6 +131,14 @@ std::string ReadSettings(OrthancPluginContext* context, bool& enabled, Settings&
     return "\"Fhir.Worklist.Enable\" must be true or false";
   }
   settings.worklist = worklist.isBool() && worklist.asBool();
+  if (!section["Authorization"].isNull() && !section["Authorization"].isObject()) {
+    return "\"Fhir.Authorization\" must be an object";
+  }
+  const Json::Value& authorization = section["Authorization"]["Enable"];
+  if (!authorization.isNull() && !authorization.isBool()) {
+    return "\"Fhir.Authorization.Enable\" must be true or false";
+  }
+  settings.authorization = authorization.isBool() && authorization.asBool();
   return "";
 }
 
@@ -240,7 +250,7 @@ int32_t Initialize(OrthancPluginContext* context) {
     Log(LogLevel::Error, message.str());
     return -1;
   }
-  OrthancPluginSetDescription(context, "FHIR R5 server for the images and orders of Orthanc");
+  OrthancPluginSetDescription(context, "FHIR R5 and R4 server for the images and orders of Orthanc");
 
   bool enabled = false;
   Settings settings;
@@ -265,11 +275,15 @@ int32_t Initialize(OrthancPluginContext* context) {
   OrthancPluginRegisterRestCallbackNoLock(context, "/fhir", ServeFhir);
   OrthancPluginRegisterRestCallbackNoLock(context, "/fhir/(.*)", ServeFhir);
   OrthancPluginRegisterOnChangeCallback(context, OnChange);
+  if (settings.authorization) {
+    // Every HTTP request Orthanc receives is then decided by JavaScript.
+    RegisterHttpFilter(context, settings.requestTimeout);
+  }
   if (settings.worklist && !RegisterWorklist(context, settings.requestTimeout)) {
     // Orthanc serves one worklist plugin; the FHIR server keeps running.
     Log(LogLevel::Error, "cannot serve the modality worklist: another plugin already does (Debian's ModalityWorklists sample, say)");
   }
-  Log(LogLevel::Warning, "serving FHIR R5 at /fhir");
+  Log(LogLevel::Warning, settings.authorization ? "serving FHIR R5 and R4 at /fhir; every HTTP request is authorized" : "serving FHIR R5 and R4 at /fhir");
   return 0;
 }
 

@@ -21,8 +21,9 @@ namespace orthanc_fhir {
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 struct BridgeRequest {
-  std::string channel = "http";  // or "worklist"
+  std::string channel = "http";  // or "worklist", or "filter" (allow: 200)
   std::string method;
+  std::string ip;  // the client's address, when Orthanc gives it (the filter)
   std::string url;
   HeaderList query;
   HeaderList headers;  // keys lower-cased

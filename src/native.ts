@@ -4,8 +4,12 @@
 /** A request as Orthanc handed it to the shim. */
 export interface NativeRequest {
   id: number;
-  /** 'http' for /fhir requests; 'worklist' for a modality worklist C-FIND (body: the query as DICOM JSON). */
-  channel: 'http' | 'worklist';
+  /**
+   * 'http' for /fhir requests; 'worklist' for a modality worklist C-FIND
+   * (body: the query as DICOM JSON); 'filter' for Orthanc's incoming HTTP
+   * request filter (authorization on): answer 200 to allow, anything else refuses (403).
+   */
+  channel: 'http' | 'worklist' | 'filter';
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** The path Orthanc matched, starting with /fhir. */
   url: string;
@@ -14,6 +18,8 @@ export interface NativeRequest {
   /** Header names are lower-cased. */
   headers: Record<string, string>;
   body: Buffer;
+  /** The client's address (the filter only; empty otherwise). */
+  ip: string;
 }
 
 export interface NativeAnswer {
