@@ -34,6 +34,25 @@ export interface FhirConfig {
   cacheBytes: number;
   /** Where the plugin keeps its data: the SQLite file (default), or PostgreSQL, shared by several Orthancs. */
   store: StoreConfig;
+  /** Root of the DICOMweb plugin's WADO-URI, from "DicomWeb.WadoRoot". */
+  wadoRoot: string;
+  /** SMART on FHIR bearer tokens for /fhir and every other HTTP request; none: Orthanc's own authentication only. */
+  authorization?: AuthorizationConfig;
+}
+
+export interface AuthorizationConfig {
+  /** The token issuer (iss) and this server's audience (aud). */
+  issuer: string;
+  audience: string;
+  /** The issuer's keys: a JWKS file (resolved) or http(s) URL. */
+  jwks: string;
+  authorizeEndpoint?: string;
+  tokenEndpoint: string;
+  /** The scope that grants everything: Orthanc's own REST API, Explorer and the audit trail. */
+  adminScope: string;
+  clockSkewSeconds: number;
+  /** Orthanc's "RegisteredUsers" (name: password), for HTTP Basic, checked by the plugin. */
+  registeredUsers: ReadonlyMap<string, string>;
 }
 
 export type StoreConfig = { kind: 'sqlite' } | ({ kind: 'postgresql' } & PostgresConfig);
@@ -70,7 +89,10 @@ const KNOWN_KEYS = new Set([
   'CacheSize',
   'Store',
   'PostgreSQL',
+  'Authorization',
 ]);
+
+const AUTHORIZATION_KEYS = ['Enable', 'Issuer', 'Audience', 'Jwks', 'AuthorizeEndpoint', 'TokenEndpoint', 'AdminScope', 'ClockSkew'];
 
 const CONNECTION_KEYS = ['Host', 'Port', 'Database', 'Username', 'Password', 'ConnectionUri', 'EnableSsl'];
 /** Keys of Orthanc's own "PostgreSQL" section that do not concern the connection (ignored here). */
@@ -174,6 +196,71 @@ function optionalUri(section: Json, key: string): string | undefined {
   return value;
 }
 
+function httpUrl(value: unknown, name: string): string {
+  let url: URL | undefined;
+  try {
+    url = typeof value === 'string' ? new URL(value) : undefined;
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw new ConfigurationError(`"${name}" must be an http or https URL`);
+  return value as string;
+}
+
+/**
+ * "Fhir.Authorization": bearer tokens for every HTTP request. Orthanc's own
+ * Basic authentication must be off: it runs first and would refuse every
+ * bearer token; the plugin checks "RegisteredUsers" itself instead.
+ */
+function authorizationSection(value: unknown, orthanc: Json, configurationPath: string): AuthorizationConfig | undefined {
+  if (value === undefined) return undefined;
+  const section = sectionObject(value, 'Fhir.Authorization');
+  for (const key of Object.keys(section)) {
+    if (!AUTHORIZATION_KEYS.includes(key)) throw new ConfigurationError(`Unknown option "Fhir.Authorization.${key}" (known: ${AUTHORIZATION_KEYS.join(', ')})`);
+  }
+  if (section.Enable !== undefined && typeof section.Enable !== 'boolean') throw new ConfigurationError('"Fhir.Authorization.Enable" must be true or false');
+  if (section.Enable !== true) return undefined;
+  const authentication = orthanc.AuthenticationEnabled ?? (orthanc.RemoteAccessAllowed === true ? true : false);
+  if (authentication !== false) {
+    throw new ConfigurationError('"Fhir.Authorization" needs Orthanc\'s "AuthenticationEnabled": false (Orthanc would refuse bearer tokens before the plugin sees them; the plugin checks "RegisteredUsers" itself)');
+  }
+  const text = (key: string): string => {
+    const found = section[key];
+    if (typeof found !== 'string' || found.trim() === '') throw new ConfigurationError(`"Fhir.Authorization.${key}" is needed (a non-empty string)`);
+    return found;
+  };
+  const jwks = text('Jwks');
+  let keys: string;
+  if (/^https?:/i.test(jwks)) {
+    keys = httpUrl(jwks, 'Fhir.Authorization.Jwks');
+  } else {
+    keys = resolvePath(configurationPath, jwks);
+    if (!existsSync(keys)) throw new ConfigurationError(`"Fhir.Authorization.Jwks": no such file ${keys} (a JWKS file, or an http(s) URL)`);
+  }
+  const skew = section.ClockSkew ?? 60;
+  if (typeof skew !== 'number' || !Number.isInteger(skew) || skew < 0 || skew > 600) {
+    throw new ConfigurationError('"Fhir.Authorization.ClockSkew" must be a whole number of seconds between 0 and 600');
+  }
+  const users = orthanc.RegisteredUsers === undefined ? {} : sectionObject(orthanc.RegisteredUsers, 'RegisteredUsers');
+  const registeredUsers = new Map<string, string>();
+  for (const [name, password] of Object.entries(users)) {
+    if (typeof password !== 'string') throw new ConfigurationError(`"RegisteredUsers.${name}" must be a password string`);
+    registeredUsers.set(name, password);
+  }
+  const adminScope = text('AdminScope');
+  if (/\s/.test(adminScope)) throw new ConfigurationError('"Fhir.Authorization.AdminScope" must be one scope (no spaces)');
+  return {
+    issuer: text('Issuer'),
+    audience: text('Audience'),
+    jwks: keys,
+    ...(section.AuthorizeEndpoint !== undefined ? { authorizeEndpoint: httpUrl(section.AuthorizeEndpoint, 'Fhir.Authorization.AuthorizeEndpoint') } : {}),
+    tokenEndpoint: httpUrl(text('TokenEndpoint'), 'Fhir.Authorization.TokenEndpoint'),
+    adminScope,
+    clockSkewSeconds: skew,
+    registeredUsers,
+  };
+}
+
 function positiveInteger(section: Json, key: string, fallback: number, max: number, name = 'Fhir'): number {
   const value = section[key];
   if (value === undefined) return fallback;
@@ -259,6 +346,7 @@ export function readConfig(orthanc: Json, configurationPath = ''): FhirConfig {
     throw new ConfigurationError('"Fhir.DefaultCount" cannot exceed "Fhir.MaxCount"');
   }
   const dicomWeb = orthanc.DicomWeb;
+  const authorization = authorizationSection(section.Authorization, orthanc, configurationPath);
   const root =
     typeof dicomWeb === 'object' && dicomWeb !== null && typeof (dicomWeb as Json).Root === 'string'
       ? ((dicomWeb as Json).Root as string)
@@ -282,5 +370,8 @@ export function readConfig(orthanc: Json, configurationPath = ''): FhirConfig {
     heapLimitMiB: heapLimit(section.HeapLimit),
     cacheBytes: positiveInteger(section, 'CacheSize', 64, 4096) * 1024 * 1024,
     store: storeConfig(section, orthanc),
+    wadoRoot: '/' + String(typeof dicomWeb === 'object' && dicomWeb !== null && typeof (dicomWeb as Json).WadoRoot === 'string'
+      ? (dicomWeb as Json).WadoRoot : '/wado').replace(/^\/+|\/+$/g, ''),
+    ...(authorization ? { authorization } : {}),
   };
 }

@@ -29,6 +29,14 @@ import { SqliteStore } from './store/sqlite-store';
 import type { Store } from './store/store';
 import { validateResource, type ValidatedType } from './validation';
 import type { Resource } from './fhir/types';
+import { TokenVerifier } from './http/bearer-tokens';
+import { Authenticator } from './http/credentials';
+import { createRequestFilter } from './http/request-filter';
+import { restSecurity } from './http/smart-configuration';
+import { auditEventSetup } from './resources/audit-event';
+import { AuditTrail } from './resources/audit-trail';
+import { ImageAccess } from './resources/image-access';
+import type { AuditRecord } from './resources/audit-event';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -98,6 +106,8 @@ function createResources(native: NativeBinding, config: FhirConfig, store: Store
   registry.add(createStoredResource(serviceRequestSetup(validatorFor('ServiceRequest', config), (keys) => imagingIndex.refreshStudies(keys)),
     store, registry, config));
   registry.add(createStoredResource(taskSetup(validatorFor('Task', config)), store, registry, config));
+  // The audit trail is served only where it is written: with authorization on.
+  if (config.authorization) registry.add(createStoredResource(auditEventSetup(), store, registry, config));
   return { orthanc, registry, imagingIndex };
 }
 
@@ -111,6 +121,24 @@ const CHANGE_POLL_MS = 1000;
 /** What the plugin asks of its own resource modules carries no client's URL. */
 function internalContext(): InteractionContext {
   return { query: [], lenient: false, baseUrl: 'http://localhost/fhir' };
+}
+
+const CHANGE_ORTHANC_STOPPED = 11;
+
+/** Authorization on: who the requests come from, and the durable trail of what they did. */
+function createSecurity(native: NativeBinding, config: FhirConfig, store: Store, orthanc: OrthancClient) {
+  const authorization = config.authorization;
+  if (!authorization) return undefined;
+  const log = (message: string) => native.log(LogLevel.Warning, message);
+  const verifier = new TokenVerifier({
+    issuer: authorization.issuer, audience: authorization.audience, jwks: authorization.jwks, clockSkewSeconds: authorization.clockSkewSeconds,
+  }, log);
+  const authenticator = new Authenticator(authorization, verifier);
+  const trail = new AuditTrail(store, { log: (message: string) => native.log(LogLevel.Error, message) });
+  const audit = (record: AuditRecord) => trail.record(record);
+  const filter = createRequestFilter({ config, authenticator, images: new ImageAccess(orthanc), audit,
+    logError: (message) => native.log(LogLevel.Error, message) });
+  return { http: { authorization, authenticator, audit }, filter, trail };
 }
 
 /** Orthanc serves one worklist plugin: say which ones compete, and which serves. */
@@ -138,23 +166,29 @@ export function startPlugin(options: PluginOptions = {}): void {
   const { orthanc, registry, imagingIndex } = createResources(native, config, store);
   void store.maintain().catch((error) => native.log(LogLevel.Error, `re-indexing the stored resources failed: ${(error as Error)?.stack ?? String(error)}`));
   const context: PluginContext = { native, config, orthanc, store, imagingIndex, registry };
+  const security = createSecurity(native, config, store, orthanc);
   const providers = registry.all();
   const router = new Router(providers, [versionsOperation, ...(options.operations?.(context) ?? [])], {
     name: 'orthanc-fhir',
     version: typeof ORTHANC_FHIR_VERSION === 'string' ? ORTHANC_FHIR_VERSION : '0.0.0',
     orthancVersion: native.orthancVersion,
     date: new Date().toISOString(),
+    ...(config.authorization ? { security: restSecurity(config.authorization) } : {}),
   });
   router.setBundleProcessor(new BundleEntries((request) => router.handle(request),
     (type) => providers.find((provider) => provider.type === type), store));
   const logError = (message: string) => native.log(LogLevel.Error, message);
-  const handleHttp = createHttpHandler(new VersionView(router), config, logError);
+  const handleHttp = createHttpHandler(new VersionView(router), config, logError, security?.http);
   const patients = registry.get('Patient')!;
   const worklist = new WorklistService(store, (id) => patients.read!(id, internalContext()).catch(() => undefined), config);
   const handle = async (request: NativeRequest): Promise<NativeAnswer> => {
     if (request.channel === 'worklist') {
       const answer = await worklist.answer(request.body.toString('utf8'), request.headers['issuer-aet'] ?? '');
       return { status: 200, headers: {}, body: JSON.stringify(answer) };
+    }
+    if (request.channel === 'filter') {
+      // The shim registers the filter only when authorization is on; refused otherwise, to fail closed.
+      return security ? security.filter(request) : { status: 403, headers: {}, body: '' };
     }
     return handleHttp(request);
   };
@@ -189,5 +223,7 @@ export function startPlugin(options: PluginOptions = {}): void {
   native.setChangeHandler((changeType) => {
     void start().then(() => (changeType === CHANGE_NEW_STUDY || changeType === CHANGE_STABLE_STUDY ? wake() : undefined));
     if (changeType === CHANGE_ORTHANC_STARTED) void reportWorklistConflict(context);
+    // What waits to be written is written before Orthanc stops the runtime.
+    if (changeType === CHANGE_ORTHANC_STOPPED) void security?.trail.close().catch(() => undefined);
   });
 }

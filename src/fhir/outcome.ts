@@ -45,6 +45,21 @@ export const unprocessable = (diagnostics: string, expression?: string[]) =>
 /** 400, as the orders issue asks (rather than HTTP's 413), with the code that says why. */
 export const tooLarge = (diagnostics: string) => fail(400, 'too-long', diagnostics);
 
+/** RFC 6750 challenge parameters are quoted strings: no quote or backslash inside. */
+const quoted = (text: string) => `"${text.replace(/["\\]/g, "'")}"`;
+
+/** 401: no credentials, or credentials refused (RFC 6750 section 3). */
+export function unauthorized(diagnostics: string, challenge = `Bearer realm="orthanc-fhir", error="invalid_token", error_description=${quoted(diagnostics)}`): OperationOutcomeError {
+  return new OperationOutcomeError(401, outcome('login', diagnostics), { 'www-authenticate': challenge });
+}
+
+/** 403: authenticated, but the token's scopes do not reach this (RFC 6750 insufficient_scope). */
+export function forbidden(diagnostics: string, scope?: string): OperationOutcomeError {
+  return new OperationOutcomeError(403, outcome('forbidden', diagnostics), {
+    'www-authenticate': `Bearer realm="orthanc-fhir", error="insufficient_scope", error_description=${quoted(diagnostics)}${scope ? `, scope=${quoted(scope)}` : ''}`,
+  });
+}
+
 /** 503 with Retry-After: the service will answer this once what it waits for is ready. */
 export function unavailable(diagnostics: string, retryAfterSeconds = 10): OperationOutcomeError {
   return new OperationOutcomeError(503, outcome('transient', diagnostics), { 'retry-after': String(retryAfterSeconds) });

@@ -2,8 +2,13 @@
 // through the router and renders the answer. Every failure, from a bad
 // Accept header to a crash in a handler, leaves here as an OperationOutcome
 // with its status.
-import type { FhirConfig } from '../config';
-import { badRequest, outcome, toOutcome, tooLarge } from '../fhir/outcome';
+import type { AuthorizationConfig, FhirConfig } from '../config';
+import { badRequest, outcome, toOutcome, tooLarge, unauthorized } from '../fhir/outcome';
+import type { Access } from '../interactions/access';
+import type { AuditRecord } from '../resources/audit-event';
+import { describeFhirRequest, principalFields, requestLine } from './audit-record';
+import { BASIC_CHALLENGE, type Authenticator } from './credentials';
+import { smartConfiguration } from './smart-configuration';
 import type { Resource } from '../fhir/types';
 import type { FhirRequest, RequestHandler } from '../interactions/request';
 import { FHIR_VERSIONS } from '../interactions/versions';
@@ -105,10 +110,19 @@ function searchParamsOf(capabilityStatement: Resource | undefined): Map<string, 
   return new Map((rest?.resource ?? []).map((r) => [r.type, (r.searchParam ?? []).map((p) => p.name)]));
 }
 
+/** Authorization on: who may do what, and the trail of what was done. */
+export interface HttpSecurity {
+  authorization: AuthorizationConfig;
+  authenticator: Authenticator;
+  /** Resolves once the record is queued (waits while the trail's queue is full). */
+  audit(record: AuditRecord): Promise<void> | void;
+}
+
 export function createHttpHandler(
   router: RequestHandler,
   config: FhirConfig,
   logError: Logger,
+  security?: HttpSecurity,
 ): (request: NativeRequest) => Promise<NativeAnswer> {
   const forms = new Map<string, Map<string, string[]>>();
   // The search forms name the parameters of the version the page is in (R4's ServiceRequest 'code').
@@ -130,7 +144,15 @@ export function createHttpHandler(
     return { status, headers: { ...headers, 'content-type': contentType }, body: rendered.body };
   };
 
-  return async (request) => {
+  /** What the audit trail needs to know of a request, filled in as it is served. */
+  interface Served {
+    path?: string[];
+    body?: unknown;
+    access?: Access;
+    reason?: string;
+  }
+
+  const serve = async (request: NativeRequest, served: Served): Promise<NativeAnswer> => {
     let baseUrl = publicBaseUrl(config.publicBaseUrl, request.headers);
     let chosen: ResponseFormat = 'json';
     let pretty = false;
@@ -141,7 +163,12 @@ export function createHttpHandler(
       chosen = negotiate(parameters.find(([name]) => name === '_format')?.[1], request.headers['accept']);
       const version = versionOf(splitPath(request.url), request.headers, baseUrl);
       baseUrl = version.baseUrl;
+      served.path = version.path;
       if (version.explicit) named = version.fhirVersion;
+      if (security && request.method === 'GET' && version.path.join('/') === SMART_CONFIGURATION) {
+        return { status: 200, headers: { 'content-type': 'application/json', 'cache-control': 'max-age=300' }, body: JSON.stringify(smartConfiguration(security.authorization)) };
+      }
+      if (security) served.access = await authorize(security, request, version.path, chosen);
       const fhirRequest: FhirRequest = {
         method: request.method,
         path: version.path,
@@ -150,7 +177,9 @@ export function createHttpHandler(
         body: parseBody(request, config.maxBodySize),
         baseUrl,
         fhirVersion: version.fhirVersion,
+        ...(served.access ? { access: served.access } : {}),
       };
+      served.body = fhirRequest.body;
       if (chosen === 'html' && request.method === 'GET' && fhirRequest.path.length === 0) {
         // A person opening /fhir: a page to start from (FHIR clients get the base's own answers).
         const metadata = await router.handle({ ...fhirRequest, path: ['metadata'], query: [] });
@@ -163,11 +192,46 @@ export function createHttpHandler(
       if (mapped.unexpected) {
         logError(`${request.method} ${request.url} failed: ${(error as Error)?.stack ?? String(error)}`);
       }
+      served.reason = mapped.outcome.issue[0]?.diagnostics;
       // Orthanc sends a 405 without a body: a browser gets a readable 400 page instead.
       const status = chosen === 'html' && mapped.status === 405 ? 400 : mapped.status;
       return answer(status, mapped.headers, mapped.outcome, chosen, pretty, baseUrl, named);
     }
   };
+
+  return async (request) => {
+    const served: Served = {};
+    const response = await serve(request, served);
+    if (security) {
+      const described = describeFhirRequest(request.method, served.path ?? [], served.body);
+      await security.audit({
+        recorded: new Date().toISOString(),
+        ...described,
+        request: requestLine(request.method, request.url, request.query),
+        ...principalFields(served.access),
+        ...(served.access?.patient !== undefined ? { patient: served.access.patient }
+          : described.type === 'Patient' && described.id !== undefined ? { patient: described.id } : {}),
+        status: response.status,
+        ...(response.status >= 400 && served.reason !== undefined ? { reason: served.reason } : {}),
+      });
+    }
+    return response;
+  };
+}
+
+/** The discovery document (SMART App Launch), read without a token. */
+const SMART_CONFIGURATION = '.well-known/smart-configuration';
+/** What anybody may read without credentials: how to authenticate. */
+const PUBLIC_PATHS: ReadonlySet<string> = new Set(['metadata', '$versions']);
+const ANONYMOUS: Access = { grants: [], admin: false, scopes: [] };
+
+/** The request's access; 401 when it has no credentials and asks for more than the public paths. */
+async function authorize(security: HttpSecurity, request: NativeRequest, path: string[], format: ResponseFormat): Promise<Access> {
+  const access = await security.authenticator.authenticate(request.headers.authorization);
+  if (access !== undefined) return access;
+  if (request.method === 'GET' && PUBLIC_PATHS.has(path.join('/'))) return ANONYMOUS;
+  // A person in a browser is asked for a RegisteredUsers login; a client, for a token.
+  throw format === 'html' ? unauthorized('Credentials are needed', BASIC_CHALLENGE) : unauthorized('No bearer token was given');
 }
 
 /** The answers the shim gives on its own: [timed out, unavailable, failed]. */

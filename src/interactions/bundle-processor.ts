@@ -10,6 +10,8 @@ import type { ResourceProvider } from '../resources/provider';
 import { conditionKey } from '../resources/stored-resource';
 import type { Store, StoreWriter } from '../store/store';
 import type { FhirRequest, FhirResponse, Method } from './request';
+import type { Permission } from './access';
+import { AccessGuard } from './access-guard';
 import { conditionQuery, interactionContext, type BundleProcessor } from './router';
 
 const REASONS: Record<number, string> = {
@@ -148,6 +150,8 @@ export class BundleEntries implements BundleProcessor {
       baseUrl: parent.baseUrl,
       // The client's version: an R4 entry's searches read R4's parameter names too.
       ...(parent.fhirVersion ? { fhirVersion: parent.fhirVersion } : {}),
+      // The client's credentials: every entry is authorized as if it were sent alone.
+      ...(parent.access ? { access: parent.access } : {}),
       ...(assignedId ? { assignedId } : {}),
     };
   }
@@ -198,6 +202,10 @@ export class BundleEntries implements BundleProcessor {
     const resolved = new Map<string, string>();
     const assigned = new Map<number, string>();
     const targets = new Map<number, string>();
+    // The searches of conditional entries see only what the client may (its patient context).
+    const guard = parent.access ? new AccessGuard(parent.access) : undefined;
+    const narrowed = (type: string, query: Array<[string, string]>, ...permissions: Permission[]) =>
+      guard ? guard.narrow(type, guard.need(type, ...permissions), query) : query;
     for (const entry of entries) {
       if (entry.method !== 'POST' || !entry.resource) continue;
       const type = entry.resource.resourceType;
@@ -206,8 +214,9 @@ export class BundleEntries implements BundleProcessor {
       if (condition !== undefined && provider?.searchAll) {
         let found;
         try {
-          await writer.lock(conditionKey(type, conditionQuery(condition)));
-          found = await provider.searchAll(conditionQuery(condition), interactionContext(this.toRequest(entry, parent)), 2);
+          const query = narrowed(type, conditionQuery(condition), 'c', 's');
+          await writer.lock(conditionKey(type, query));
+          found = await provider.searchAll(query, interactionContext(this.toRequest(entry, parent)), 2);
         } catch (caught) {
           throw this.entryFailure(entry, caught);
         }
@@ -230,7 +239,7 @@ export class BundleEntries implements BundleProcessor {
         // A conditional update: its target is found now, so that the other entries can refer to it.
         let id: string;
         try {
-          id = await provider.conditionalTarget(entry.resource, request.query, interactionContext(request));
+          id = await provider.conditionalTarget(entry.resource, narrowed(provider.type, request.query, 'u', 's'), interactionContext(request));
         } catch (caught) {
           throw this.entryFailure(entry, caught);
         }

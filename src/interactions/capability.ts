@@ -9,6 +9,8 @@ export interface ServerDescription {
   orthancVersion: string;
   /** When this server's software was built or started, as a FHIR dateTime. */
   date: string;
+  /** CapabilityStatement.rest.security, when authorization is on (SMART on FHIR). */
+  security?: Record<string, unknown>;
 }
 
 export function buildCapabilityStatement(
@@ -24,6 +26,7 @@ export function buildCapabilityStatement(
       + 'parameter can be chained (patient.identifier, subject:Patient.name, several levels) and reverse-chained with _has; '
       + '_include and _revinclude (with :iterate) follow every reference parameter listed; _summary and _elements subset searches and reads. '
       + 'Conditional updates and deletes are served as entries of batch and transaction Bundles (Orthanc passes no query string with a PUT or DELETE).',
+    ...(server.security ? { security: server.security } : {}),
     resource: providers.map((provider) => {
       const entry: Record<string, unknown> = {
         type: provider.type,

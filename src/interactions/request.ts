@@ -1,6 +1,7 @@
 // The plain request and response the FHIR layer works with: it never sees
 // HTTP, Orthanc or the native binding.
 import type { InteractionResult } from '../resources/provider';
+import type { Access } from './access';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -20,6 +21,8 @@ export interface FhirRequest {
   assignedId?: string;
   /** The FHIR version the client asked for ('4.0', '5.0'); the router answers R5 whatever it is, the edge converts. */
   fhirVersion?: string;
+  /** What the client's credentials allow (authorization on); undefined: no checks (authorization off). */
+  access?: Access;
 }
 
 export type FhirResponse = InteractionResult;

@@ -2,10 +2,12 @@
 // resource module that declares it. Errors are thrown as
 // OperationOutcomeError; the HTTP layer maps them to statuses. Version
 // headers and Prefer: return=... are applied here, once for every type.
-import { badRequest, methodNotAllowed, notFound, outcome } from '../fhir/outcome';
-import type { Resource } from '../fhir/types';
+import { badRequest, methodNotAllowed, notFound, OperationOutcomeError, outcome } from '../fhir/outcome';
+import type { Bundle, Resource } from '../fhir/types';
 import { preferLenient, readSubset, subset } from '../search';
 import type { InteractionContext, ResourceProvider, SystemOperation, TypeInteraction } from '../resources/provider';
+import type { Reach } from './access';
+import { AccessGuard } from './access-guard';
 import { buildCapabilityStatement, type ServerDescription } from './capability';
 import type { FhirRequest, FhirResponse, Method } from './request';
 
@@ -13,6 +15,19 @@ const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
 
 export interface BundleProcessor {
   process(bundle: unknown, request: FhirRequest): Promise<FhirResponse>;
+}
+
+/** System operations any client may call, authorized or not. */
+const PUBLIC_OPERATIONS: ReadonlySet<string> = new Set(['versions']);
+
+/** The resource of `read`, or undefined when it does not exist (404) or was deleted (410). */
+async function existing(read: () => Promise<Resource>): Promise<Resource | undefined> {
+  try {
+    return await read();
+  } catch (error) {
+    if (error instanceof OperationOutcomeError && (error.status === 404 || error.status === 410)) return undefined;
+    throw error;
+  }
 }
 
 /** W/"3" or "3" -> "3"; undefined for a missing header. */
@@ -118,6 +133,7 @@ export class Router {
     if (provider === undefined) {
       throw notFound(`Resource type '${first}' is not served by this server`);
     }
+    if (provider.adminOnly) this.guardOf(request)?.requireAdmin(`Access to ${provider.type}`);
     if (rest.length > 0) {
       throw notFound(`Unknown URL: ${request.path.join('/')}`);
     }
@@ -130,7 +146,10 @@ export class Router {
     }
     if (second === '_history' && third === undefined) {
       this.allow(request.method, this.methodsFor(provider, { GET: 'history-type' }));
-      return { status: 200, resource: await provider.history!(undefined, interactionContext(request)) };
+      const guard = this.guardOf(request);
+      const found = guard?.need(provider.type, 's');
+      const history = await provider.history!(undefined, interactionContext(request));
+      return { status: 200, resource: guard ? guard.filterBundle(history, provider.type, found!) : history };
     }
     if (!ID_PATTERN.test(second)) {
       throw notFound(`'${second}' is not a valid resource id`);
@@ -143,11 +162,20 @@ export class Router {
     }
     if (third === '_history' && fourth === undefined) {
       this.allow(request.method, this.methodsFor(provider, { GET: 'history-instance' }));
-      return { status: 200, resource: await provider.history!(second, interactionContext(request)) };
+      const guard = this.guardOf(request);
+      const found = guard?.need(provider.type, 'r');
+      const history = await provider.history!(second, interactionContext(request));
+      if (!guard) return { status: 200, resource: history };
+      const visible = guard.filterBundle(history, provider.type, found!);
+      if (found !== 'all' && !visible.entry) throw notFound(`${provider.type}/${second} is not known`);
+      return { status: 200, resource: visible };
     }
     if (third === '_history' && fourth !== undefined) {
       this.allow(request.method, this.methodsFor(provider, { GET: 'vread' }));
+      const guard = this.guardOf(request);
+      const found = guard?.need(provider.type, 'r');
       const resource = await provider.vread!(second, fourth, interactionContext(request));
+      guard?.checkRead(resource, found!, `${provider.type}/${second}/_history/${fourth}`);
       return { status: 200, resource, headers: versionHeaders(resource) };
     }
     throw notFound(`Unknown URL: ${request.path.join('/')}`);
@@ -175,6 +203,7 @@ export class Router {
       throw notFound(`Operation $${name} is not supported`);
     }
     this.allow(request.method, operation.methods);
+    if (!PUBLIC_OPERATIONS.has(name)) this.guardOf(request)?.requireAdmin(`$${name}`);
     return operation.invoke(interactionContext(request));
   }
 
@@ -183,13 +212,32 @@ export class Router {
     if (provider.conditionalUpdate) allowed.push('PUT');
     if (provider.conditionalDelete) allowed.push('DELETE');
     this.allow(request.method, allowed);
+    const guard = this.guardOf(request);
+    const type = provider.type;
     switch (request.method) {
-      case 'POST':
-        return applyPrefer(await provider.create!(resourceBody(request, provider.type), interactionContext(request)), request);
-      case 'PUT':
-        return applyPrefer(await provider.conditionalUpdate!(resourceBody(request, provider.type), request.query, interactionContext(request)), request);
+      case 'POST': {
+        const body = resourceBody(request, type);
+        const context = interactionContext(request);
+        if (guard) {
+          const found = guard.need(type, ...(context.ifNoneExist ? ['c', 's'] as const : ['c'] as const));
+          guard.checkWrite(body, found, `The new ${type}`);
+          if (context.ifNoneExist) context.ifNoneExist = guard.narrow(type, found, context.ifNoneExist);
+        }
+        return applyPrefer(await provider.create!(body, context), request);
+      }
+      case 'PUT': {
+        const body = resourceBody(request, type);
+        let condition = request.query;
+        if (guard) {
+          const found = guard.need(type, 'u', 's');
+          guard.checkWrite(body, found, `The ${type}`);
+          condition = guard.narrow(type, found, condition);
+        }
+        return applyPrefer(await provider.conditionalUpdate!(body, condition, interactionContext(request)), request);
+      }
       case 'DELETE':
-        return provider.conditionalDelete!(request.query, interactionContext(request));
+        return provider.conditionalDelete!(guard ? guard.narrow(type, guard.need(type, 'd', 's'), request.query) : request.query,
+          interactionContext(request));
       default:
         return this.search(provider, request);
     }
@@ -199,29 +247,70 @@ export class Router {
     const operation = provider.operations?.find((candidate) => candidate.name === name);
     if (operation === undefined) throw notFound(`Operation $${name} is not supported on ${provider.type}`);
     this.allow(request.method, ['GET']);
-    return operation.invoke(id, interactionContext(request));
+    const guard = this.guardOf(request);
+    if (!guard) return operation.invoke(id, interactionContext(request));
+    const found = guard.need(provider.type, 'r');
+    guard.checkRead((await existing(() => provider.read!(id, interactionContext(request)))) ?? { resourceType: provider.type, id },
+      found, `${provider.type}/${id}`);
+    const context = interactionContext(request);
+    if (operation.types) context.query = this.typesWithin(guard, operation.types, context.query);
+    const result = await operation.invoke(id, context);
+    return result.resource?.resourceType === 'Bundle' ? { ...result, resource: guard.filterBundle(result.resource as Bundle, undefined, found) } : result;
+  }
+
+  /** An operation's `_type` narrowed to the types the token may search; 403 when none is left. */
+  private typesWithin(guard: AccessGuard, types: readonly string[], query: Array<[string, string]>): Array<[string, string]> {
+    const asked = query.find(([name]) => name === '_type')?.[1].split(',').map((t) => t.trim()) ?? types;
+    // A type the operation does not know is kept, for the operation to refuse.
+    const allowed = asked.filter((type) => !types.includes(type) || (!this.providers.get(type)?.adminOnly && guard.may(type, 's')));
+    if (allowed.length === 0) guard.need(asked[0] ?? types[0]!, 's');
+    return [...query.filter(([name]) => name !== '_type'), ['_type', allowed.join(',')]];
   }
 
   private async search(provider: ResourceProvider, request: FhirRequest): Promise<FhirResponse> {
     if (!provider.search || !provider.interactions.includes('search-type')) {
       throw methodNotAllowed(`Search of ${provider.type} is not supported`, []);
     }
-    return { status: 200, resource: await provider.search(interactionContext(request)) };
+    const guard = this.guardOf(request);
+    if (!guard) return { status: 200, resource: await provider.search(interactionContext(request)) };
+    const found: Reach = guard.need(provider.type, 's');
+    const bundle = await provider.search(interactionContext({ ...request, query: guard.narrow(provider.type, found, request.query) }));
+    return { status: 200, resource: guard.filterBundle(bundle, provider.type, found) };
   }
 
   private async instanceLevel(provider: ResourceProvider, id: string, request: FhirRequest): Promise<FhirResponse> {
     this.allow(request.method, this.methodsFor(provider, { GET: 'read', PUT: 'update', DELETE: 'delete' }));
+    const guard = this.guardOf(request);
+    const what = `${provider.type}/${id}`;
     switch (request.method) {
-      case 'PUT':
-        return applyPrefer(await provider.update!(id, resourceBody(request, provider.type), interactionContext(request)), request);
+      case 'PUT': {
+        const body = resourceBody(request, provider.type);
+        if (guard) {
+          const found = guard.need(provider.type, 'u');
+          guard.checkWrite(body, found, what);
+          if (found !== 'all') guard.checkWrite(await existing(() => provider.read!(id, interactionContext(request))), found, what);
+        }
+        return applyPrefer(await provider.update!(id, body, interactionContext(request)), request);
+      }
       case 'DELETE':
+        if (guard) {
+          const found = guard.need(provider.type, 'd');
+          if (found !== 'all') guard.checkWrite(await existing(() => provider.read!(id, interactionContext(request))), found, what);
+        }
         return provider.delete!(id, interactionContext(request));
       default: {
+        const found = guard?.need(provider.type, 'r');
         const resource = await provider.read!(id, interactionContext(request));
+        guard?.checkRead(resource, found!, what);
         const shape = readSubset(request.query);
         return { status: 200, resource: shape ? subset(resource, shape) : resource, headers: versionHeaders(resource) };
       }
     }
+  }
+
+  /** The checks of a request whose credentials were verified; none when authorization is off. */
+  private guardOf(request: FhirRequest): AccessGuard | undefined {
+    return request.access ? new AccessGuard(request.access, (type) => this.providers.get(type)?.adminOnly === true) : undefined;
   }
 
   private methodsFor(provider: ResourceProvider, map: Partial<Record<Method, TypeInteraction>>): Method[] {

@@ -83,6 +83,7 @@ export function patientEverything(registry: ResourceRegistry, config: FhirConfig
 
   return {
     name: 'everything',
+    types: COMPARTMENT,
     definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything',
     documentation: 'The Patient, its ImagingStudies, ServiceRequests and Tasks, and the DICOMweb Endpoint of its studies; _type, _since, _count and paging',
     async invoke(id, context) {

@@ -91,6 +91,8 @@ export interface ResourceProvider {
   conditionalDelete?(condition: Array<[string, string]>, context: InteractionContext): Promise<InteractionResult>;
   /** Operations on an instance ([type]/[id]/$name), e.g. Patient/$everything. */
   readonly operations?: readonly InstanceOperation[];
+  /** Readable with the administrator scope only (the audit trail), whatever the token's resource scopes. */
+  readonly adminOnly?: boolean;
 }
 
 /** An operation on one resource ([type]/[id]/$name). */
@@ -99,6 +101,8 @@ export interface InstanceOperation {
   /** The official OperationDefinition it implements. */
   readonly definition: string;
   readonly documentation?: string;
+  /** The types it answers, filtered by `_type` (so that a token is asked only for those it may search). */
+  readonly types?: readonly string[];
   invoke(id: string, context: InteractionContext): Promise<{ status: number; resource?: Resource }>;
 }
 

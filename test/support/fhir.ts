@@ -3,8 +3,8 @@
 import { expect } from 'chai';
 import Client from 'fhir-kit-client';
 
-export function fhirClient(baseUrl: string): Client {
-  return new Client({ baseUrl });
+export function fhirClient(baseUrl: string, bearerToken?: string): Client {
+  return new Client({ baseUrl, ...(bearerToken ? { bearerToken } : {}) });
 }
 
 interface ResponseError {

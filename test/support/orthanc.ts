@@ -164,13 +164,18 @@ export class Orthanc {
       }
       try {
         const response = await fetch(`${this.url}/system`);
-        if (response.status === 200) return;
+        // With authorization on, the plugin refuses an anonymous request once it runs.
+        if (response.status === 200 || (response.status === 403 && this.authorizing)) return;
       } catch {
         // not listening yet
       }
       await sleep(50);
     }
     throw new Error(`Orthanc did not start in ${timeoutMs} ms:\n${this.log().slice(-3000)}`);
+  }
+
+  private get authorizing(): boolean {
+    return (this.options.fhir?.Authorization as { Enable?: boolean } | undefined)?.Enable === true;
   }
 
   log(): string {

@@ -4,13 +4,31 @@
 // versionAlgorithm[x], copyrightLabel, acceptLanguage and
 // rest.resource.conditionalPatch have no R4 home (extensions); the search
 // parameter names, their official definitions, and searchInclude /
-// searchRevInclude are renamed per search-names.ts.
+// searchRevInclude are renamed per search-names.ts. The types served in R5
+// only (R5_ONLY_TYPES) are left out of the R4 statement, and out of the
+// includes of the others.
 import { type ElementMap, extensionOnly, mapBackward, mapForward, mapItems, typed } from './extensions';
 import { type Json, isObject } from './json';
 import { type SearchVersion, searchDefinition, searchNameFromR4, searchNameToR4 } from './search-names';
 
 export const R4_FHIR_VERSION = '4.0.1';
 export const R5_FHIR_VERSION = '5.0.0';
+
+/**
+ * Types this server serves to R5 clients only, answering an R4 request for
+ * them 404: AuditEvent, whose R4 shape differs in most elements (type and
+ * subtype for category and code, outcome a code, agent.network, no patient;
+ * see auditevent-version-maps.html) and is written by the server alone, so
+ * that there is no R4 client data to keep.
+ */
+export const R5_ONLY_TYPES: readonly string[] = ['AuditEvent'];
+
+/** An include value ('Source:param[:Target]') that names an R5-only type. */
+function namesR5Only(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  const [source, , target] = value.split(':');
+  return R5_ONLY_TYPES.includes(source ?? '') || (target !== undefined && R5_ONLY_TYPES.includes(target));
+}
 
 const STATEMENT: readonly ElementMap[] = [
   extensionOnly('identifier', typed('Identifier'), true),
@@ -44,7 +62,10 @@ function convertResource(resource: Json, to: SearchVersion): Json {
   });
   for (const element of ['searchInclude', 'searchRevInclude']) {
     const values = result[element];
-    if (Array.isArray(values)) result = { ...result, [element]: values.map((value: unknown) => renameInclude(value, to)) };
+    if (!Array.isArray(values)) continue;
+    const kept = to === 'R4' ? values.filter((value: unknown) => !namesR5Only(value)) : values;
+    result = { ...result, [element]: kept.map((value: unknown) => renameInclude(value, to)) };
+    if (kept.length === 0) delete result[element];
   }
   return result;
 }
@@ -55,9 +76,15 @@ function convert(statement: Json, to: SearchVersion): Json {
   if (typeof result.fhirVersion === 'string') {
     result = { ...result, fhirVersion: to === 'R4' ? R4_FHIR_VERSION : R5_FHIR_VERSION };
   }
-  return mapItems(result, 'rest', (rest) =>
-    mapItems(rest, 'resource', (resource) => (isObject(resource) ? convertResource(resource, to) : resource)),
-  );
+  return mapItems(result, 'rest', (rest) => {
+    let served = rest;
+    if (to === 'R4' && Array.isArray(rest.resource)) {
+      const resource = rest.resource.filter((item: unknown) => !(isObject(item) && R5_ONLY_TYPES.includes(String(item.type))));
+      served = { ...rest, resource };
+      if (resource.length === 0) delete served.resource;
+    }
+    return mapItems(served, 'resource', (resource) => (isObject(resource) ? convertResource(resource, to) : resource));
+  });
 }
 
 export function capabilityStatementToR4(resource: Json): Json {

@@ -18,7 +18,7 @@ import { serviceRequestFromR4, serviceRequestToR4 } from './service-request';
 import { taskFromR4, taskToR4 } from './task';
 
 export { DEFAULT_R4_PAYLOAD_TYPE } from './endpoint';
-export { R4_FHIR_VERSION, R5_FHIR_VERSION } from './capability-statement';
+export { R4_FHIR_VERSION, R5_FHIR_VERSION, R5_ONLY_TYPES } from './capability-statement';
 export { R4_EXTENSION_BASE, R5_EXTENSION_BASE, crossVersionUrl } from './extensions';
 export {
   queryFromR4,
