@@ -7,6 +7,7 @@ import { expect } from 'chai';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { launchBrowser } from '../support/browser';
 import { makeDicomFiles, newUid, storescu } from '../support/dicom';
 import { expectOutcome, failure, fhirClient } from '../support/fhir';
 import { fhirProblems } from '../support/fhir-schema';
@@ -243,6 +244,30 @@ function suite(label: string, name: string, options: { jwks: 'url' | 'file'; pos
       // RegisteredUsers reach /fhir too, as Orthanc's administrators.
       expect((await http('/fhir/Patient', { headers: { authorization: BASIC } })).status).to.equal(200);
     });
+
+    if (!options.postgres) {
+      it('lets a person in a browser log in as a RegisteredUsers user at /fhir, which opens Orthanc Explorer too (Chromium)', async () => {
+        const browser = await launchBrowser();
+        try {
+          const context = await browser.newContext({ httpCredentials: { username: 'clerk', password: 's3cret' } });
+          const page = await context.newPage();
+          const refused: string[] = [];
+          page.on('response', (response) => { if (response.status() >= 400) refused.push(`${response.status()} ${response.url()}`); });
+          // /fhir asks for Basic credentials (401); Chromium then sends them to the whole origin, which the filter checks.
+          expect((await page.goto(`${orthanc.url}/fhir`))?.status()).to.equal(200);
+          expect(await page.title()).to.match(/FHIR/);
+          expect((await page.goto(`${orthanc.url}/app/explorer.html`))?.status()).to.equal(200);
+          await page.waitForLoadState('networkidle');
+          expect(refused).to.deep.equal([]);
+          const anonymous = await (await browser.newContext()).newPage();
+          const challenge = await anonymous.request.get(`${orthanc.url}/fhir`, { headers: { accept: 'text/html' } });
+          expect(challenge.status()).to.equal(401);
+          expect(challenge.headers()['www-authenticate']).to.match(/^Basic /);
+        } finally {
+          await browser.close();
+        }
+      });
+    }
 
     it('keeps the audit trail searchable by agent, patient, entity, outcome and date, readable and writable by nobody else', async () => {
       const client = fhirClient(orthanc.fhirUrl, admin) as any;
