@@ -56,6 +56,13 @@ int32_t Filter(OrthancPluginHttpMethod method, const char* uri, const char* ip, 
     if (uri == nullptr) {
       return 0;
     }
+    // Orthanc has already turned GET ?_method=DELETE into a DELETE: a link
+    // in any web page could then write with a browser's cached login.
+    for (uint32_t i = 0; i < getArgumentsCount; i++) {
+      if (std::strcmp(getArgumentsKeys[i], "_method") == 0) {
+        return 0;
+      }
+    }
     if (OwnRoute(uri)) {
       return 1;
     }

@@ -233,6 +233,11 @@ function authorizationSection(value: unknown, orthanc: Json, configurationPath: 
   let keys: string;
   if (/^https?:/i.test(jwks)) {
     keys = httpUrl(jwks, 'Fhir.Authorization.Jwks');
+    // Whoever could answer a plain-HTTP fetch of the keys could sign administrator tokens.
+    const { protocol, hostname } = new URL(keys);
+    if (protocol === 'http:' && !['localhost', '127.0.0.1', '[::1]'].includes(hostname)) {
+      throw new ConfigurationError('"Fhir.Authorization.Jwks" must be an https URL (plain http only on the loopback interface), or a file');
+    }
   } else {
     keys = resolvePath(configurationPath, jwks);
     if (!existsSync(keys)) throw new ConfigurationError(`"Fhir.Authorization.Jwks": no such file ${keys} (a JWKS file, or an http(s) URL)`);

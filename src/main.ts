@@ -31,6 +31,7 @@ import { validateResource, type ValidatedType } from './validation';
 import type { Resource } from './fhir/types';
 import { TokenVerifier } from './http/bearer-tokens';
 import { Authenticator } from './http/credentials';
+import { RefusalThrottle } from './http/refusal-throttle';
 import { createRequestFilter } from './http/request-filter';
 import { restSecurity } from './http/smart-configuration';
 import { auditEventSetup } from './resources/audit-event';
@@ -136,9 +137,14 @@ function createSecurity(native: NativeBinding, config: FhirConfig, store: Store,
   const authenticator = new Authenticator(authorization, verifier);
   const trail = new AuditTrail(store, { log: (message: string) => native.log(LogLevel.Error, message) });
   const audit = (record: AuditRecord) => trail.record(record);
-  const filter = createRequestFilter({ config, authenticator, images: new ImageAccess(orthanc), audit,
+  const throttle = new RefusalThrottle((record) => void trail.record(record));
+  const filter = createRequestFilter({ config, authenticator, images: new ImageAccess(orthanc), audit, throttle,
     logError: (message) => native.log(LogLevel.Error, message) });
-  return { http: { authorization, authenticator, audit }, filter, trail };
+  const close = async () => {
+    throttle.close();
+    await trail.close();
+  };
+  return { http: { authorization, authenticator, audit, throttle }, filter, close };
 }
 
 /** Orthanc serves one worklist plugin: say which ones compete, and which serves. */
@@ -224,6 +230,6 @@ export function startPlugin(options: PluginOptions = {}): void {
     void start().then(() => (changeType === CHANGE_NEW_STUDY || changeType === CHANGE_STABLE_STUDY ? wake() : undefined));
     if (changeType === CHANGE_ORTHANC_STARTED) void reportWorklistConflict(context);
     // What waits to be written is written before Orthanc stops the runtime.
-    if (changeType === CHANGE_ORTHANC_STOPPED) void security?.trail.close().catch(() => undefined);
+    if (changeType === CHANGE_ORTHANC_STOPPED) void security?.close().catch(() => undefined);
   });
 }

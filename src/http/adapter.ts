@@ -6,8 +6,10 @@ import type { AuthorizationConfig, FhirConfig } from '../config';
 import { badRequest, outcome, toOutcome, tooLarge, unauthorized } from '../fhir/outcome';
 import type { Access } from '../interactions/access';
 import type { AuditRecord } from '../resources/audit-event';
+import { PATIENT_COMPARTMENT } from '../resources/compartments';
 import { describeFhirRequest, principalFields, requestLine } from './audit-record';
-import { BASIC_CHALLENGE, type Authenticator } from './credentials';
+import { BASIC_CHALLENGE, refuseCrossSiteWrite, type Authenticator } from './credentials';
+import type { RefusalThrottle } from './refusal-throttle';
 import { smartConfiguration } from './smart-configuration';
 import type { Resource } from '../fhir/types';
 import type { FhirRequest, RequestHandler } from '../interactions/request';
@@ -116,6 +118,7 @@ export interface HttpSecurity {
   authenticator: Authenticator;
   /** Resolves once the record is queued (waits while the trail's queue is full). */
   audit(record: AuditRecord): Promise<void> | void;
+  throttle: Pick<RefusalThrottle, 'refused'>;
 }
 
 export function createHttpHandler(
@@ -150,6 +153,8 @@ export function createHttpHandler(
     body?: unknown;
     access?: Access;
     reason?: string;
+    /** The patient of the one resource answered (a read, a write), for the trail. */
+    patient?: string;
   }
 
   const serve = async (request: NativeRequest, served: Served): Promise<NativeAnswer> => {
@@ -186,6 +191,7 @@ export function createHttpHandler(
         return { status: 200, headers: { 'content-type': HTML }, body: landingPage(metadata.resource!, baseUrl, await countsOf(router, fhirRequest, metadata.resource!)) };
       }
       const response = await router.handle(fhirRequest);
+      if (security && response.resource) served.patient = PATIENT_COMPARTMENT[response.resource.resourceType]?.patientsOf(response.resource)[0];
       return answer(response.status, response.headers ?? {}, response.resource, chosen, pretty, baseUrl, named);
     } catch (error) {
       const mapped = toOutcome(error);
@@ -204,16 +210,20 @@ export function createHttpHandler(
     const response = await serve(request, served);
     if (security) {
       const described = describeFhirRequest(request.method, served.path ?? [], served.body);
-      await security.audit({
+      const record: AuditRecord = {
         recorded: new Date().toISOString(),
         ...described,
         request: requestLine(request.method, request.url, request.query),
         ...principalFields(served.access),
         ...(served.access?.patient !== undefined ? { patient: served.access.patient }
-          : described.type === 'Patient' && described.id !== undefined ? { patient: described.id } : {}),
+          : served.patient !== undefined ? { patient: served.patient }
+            : described.type === 'Patient' && described.id !== undefined ? { patient: described.id } : {}),
         status: response.status,
         ...(response.status >= 400 && served.reason !== undefined ? { reason: served.reason } : {}),
-      });
+      };
+      // Refusals without valid credentials cost nothing to send: recorded up to a rate, never waited for.
+      if (served.access === undefined && response.status === 401) security.throttle.refused(record);
+      else await security.audit(record);
     }
     return response;
   };
@@ -228,7 +238,10 @@ const ANONYMOUS: Access = { grants: [], admin: false, scopes: [] };
 /** The request's access; 401 when it has no credentials and asks for more than the public paths. */
 async function authorize(security: HttpSecurity, request: NativeRequest, path: string[], format: ResponseFormat): Promise<Access> {
   const access = await security.authenticator.authenticate(request.headers.authorization);
-  if (access !== undefined) return access;
+  if (access !== undefined) {
+    refuseCrossSiteWrite(request.method, request.headers);
+    return access;
+  }
   if (request.method === 'GET' && PUBLIC_PATHS.has(path.join('/'))) return ANONYMOUS;
   // A person in a browser is asked for a RegisteredUsers login; a client, for a token.
   throw format === 'html' ? unauthorized('Credentials are needed', BASIC_CHALLENGE) : unauthorized('No bearer token was given');

@@ -42,9 +42,9 @@ export function describeFhirRequest(method: string, path: readonly string[], bod
   return of(fourth === undefined ? 'history-instance' : 'vread', { type, id });
 }
 
-/** The request line as received, its query re-encoded. */
+/** The request line as received (Orthanc hands GET arguments over still percent-encoded). */
 export function requestLine(method: string, url: string, query: ReadonlyArray<[string, string]>): string {
-  const search = query.length > 0 ? `?${new URLSearchParams([...query]).toString()}` : '';
+  const search = query.length > 0 ? `?${query.map(([name, value]) => `${name}=${value}`).join('&')}` : '';
   return `${method} ${url}${search}`.slice(0, 2048);
 }
 

@@ -5,7 +5,7 @@
 // Access the router and the request filter check.
 import { timingSafeEqual } from 'node:crypto';
 import type { AuthorizationConfig } from '../config';
-import { unauthorized, unavailable } from '../fhir/outcome';
+import { forbidden, unauthorized, unavailable } from '../fhir/outcome';
 import { adminAccess, parseScopes, type Access } from '../interactions/access';
 import { TokenError, type TokenVerifier, type VerifiedToken } from './bearer-tokens';
 
@@ -51,6 +51,10 @@ export class Authenticator {
       ...(verified.client !== undefined ? { client: verified.client } : {}),
     };
     if (verified.scopes.includes(this.config.adminScope)) return adminAccess(principal, verified.scopes);
+    // The patient context becomes a search value: anything but one FHIR id (a comma would be an OR) is refused.
+    if (verified.patient !== undefined && !/^[A-Za-z0-9\-.]{1,64}$/.test(verified.patient)) {
+      throw unauthorized('The token\'s patient claim is not a FHIR Patient id');
+    }
     return {
       ...principal,
       grants: parseScopes(verified.scopes),
@@ -78,4 +82,27 @@ function sameSecret(given: string, expected: string): boolean {
   const a = Buffer.from(given, 'utf8');
   const b = Buffer.from(expected, 'utf8');
   return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * A write (anything but GET) sent by a browser from another site with HTTP
+ * Basic credentials it had cached: what a cross-site request forgery looks
+ * like. Bearer tokens are never sent by a browser on its own.
+ */
+export function crossSiteWrite(method: string, headers: Readonly<Record<string, string>>): boolean {
+  if (method === 'GET' || !/^basic\s/i.test(headers.authorization ?? '')) return false;
+  const site = headers['sec-fetch-site'];
+  if (site === 'cross-site' || site === 'same-site') return true;
+  const origin = headers.origin;
+  if (origin === undefined || origin === 'null' || headers.host === undefined) return origin === 'null';
+  try {
+    return new URL(origin).host !== headers.host;
+  } catch {
+    return true;
+  }
+}
+
+/** 403 for a cross-site write (see crossSiteWrite). */
+export function refuseCrossSiteWrite(method: string, headers: Readonly<Record<string, string>>): void {
+  if (crossSiteWrite(method, headers)) throw forbidden('A write from another site with a browser\'s login is refused');
 }

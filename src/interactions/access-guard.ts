@@ -21,6 +21,16 @@ export class AccessGuard {
     if (!this.access.admin) throw forbidden(`${what} needs the administrator scope`);
   }
 
+  /** Only a token that reaches every patient (no patient context) may do `what`. */
+  requireAll(what: string): void {
+    if (this.access.patient !== undefined && !this.access.admin) throw forbidden(`${what} is not open to a token with a patient context`);
+  }
+
+  /** Whether `type` is readable by this token at all (the audit trail is the administrator's). */
+  admits(type: string): boolean {
+    return this.access.admin || !this.adminOnly(type);
+  }
+
   /** The reach of every one of `permissions` on `type` (the narrowest); 403 when one reaches nothing. */
   need(type: string, ...permissions: Permission[]): Reach {
     let narrowest: Reach = 'all';

@@ -203,9 +203,13 @@ export class BundleEntries implements BundleProcessor {
     const assigned = new Map<number, string>();
     const targets = new Map<number, string>();
     // The searches of conditional entries see only what the client may (its patient context).
-    const guard = parent.access ? new AccessGuard(parent.access) : undefined;
-    const narrowed = (type: string, query: Array<[string, string]>, ...permissions: Permission[]) =>
-      guard ? guard.narrow(type, guard.need(type, ...permissions), query) : query;
+    const guard = parent.access ? new AccessGuard(parent.access, (type) => this.providers(type)?.adminOnly === true) : undefined;
+    const narrowed = (type: string, query: Array<[string, string]>, ...permissions: Permission[]) => {
+      if (!guard) return query;
+      // Nothing is searched that the token could not search itself (the audit trail, say).
+      if (!guard.admits(type)) guard.requireAdmin(`Access to ${type}`);
+      return guard.narrow(type, guard.need(type, ...permissions), query);
+    };
     for (const entry of entries) {
       if (entry.method !== 'POST' || !entry.resource) continue;
       const type = entry.resource.resourceType;
@@ -239,7 +243,7 @@ export class BundleEntries implements BundleProcessor {
         // A conditional update: its target is found now, so that the other entries can refer to it.
         let id: string;
         try {
-          id = await provider.conditionalTarget(entry.resource, narrowed(provider.type, request.query, 'u', 's'), interactionContext(request));
+          id = await provider.conditionalTarget(entry.resource, narrowed(provider.type, request.query, 'c', 'u', 's'), interactionContext(request));
         } catch (caught) {
           throw this.entryFailure(entry, caught);
         }

@@ -30,6 +30,29 @@ async function existing(read: () => Promise<Resource>): Promise<Resource | undef
   }
 }
 
+/** Whether `read` fails because the resource was deleted (410). */
+async function isDeleted(read: () => Promise<Resource>): Promise<boolean> {
+  try {
+    await read();
+    return false;
+  } catch (error) {
+    return error instanceof OperationOutcomeError && error.status === 410;
+  }
+}
+
+/**
+ * A read under a patient context: a deleted resource answers 404 like one
+ * that never existed (its 410 would tell that it did, of whichever patient).
+ */
+async function hidden(guard: AccessGuard | undefined, found: Reach | undefined, what: string, read: () => Promise<Resource>): Promise<Resource> {
+  try {
+    return await read();
+  } catch (error) {
+    if (guard && found === 'compartment' && error instanceof OperationOutcomeError && error.status === 410) throw notFound(`${what} is not known`);
+    throw error;
+  }
+}
+
 /** W/"3" or "3" -> "3"; undefined for a missing header. */
 export function versionOfETag(etag: string | undefined): string | undefined {
   if (etag === undefined) return undefined;
@@ -147,6 +170,8 @@ export class Router {
     if (second === '_history' && third === undefined) {
       this.allow(request.method, this.methodsFor(provider, { GET: 'history-type' }));
       const guard = this.guardOf(request);
+      // A type's history cannot be narrowed to a patient (its total and paging would tell of everyone's).
+      if (guard && guard.need(provider.type, 's') !== 'all') guard.requireAll(`The history of every ${provider.type}`);
       const found = guard?.need(provider.type, 's');
       const history = await provider.history!(undefined, interactionContext(request));
       return { status: 200, resource: guard ? guard.filterBundle(history, provider.type, found!) : history };
@@ -174,8 +199,9 @@ export class Router {
       this.allow(request.method, this.methodsFor(provider, { GET: 'vread' }));
       const guard = this.guardOf(request);
       const found = guard?.need(provider.type, 'r');
-      const resource = await provider.vread!(second, fourth, interactionContext(request));
-      guard?.checkRead(resource, found!, `${provider.type}/${second}/_history/${fourth}`);
+      const what = `${provider.type}/${second}/_history/${fourth}`;
+      const resource = await hidden(guard, found, what, () => provider.vread!(second, fourth, interactionContext(request)));
+      guard?.checkRead(resource, found!, what);
       return { status: 200, resource, headers: versionHeaders(resource) };
     }
     throw notFound(`Unknown URL: ${request.path.join('/')}`);
@@ -229,7 +255,8 @@ export class Router {
         const body = resourceBody(request, type);
         let condition = request.query;
         if (guard) {
-          const found = guard.need(type, 'u', 's');
+          // It creates when nothing matches.
+          const found = guard.need(type, 'c', 'u', 's');
           guard.checkWrite(body, found, `The ${type}`);
           condition = guard.narrow(type, found, condition);
         }
@@ -288,7 +315,15 @@ export class Router {
         if (guard) {
           const found = guard.need(provider.type, 'u');
           guard.checkWrite(body, found, what);
-          if (found !== 'all') guard.checkWrite(await existing(() => provider.read!(id, interactionContext(request))), found, what);
+          const current = await existing(() => provider.read!(id, interactionContext(request)));
+          // An update of an id that holds nothing (new, or deleted) creates.
+          if (current === undefined) guard.need(provider.type, 'c');
+          if (found !== 'all') {
+            if (current === undefined && await isDeleted(() => provider.read!(id, interactionContext(request)))) {
+              guard.requireAll(`Reusing the id of a deleted ${provider.type}`);
+            }
+            guard.checkWrite(current, found, what);
+          }
         }
         return applyPrefer(await provider.update!(id, body, interactionContext(request)), request);
       }
@@ -300,7 +335,7 @@ export class Router {
         return provider.delete!(id, interactionContext(request));
       default: {
         const found = guard?.need(provider.type, 'r');
-        const resource = await provider.read!(id, interactionContext(request));
+        const resource = await hidden(guard, found, what, () => provider.read!(id, interactionContext(request)));
         guard?.checkRead(resource, found!, what);
         const shape = readSubset(request.query);
         return { status: 200, resource: shape ? subset(resource, shape) : resource, headers: versionHeaders(resource) };

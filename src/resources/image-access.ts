@@ -14,24 +14,34 @@ const PLURAL: Readonly<Record<UidLevel, string>> = { Study: 'studies', Series: '
 const TTL_MS = 60_000;
 
 interface Cached {
-  patient: string;
+  patients: string[];
   at: number;
 }
 
 export class ImageAccess {
-  private readonly cache = new Lru<string, Cached>(1 << 20, (entry) => 160 + 2 * entry.patient.length);
+  private readonly cache = new Lru<string, Cached>(1 << 20, (entry) => 160 + 2 * entry.patients.join().length);
 
   constructor(private readonly orthanc: OrthancClient) {}
 
-  /** The Patient id of the images `uid` names at `level`; undefined when Orthanc has none. */
-  async patientOf(level: UidLevel, uid: string): Promise<string | undefined> {
+  /**
+   * The Patient ids of the images `uid` names at `level`: Orthanc keeps a
+   * study per PatientID, so one StudyInstanceUID may be under several
+   * patients. Empty when Orthanc has none.
+   */
+  async patientsOf(level: UidLevel, uid: string): Promise<string[]> {
     const key = `${level} ${uid}`;
     const cached = this.cache.get(key);
-    if (cached && Date.now() - cached.at < TTL_MS) return cached.patient;
-    const patient = await this.lookup(level, uid);
+    if (cached && Date.now() - cached.at < TTL_MS) return cached.patients;
+    const patients = await this.lookup(level, uid);
     // Only what exists is kept: a study stored a moment later is found at once.
-    if (patient !== undefined) this.cache.set(key, { patient, at: Date.now() });
-    return patient;
+    if (patients.length > 0) this.cache.set(key, { patients, at: Date.now() });
+    return patients;
+  }
+
+  /** Whether every image `uid` names is Patient `patient`'s (and there is one). */
+  async onlyOf(level: UidLevel, uid: string, patient: string): Promise<boolean> {
+    const patients = await this.patientsOf(level, uid);
+    return patients.length > 0 && patients.every((p) => p === patient);
   }
 
   /** Whether a DICOM PatientID is that of Patient `patient`: Orthanc names patients after their PatientID. */
@@ -39,12 +49,13 @@ export class ImageAccess {
     return orthancPatientId(patientId) === patient;
   }
 
-  private async lookup(level: UidLevel, uid: string): Promise<string | undefined> {
+  private async lookup(level: UidLevel, uid: string): Promise<string[]> {
     const answer = await this.orthanc.call('POST', '/tools/lookup', uid);
-    if (answer.status !== 200) return undefined;
-    const found = (JSON.parse(answer.body.toString('utf8')) as Array<{ Type?: string; ID?: string }>).find((r) => r.Type === level);
-    if (!found?.ID) return undefined;
-    if (level === 'Study') return (await this.orthanc.getJson<{ ParentPatient?: string }>(`/studies/${found.ID}`))?.ParentPatient;
-    return (await this.orthanc.getJson<{ ID?: string }>(`/${PLURAL[level]}/${found.ID}/patient`))?.ID;
+    if (answer.status !== 200) return [];
+    const found = (JSON.parse(answer.body.toString('utf8')) as Array<{ Type?: string; ID?: string }>).filter((r) => r.Type === level && r.ID);
+    const patients = await Promise.all(found.map(async ({ ID }) => level === 'Study'
+      ? (await this.orthanc.getJson<{ ParentPatient?: string }>(`/studies/${ID}`))?.ParentPatient
+      : (await this.orthanc.getJson<{ ID?: string }>(`/${PLURAL[level]}/${ID}/patient`))?.ID));
+    return [...new Set(patients.filter((p): p is string => p !== undefined))];
   }
 }

@@ -110,7 +110,13 @@ function suite(label: string, name: string, options: { jwks: 'url' | 'file'; pos
       expect(statement.rest[0].security.service[0].coding[0].code).to.equal('SMART-on-FHIR');
       const oauth = statement.rest[0].security.extension.find((e: Json) => e.url === 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris');
       expect(oauth.extension).to.deep.include.members([{ url: 'token', valueUri: `${ISSUER}/token` }, { url: 'authorize', valueUri: `${ISSUER}/authorize` }]);
-      expect((await http('/fhir/R4/metadata')).status).to.equal(200);
+      const r4 = await http('/fhir/R4/metadata');
+      expect(r4.status).to.equal(200);
+      const r4Statement = await r4.json() as Json;
+      expect(r4Statement.fhirVersion).to.equal('4.0.1');
+      expect(r4Statement.rest[0].security.service[0].coding[0].code).to.equal('SMART-on-FHIR');
+      expect(r4Statement.rest[0].resource.map((r: Json) => r.type)).to.not.include('AuditEvent');
+      expect((await http('/fhir/R4/.well-known/smart-configuration')).status).to.equal(200);
     });
 
     it('refuses every bad token with 401, WWW-Authenticate and an OperationOutcome, and audits each refusal', async () => {
@@ -173,6 +179,11 @@ function suite(label: string, name: string, options: { jwks: 'url' | 'file'; pos
         const r = entry.resource;
         if (r.resourceType !== 'Endpoint') expect(JSON.stringify(r)).to.include(id('A'));
       }
+      // The R4 view is the same router: narrowed alike.
+      const r4 = fhirClient(`${orthanc.fhirUrl}/R4`, await token({ scope: 'patient/*.read', patient: id('A') })) as any;
+      const r4Studies = await r4.search({ resourceType: 'ImagingStudy' });
+      expect(r4Studies.entry.map((e: Json) => e.resource.subject.reference)).to.deep.equal([`Patient/${id('A')}`]);
+      expect((await failure(r4.read({ resourceType: 'ImagingStudy', id: otherStudy.id }))).status).to.equal(404);
       const writer = fhirClient(orthanc.fhirUrl, await token({ scope: 'patient/*.cruds', patient: id('A') })) as any;
       const outside = await failure(writer.create({ resourceType: 'ServiceRequest', body: serviceRequest(`Patient/${id('B')}`, `SR-X-${name}`) }));
       expect(outside.status).to.equal(403);
@@ -200,6 +211,18 @@ function suite(label: string, name: string, options: { jwks: 'url' | 'file'; pos
       expect((await http(wado(B), { token: mine })).status).to.equal(403);
       // B's instance named under A's study is still B's.
       expect((await http(`/wado?requestType=WADO&studyUID=${A.studyUid}&objectUID=${B.sopUid}`, { token: mine })).status).to.equal(403);
+      // The DICOMweb plugin reads the last of a repeated key, and tags in every spelling: neither widens the search.
+      expect((await http(`/wado?requestType=WADO&objectUID=${A.sopUid}&objectUID=${B.sopUid}&contentType=application/dicom`, { token: mine })).status).to.equal(403);
+      for (const widened of [`PatientID=${A.patientId}&0010,0020=*`, `PatientID=${A.patientId}&0010-0020=`, `PatientID=${A.patientId}&00100020=${B.patientId}`,
+        `StudyInstanceUID=${A.studyUid}&0020000d=${B.studyUid}`]) {
+        expect((await http(`/dicom-web/studies?${widened}`, { token: mine })).status, widened).to.equal(403);
+        expect((await http(`/dicom-web/instances?${widened}`, { token: mine })).status, widened).to.equal(403);
+      }
+      expect((await http(`/dicom-web/studies/${A.studyUid}/series?0020,000D=${B.studyUid}`, { token: mine })).status).to.equal(403);
+      expect((await http(`/dicom-web/studies?StudyInstanceUID=${A.studyUid}&includefield=00100020`, { token: mine })).status).to.equal(200);
+      // A GET that Orthanc would turn into a DELETE.
+      expect((await http(`/dicom-web/studies/${A.studyUid}?_method=DELETE`, { token: admin })).status).to.equal(403);
+      expect((await http(`/fhir/ServiceRequest/x?_method=DELETE`, { token: admin })).status).to.equal(403);
       expect((await http(`/dicom-web/studies/${A.studyUid}/metadata`)).status).to.equal(403);
       expect((await http(`/dicom-web/studies/${B.studyUid}/metadata`, { token: await token({ scope: 'user/ImagingStudy.rs' }) })).status).to.equal(200);
       expect((await http(`/dicom-web/studies/${B.studyUid}/metadata`, { token: await token({ scope: 'user/ServiceRequest.rs' }) })).status).to.equal(403);
@@ -290,8 +313,25 @@ function suite(label: string, name: string, options: { jwks: 'url' | 'file'; pos
       expect(successes.entry.length).to.equal(2);
       const other = fhirClient(orthanc.fhirUrl, await token({ scope: 'system/*.cruds' })) as any;
       expect((await failure(other.search({ resourceType: 'AuditEvent' }))).status).to.equal(403);
+      // A conditional entry of a transaction cannot probe the trail either.
+      const probe = { resourceType: 'Bundle', type: 'transaction', entry: [{ resource: { resourceType: 'AuditEvent' }, request: { method: 'POST', url: 'AuditEvent', ifNoneExist: 'outcome=4' } }] };
+      expect((await failure(other.transaction({ body: probe }))).status).to.equal(403);
       const forged = await failure(client.create({ resourceType: 'AuditEvent', body: byAgent[0] }));
       expect(forged.status).to.equal(405);
+    });
+
+    it('keeps the audit trail across a restart of Orthanc', async () => {
+      const count = async () => (await (fhirClient(orthanc.fhirUrl, admin) as any).search({ resourceType: 'AuditEvent', searchParams: { _summary: 'count' } })).total as number;
+      const marker = `restart-${name}`;
+      const before = await count();
+      // The last request before the stop: its record waits in the trail's queue, written as Orthanc stops.
+      expect((await http(`/fhir/Patient?identifier=${marker}`, { token: await token({ sub: marker, scope: ADMIN_SCOPE }) })).status).to.equal(200);
+      await orthanc.stop();
+      await orthanc.restart();
+      const found = await (fhirClient(orthanc.fhirUrl, admin) as any).search({ resourceType: 'AuditEvent', searchParams: { 'agent:identifier': `${ISSUER}|${marker}` } });
+      expect(found.entry?.length).to.equal(1);
+      expect(JSON.stringify(found)).to.include(`identifier=${marker}`);
+      expect(await count()).to.be.greaterThan(before);
     });
 
     it('keeps the worklist and the loop back from images to orders working', async () => {

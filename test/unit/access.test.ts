@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { OperationOutcomeError } from '../../src/fhir/outcome';
 import type { Bundle, Resource } from '../../src/fhir/types';
 import { describeFhirRequest } from '../../src/http/audit-record';
-import { classifyDicomWeb } from '../../src/http/request-filter';
+import { classifyDicomWeb, classifyWadoUri, identityTag, narrowing } from '../../src/http/dicomweb-rules';
 import { adminAccess, parseScopes, reach, type Access } from '../../src/interactions/access';
 import type { FhirRequest } from '../../src/interactions/request';
 import { Router } from '../../src/interactions/router';
@@ -162,6 +162,31 @@ describe('DICOMweb URLs, as the request filter sees them', () => {
     expect(classifyDicomWeb(['servers'])).to.equal(undefined);
     expect(classifyDicomWeb(['studies', 'x*'])).to.equal(undefined);
     expect(classifyDicomWeb(['studies', '1.2', 'delete'])).to.equal(undefined);
+  });
+});
+
+describe('QIDO-RS and WADO-URI queries, read as the DICOMweb plugin reads them', () => {
+  it('finds the identity attributes in every spelling of their tag', () => {
+    for (const key of ['PatientID', 'patientid', '00100020', '0010,0020', '0010-0020', '(0010,0020)']) expect(identityTag(key), key).to.equal('00100020');
+    for (const key of ['StudyInstanceUID', '0020000d', '0020,000D']) expect(identityTag(key), key).to.equal('0020000D');
+    for (const key of ['PatientName', 'includefield', 'limit', '00100010', '00400275.00100020', 'StudyDate']) expect(identityTag(key), key).to.equal(undefined);
+  });
+
+  it('takes one identity filter as the narrowing, and several as none', () => {
+    expect(narrowing([['PatientID', 'P1'], ['includefield', '00100020'], ['limit', '10']])).to.deep.equal({ patientId: 'P1' });
+    expect(narrowing([['StudyInstanceUID', '1.2.3']])).to.deep.equal({ studyUid: '1.2.3' });
+    expect(narrowing([['PatientID', 'P1'], ['0010,0020', '*']])).to.equal('ambiguous');
+    expect(narrowing([['StudyInstanceUID', '1.2'], ['0020000d', '1.3']])).to.equal('ambiguous');
+    expect(narrowing([['PatientID', 'P*']])).to.equal('ambiguous');
+    expect(narrowing([['PatientID', 'P%2D1']])).to.equal('ambiguous');
+    expect(narrowing([['StudyDate', '20240101']])).to.equal('none');
+  });
+
+  it('refuses a WADO-URI request that names a UID twice', () => {
+    expect(classifyWadoUri([['requestType', 'WADO'], ['objectUID', '1.2']])).to.deep.equal({ permission: 'r', uids: [{ level: 'Instance', uid: '1.2' }], unbounded: false });
+    expect(classifyWadoUri([['objectUID', '1.2'], ['objectUID', '1.3']])).to.equal(undefined);
+    expect(classifyWadoUri([['objectUID', '1.2'], ['studyUID', '1.1'], ['studyUID', '1.4']])).to.equal(undefined);
+    expect(classifyWadoUri([['studyUID', '1.1']])).to.equal(undefined);
   });
 });
 

@@ -48,6 +48,25 @@ describe('configuration', () => {
     expect(readConfig({ PostgreSQL: orthancSection, Fhir: { Store: 'PostgreSQL', PostgreSQL: { PoolSize: 2 } } }).store).to.include({ source: 'PostgreSQL', poolSize: 2 });
   });
 
+  it('reads the Authorization section, and refuses it beside Orthanc\'s own authentication', () => {
+    const authorization = { Enable: true, Issuer: 'https://auth.example.org', Audience: 'https://pacs.example.org/fhir',
+      Jwks: 'https://auth.example.org/certs', TokenEndpoint: 'https://auth.example.org/token', AdminScope: 'orthanc/admin' };
+    const config = readConfig({ Fhir: { Authorization: authorization }, AuthenticationEnabled: false, RegisteredUsers: { clerk: 's3cret' } });
+    expect(config.authorization).to.include({ issuer: 'https://auth.example.org', adminScope: 'orthanc/admin', clockSkewSeconds: 60 });
+    expect(config.authorization!.registeredUsers.get('clerk')).to.equal('s3cret');
+    expect(config.wadoRoot).to.equal('/wado');
+    expect(readConfig({ Fhir: { Authorization: { ...authorization, Enable: false } } }).authorization).to.equal(undefined);
+    const refused = (orthanc: Record<string, unknown>, pattern: RegExp) => expect(() => readConfig(orthanc)).to.throw(ConfigurationError, pattern);
+    refused({ Fhir: { Authorization: authorization }, AuthenticationEnabled: true }, /AuthenticationEnabled/);
+    refused({ Fhir: { Authorization: authorization }, RemoteAccessAllowed: true }, /AuthenticationEnabled/);
+    refused({ Fhir: { Authorization: { ...authorization, AdminScope: undefined } } }, /AdminScope/);
+    refused({ Fhir: { Authorization: { ...authorization, Jwks: 'http://auth.example.org/certs' } } }, /https/);
+    refused({ Fhir: { Authorization: { ...authorization, Jwks: '/nonexistent/jwks.json' } } }, /no such file/);
+    refused({ Fhir: { Authorization: { ...authorization, ClockSkew: -1 } } }, /ClockSkew/);
+    refused({ Fhir: { Authorization: { ...authorization, Scopes: [] } } }, /Unknown option/);
+    expect(readConfig({ Fhir: { Authorization: { ...authorization, Jwks: 'http://127.0.0.1:9/jwks.json' } } }).authorization!.jwks).to.equal('http://127.0.0.1:9/jwks.json');
+  });
+
   it('names the wrong store setting', () => {
     const cases: Array<[Record<string, unknown>, RegExp]> = [
       [{ Fhir: { Store: 'Oracle' } }, /Fhir\.Store/],
