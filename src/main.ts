@@ -34,7 +34,7 @@ import { Authenticator } from './http/credentials';
 import { RefusalThrottle } from './http/refusal-throttle';
 import { createRequestFilter } from './http/request-filter';
 import { restSecurity } from './http/smart-configuration';
-import { auditEventSetup } from './resources/audit-event';
+import { createAuditEventResource } from './resources/audit-event-resource';
 import { AuditTrail } from './resources/audit-trail';
 import { ImageAccess } from './resources/image-access';
 import type { AuditRecord } from './resources/audit-event';
@@ -108,7 +108,7 @@ function createResources(native: NativeBinding, config: FhirConfig, store: Store
     store, registry, config));
   registry.add(createStoredResource(taskSetup(validatorFor('Task', config)), store, registry, config));
   // The audit trail is served only where it is written: with authorization on.
-  if (config.authorization) registry.add(createStoredResource(auditEventSetup(), store, registry, config));
+  if (config.authorization) registry.add(createAuditEventResource(store, config));
   return { orthanc, registry, imagingIndex };
 }
 

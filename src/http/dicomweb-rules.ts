@@ -73,6 +73,8 @@ export function identityTag(key: string): string | undefined {
  * keeps the last.
  */
 export function narrowing(query: ReadonlyArray<[string, string]>): { patientId?: string; studyUid?: string } | 'none' | 'ambiguous' {
+  // An escaped key is not read here as the plugin might read it.
+  if (query.some(([key]) => key.includes('%'))) return 'ambiguous';
   const identities = query.filter(([key]) => identityTag(key) !== undefined);
   if (identities.length === 0) return 'none';
   if (identities.length > 1) return 'ambiguous';

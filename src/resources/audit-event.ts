@@ -6,7 +6,7 @@
 // (audit-trail.ts) stores what this makes.
 import { Buffer } from 'node:buffer';
 import type { Coding, Resource } from '../fhir/types';
-import type { StoredTypeSetup } from './stored-resource';
+import type { AuditEntry } from '../store/audit-log';
 
 export interface AuditRecord {
   /** When the access happened (ISO instant). */
@@ -156,17 +156,42 @@ export function auditEvent(record: AuditRecord): Resource {
   };
 }
 
+/** The requestor's identifier as the trail's `agent` column holds it (`system|value`), as agent:identifier searches it. */
+function requestorKey(record: AuditRecord): string | undefined {
+  const subject = present(record.subject);
+  if (subject !== undefined) return `${present(record.issuer) ?? ''}|${subject}`;
+  const user = present(record.user);
+  return user !== undefined ? `${REGISTERED_USERS_SYSTEM}|${user}` : undefined;
+}
+
 /**
- * The stored AuditEvent type: written by the server alone (audit-trail.ts),
- * read, searched and its history read by administrators only; FHIR R5 only
- * (R4's AuditEvent is shaped differently: src/fhir/r4 R5_ONLY_TYPES).
+ * The row of one access in the trail's table: the columns its searches
+ * read, and the record itself (the AuditEvent is made from it when read).
+ * Throws a TypeError for a record whose `recorded` is not an instant.
  */
-export function auditEventSetup(): StoredTypeSetup {
+export function auditEntry(record: AuditRecord): AuditEntry {
+  const recorded = new Date(record.recorded).getTime();
+  if (Number.isNaN(recorded)) throw new TypeError(`audit record: 'recorded' is not an instant (${record.recorded})`);
+  const agent = requestorKey(record);
+  const client = present(record.client);
+  const patient = present(record.patient);
+  const type = present(record.type);
+  const id = present(record.id);
   return {
-    type: 'AuditEvent',
-    documentation: 'The audit trail: one AuditEvent per access to /fhir and DICOMweb, written by the server; read-only, administrators only, FHIR R5 only. '
-      + 'Search who with agent:identifier=<issuer or urn:orthanc:registered-users>|<subject or user>',
-    readOnly: true,
-    adminOnly: true,
+    recorded,
+    ...(agent !== undefined ? { agent } : {}),
+    ...(client !== undefined ? { client: `${CLIENT_ID_SYSTEM}|${client}` } : {}),
+    ...(patient !== undefined ? { patient } : {}),
+    ...(type !== undefined && id !== undefined ? { entity: `${type}/${id}` } : {}),
+    outcome: outcomeCoding(record.status).code!,
+    body: JSON.stringify(record),
   };
+}
+
+/** The AuditEvent of a row of the trail: id its sequence number, one version, last updated when recorded. */
+export function auditEventOfRow(seq: number | string, body: string): Resource {
+  const record = JSON.parse(body) as AuditRecord;
+  const event = auditEvent(record);
+  return { resourceType: 'AuditEvent', id: String(seq), meta: { versionId: '1', lastUpdated: new Date(record.recorded).toISOString() },
+    ...Object.fromEntries(Object.entries(event).filter(([key]) => key !== 'resourceType')) };
 }

@@ -6,19 +6,16 @@
 // dropped: while the store fails, the batch is retried with backoff, and
 // once CAPACITY records wait, record() waits for room (backpressure:
 // requests slow down rather than memory grow, or accesses go unrecorded).
-import { randomUUID } from 'node:crypto';
-import type { Resource } from '../fhir/types';
+import type { AuditEntry } from '../store/audit-log';
 import type { Store } from '../store/store';
-import { auditEvent, type AuditRecord } from './audit-event';
+import { auditEntry, type AuditRecord } from './audit-event';
 
 /** What the trail needs of the store. */
-export type AuditStore = Pick<Store, 'transaction' | 'outside'>;
+export type AuditStore = Pick<Store, 'audit' | 'outside'>;
 
 export interface AuditTrailOptions {
   /** Where the failures of a flush are told (each, with what waits, and the recovery). */
   log(message: string): void;
-  /** The public base URL (PutOptions.baseUrl); the events' references are relative anyway. */
-  baseUrl?: string;
   /** Records per transaction at most; a flush starts as soon as this many wait. Default 500. */
   batchSize?: number;
   /** A flush starts this long after the first record waits. Default 200 ms. */
@@ -35,7 +32,6 @@ const RESOLVED: Promise<void> = Promise.resolve();
 
 export class AuditTrail {
   private readonly log: (message: string) => void;
-  private readonly baseUrl: string | undefined;
   private readonly batchSize: number;
   private readonly intervalMs: number;
   private readonly capacity: number;
@@ -43,9 +39,9 @@ export class AuditTrail {
   private readonly maxRetryMs: number;
 
   /** Admitted records, oldest first; at most `capacity`. */
-  private readonly queue: Resource[] = [];
+  private readonly queue: AuditEntry[] = [];
   /** Records whose record() waits for room, in the order they came. */
-  private readonly blocked: Array<{ resource: Resource; admit: () => void }> = [];
+  private readonly blocked: Array<{ resource: AuditEntry; admit: () => void }> = [];
   /** Records taken (queued or blocked) and written so far: a flush writes up to what was taken when it was asked. */
   private taken = 0;
   private written = 0;
@@ -62,7 +58,6 @@ export class AuditTrail {
 
   constructor(private readonly store: AuditStore, options: AuditTrailOptions) {
     this.log = options.log;
-    this.baseUrl = options.baseUrl;
     this.batchSize = positive(options.batchSize, 500, 'batchSize');
     this.intervalMs = positive(options.intervalMs, 200, 'intervalMs');
     this.capacity = Math.max(positive(options.capacity, 20_000, 'capacity'), this.batchSize);
@@ -78,11 +73,11 @@ export class AuditTrail {
   /**
    * Queues one access. Resolves at once while fewer than `capacity` records
    * wait, else once a flush has made room (it never rejects). Throws a
-   * TypeError at once for a record that is no AuditEvent (auditEvent()).
+   * TypeError at once for a record that is no AuditEvent (auditEntry()).
    * After close(), the record is logged and not written.
    */
   record(record: AuditRecord): Promise<void> {
-    const resource = auditEvent(record);
+    const resource = auditEntry(record);
     if (this.closed) {
       this.log(`audit trail: an access after the trail was closed is not recorded: ${record.request} (${record.status})`);
       return RESOLVED;
@@ -183,13 +178,9 @@ export class AuditTrail {
   /** One transaction: the oldest `batchSize` records. */
   private async write(): Promise<void> {
     const batch = this.queue.slice(0, this.batchSize);
-    const options = { ...(this.baseUrl !== undefined ? { baseUrl: this.baseUrl } : {}), fresh: true };
     try {
       // Outside any transaction of the caller's (a flush asked from a request, or a timer set during one): its own commit.
-      await this.store.outside(() => this.store.transaction(async (writer) => {
-        // New ids on every attempt: the store may run this more than once.
-        for (const resource of batch) await writer.put('AuditEvent', randomUUID(), resource, options);
-      }));
+      await this.store.outside(() => this.store.audit.append(batch));
     } catch (error) {
       this.failures++;
       const delay = Math.min(this.maxRetryMs, this.retryMs * 2 ** Math.min(this.failures - 1, 30));

@@ -3,9 +3,7 @@
 // fills the index tables from the same declaration, so that what is
 // declared is exactly what is indexed. Every reference parameter can be
 // followed by _include, _revinclude and chains. A change here changes the
-// index rows: bump INDEX_VERSION (src/store/reindex.ts) to rebuild them
-// (a type added with its first resources, as AuditEvent was, changes no
-// existing row: no bump).
+// index rows: bump INDEX_VERSION (src/store/reindex.ts) to rebuild them.
 import type { SearchSetup } from '../search';
 
 type Declaration = Pick<SearchSetup, 'params'>;
@@ -25,13 +23,6 @@ export const SEARCH_DECLARATIONS = {
   Task: {
     params: ['_id', '_lastUpdated', 'identifier', 'status', 'intent', 'based-on', 'focus', 'patient', 'subject', 'owner',
       'code', 'authored-on', 'modified', 'period', 'business-status'],
-  },
-  // The audit trail (audit-event.ts): who (agent:identifier, as its
-  // references carry only an identifier), on which patient and resource,
-  // when, what and how it ended. Its own searches only: no other type's
-  // chains, _has or _revinclude reach it (search-catalog.ts).
-  AuditEvent: {
-    params: ['_id', '_lastUpdated', 'date', 'agent', 'patient', 'entity', 'outcome', 'action', 'category', 'code'],
   },
 } satisfies Record<string, Declaration>;
 

@@ -5,7 +5,7 @@ import type { Resource } from '../fhir/types';
 import { indexRows, type IndexKeys } from '../search';
 import type { ResourceIndexer } from '../store/store';
 import { accessionNumber, studyInstanceUid } from './orders';
-import { indexedDefinition } from './search-catalog';
+import { SEARCH_CATALOG } from './search-catalog';
 import type { IndexedType } from './search-declarations';
 
 /** A stored resource that keys read, by type and id. */
@@ -43,7 +43,7 @@ export function createIndexer(options: IndexerOptions = {}): ResourceIndexer {
   const own: Partial<Record<IndexedType, KeysOf>> = { ServiceRequest: { keys: serviceRequestKeys } };
   return {
     async rows(resource, read, baseUrl) {
-      const definition = indexedDefinition(resource.resourceType);
+      const definition = SEARCH_CATALOG.get(resource.resourceType);
       if (!definition) return undefined;
       const type = resource.resourceType as IndexedType;
       const derive = [own[type], options.keys?.[type]].filter((k): k is KeysOf => k !== undefined);

@@ -1,32 +1,22 @@
 // A resource type the plugin owns and keeps in the store (ServiceRequest,
 // Task): the full set of REST interactions, versioned, with optimistic
 // locking (If-Match), conditional create (If-None-Exist), deletion that
-// leaves history (a later read answers 410), and search by the engine. A
-// read-only type (AuditEvent, which the server alone writes) has the reads
-// and the search only.
+// leaves history (a later read answers 410), and search by the engine.
 import { randomUUID } from 'node:crypto';
 import type { FhirConfig } from '../config';
 import { badRequest, conflict, gone, notFound, preconditionFailed } from '../fhir/outcome';
 import type { Bundle, BundleEntry, Resource } from '../fhir/types';
-import { R5_ONLY_TYPES } from '../fhir/r4';
 import { defineSearch, searchParamDeclarations, type SearchDefinition } from '../search';
 import type { ResourceVersion, Store, StoreWriter } from '../store/store';
-import type { InteractionContext, InteractionResult, ResourceProvider, TypeInteraction } from './provider';
+import type { InteractionContext, InteractionResult, ResourceProvider } from './provider';
 import type { ResourceRegistry } from './registry';
 import { SEARCH_DECLARATIONS, type IndexedType } from './search-declarations';
 import { searchAllOf, searchBundle, type SearchSource } from './search-flow';
 import { SEARCH_CATALOG } from './search-catalog';
 
-interface TypeSetup {
+export interface StoredTypeSetup {
   type: IndexedType;
   documentation: string;
-  /** Readable with the administrator scope only, whatever the token's resource scopes (ResourceProvider.adminOnly). */
-  adminOnly?: boolean;
-}
-
-/** A type clients write: every interaction. */
-export interface WritableTypeSetup extends TypeSetup {
-  readOnly?: false;
   /** Throws a 400/422 OperationOutcomeError for a resource that may not be stored. */
   validate(resource: Resource): void;
   /** Completes a valid resource before it is stored, given its current version (e.g. a server-assigned identifier). */
@@ -34,23 +24,6 @@ export interface WritableTypeSetup extends TypeSetup {
   /** After a write commits (before it is answered): what derives from it elsewhere. `current` undefined: deleted. */
   written?(previous: Resource | undefined, current: Resource | undefined): Promise<void>;
 }
-
-/**
- * A type only the server writes (through the store: the audit trail): read,
- * vread, history-instance and search-type, no write method, so that the
- * router answers a client's write 405 (directly and in a Bundle).
- */
-export interface ReadOnlyTypeSetup extends TypeSetup {
-  readOnly: true;
-}
-
-export type StoredTypeSetup = WritableTypeSetup | ReadOnlyTypeSetup;
-
-/** The interactions of a read-only type: reading one resource, its versions, and searching (no type history: search by _lastUpdated). */
-export const READ_ONLY_INTERACTIONS: readonly TypeInteraction[] = ['read', 'vread', 'history-instance', 'search-type'];
-
-/** InteractionContext.fhirVersion of an R4 client. */
-const R4_VERSION = '4.0';
 
 /** Measured on Orthanc 1.10.1: its HTTP server parses the query string of GET requests only. */
 const ORTHANC_DROPS_QUERY = 'Orthanc does not hand the query of a PUT or DELETE to plugins: send a conditional update or delete as an entry of a batch or transaction Bundle';
@@ -145,14 +118,6 @@ export function createStoredResource(setup: StoredTypeSetup, store: Store, regis
     },
   };
 
-  const r5Only = R5_ONLY_TYPES.includes(type);
-  /** A type R4 does not have as this server stores it is answered as not served there (as the R4 CapabilityStatement says). */
-  function served(context: InteractionContext): void {
-    if (r5Only && context.fhirVersion === R4_VERSION) {
-      throw notFound(`${type} is served in FHIR R5 only (R4's ${type} is shaped differently): ask with fhirVersion=5.0, or under /R5`);
-    }
-  }
-
   async function live(id: string): Promise<ResourceVersion> {
     const version = await store.current(type, id);
     if (!version) throw notFound(`${type}/${id} is not known`);
@@ -160,69 +125,8 @@ export function createStoredResource(setup: StoredTypeSetup, store: Store, regis
     return version;
   }
 
-  const reads = {
-    type,
-    searchParams: searchParamDeclarations(definition),
-    searchInclude: definition.include,
-    searchRevInclude: SEARCH_CATALOG.revIncludesOf(type),
-    documentation: setup.documentation,
-    ...(setup.adminOnly ? { adminOnly: true } : {}),
-
-    async read(id: string, context: InteractionContext): Promise<Resource> {
-      served(context);
-      return (await live(id)).resource!;
-    },
-
-    async vread(id: string, versionId: string, context: InteractionContext): Promise<Resource> {
-      served(context);
-      const version = /^\d+$/.test(versionId) ? await store.version(type, id, Number(versionId)) : undefined;
-      if (!version) throw notFound(`${type}/${id}/_history/${versionId} is not known`);
-      if (!version.resource) throw gone(`${type}/${id} was deleted in version ${versionId}`);
-      return version.resource;
-    },
-
-    async search(context: InteractionContext): Promise<Bundle> {
-      served(context);
-      return searchBundle(source, context, registry);
-    },
-
-    async searchAll(query: Array<[string, string]>, context: InteractionContext, limit?: number): Promise<Resource[]> {
-      served(context);
-      return searchAllOf(source, query, context, limit);
-    },
-
-    async history(id: string | undefined, context: InteractionContext): Promise<Bundle> {
-      served(context);
-      if (id !== undefined && !(await store.current(type, id))) throw notFound(`${type}/${id} is not known`);
-      const query = historyParameters(context, config);
-      const page = await store.history(type, id, query);
-      const self = `${context.baseUrl}/${type}${id ? `/${id}` : ''}/_history`;
-      const link = (offset: number) => {
-        const params = new URLSearchParams();
-        if (query.since) params.set('_since', query.since);
-        params.set('_count', String(query.count));
-        params.set('_offset', String(offset));
-        return `${self}?${params}`;
-      };
-      const bundle: Bundle = {
-        resourceType: 'Bundle',
-        type: 'history',
-        total: page.total,
-        link: [{ relation: 'self', url: link(query.offset) }],
-        entry: page.versions.map((version) => historyEntry(version, context.baseUrl)),
-      };
-      if (query.offset + query.count < page.total) bundle.link!.push({ relation: 'next', url: link(query.offset + query.count) });
-      if (query.offset > 0) bundle.link!.push({ relation: 'previous', url: link(Math.max(0, query.offset - query.count)) });
-      if (bundle.entry!.length === 0) delete bundle.entry;
-      return bundle;
-    },
-  } satisfies Partial<ResourceProvider>;
-
-  if (setup.readOnly) return { ...reads, interactions: READ_ONLY_INTERACTIONS };
-  const writable: WritableTypeSetup = setup;
-
   function afterWrite(writer: StoreWriter, previous: Resource | undefined, current: Resource | undefined): void {
-    if (writable.written) writer.afterCommit(() => writable.written!(previous, current));
+    if (setup.written) writer.afterCommit(() => setup.written!(previous, current));
   }
 
   function written(version: ResourceVersion, status: number, baseUrl: string): InteractionResult {
@@ -230,13 +134,29 @@ export function createStoredResource(setup: StoredTypeSetup, store: Store, regis
   }
 
   return {
-    ...reads,
+    type,
     interactions: ['read', 'vread', 'update', 'delete', 'history-instance', 'history-type', 'create', 'search-type'],
+    searchParams: searchParamDeclarations(definition),
+    searchInclude: definition.include,
+    searchRevInclude: SEARCH_CATALOG.revIncludesOf(type),
+    documentation: setup.documentation,
+
+    read: async (id) => (await live(id)).resource!,
 
     assignId: () => randomUUID(),
 
+    async vread(id, versionId) {
+      const version = /^\d+$/.test(versionId) ? await store.version(type, id, Number(versionId)) : undefined;
+      if (!version) throw notFound(`${type}/${id}/_history/${versionId} is not known`);
+      if (!version.resource) throw gone(`${type}/${id} was deleted in version ${versionId}`);
+      return version.resource;
+    },
+
+    search: (context) => searchBundle(source, context, registry),
+    searchAll: (query, context, limit) => searchAllOf(source, query, context, limit),
+
     async create(resource, context) {
-      writable.validate(resource);
+      setup.validate(resource);
       return store.transaction(async (writer) => {
         // Inside the transaction, so that two creates with one condition cannot both go ahead.
         if (context.ifNoneExist !== undefined) {
@@ -245,7 +165,7 @@ export function createStoredResource(setup: StoredTypeSetup, store: Store, regis
           if (existing) return written((await writer.current(type, existing.id!))!, 200, context.baseUrl);
         }
         const { id: _ignored, ...body } = resource;
-        const prepared = writable.prepare ? writable.prepare(body as Resource, undefined) : (body as Resource);
+        const prepared = setup.prepare ? setup.prepare(body as Resource, undefined) : (body as Resource);
         const version = await writer.put(type, context.assignedId ?? randomUUID(), prepared, { baseUrl: context.baseUrl, fresh: true });
         afterWrite(writer, undefined, version.resource);
         return written(version, 201, context.baseUrl);
@@ -290,11 +210,11 @@ export function createStoredResource(setup: StoredTypeSetup, store: Store, regis
 
     async update(id, resource, context) {
       if (resource.id !== id) throw badRequest(`The body's id (${resource.id ?? 'none'}) must be the URL's id (${id})`, [`${type}.id`]);
-      writable.validate(resource);
+      setup.validate(resource);
       return store.transaction(async (writer) => {
         const current = await writer.current(type, id);
         checkVersion(type, id, current, context.ifMatch);
-        const prepared = writable.prepare ? writable.prepare(resource, current?.resource) : resource;
+        const prepared = setup.prepare ? setup.prepare(resource, current?.resource) : resource;
         const version = await writer.put(type, id, prepared, { baseUrl: context.baseUrl });
         afterWrite(writer, current?.resource, version.resource);
         return written(version, current?.resource ? 200 : 201, context.baseUrl);
@@ -311,6 +231,31 @@ export function createStoredResource(setup: StoredTypeSetup, store: Store, regis
         afterWrite(writer, current.resource, undefined);
         return { status: 204, headers: { etag: `W/"${version.versionId}"` } };
       });
+    },
+
+    async history(id, context) {
+      if (id !== undefined && !(await store.current(type, id))) throw notFound(`${type}/${id} is not known`);
+      const query = historyParameters(context, config);
+      const page = await store.history(type, id, query);
+      const self = `${context.baseUrl}/${type}${id ? `/${id}` : ''}/_history`;
+      const link = (offset: number) => {
+        const params = new URLSearchParams();
+        if (query.since) params.set('_since', query.since);
+        params.set('_count', String(query.count));
+        params.set('_offset', String(offset));
+        return `${self}?${params}`;
+      };
+      const bundle: Bundle = {
+        resourceType: 'Bundle',
+        type: 'history',
+        total: page.total,
+        link: [{ relation: 'self', url: link(query.offset) }],
+        entry: page.versions.map((version) => historyEntry(version, context.baseUrl)),
+      };
+      if (query.offset + query.count < page.total) bundle.link!.push({ relation: 'next', url: link(query.offset + query.count) });
+      if (query.offset > 0) bundle.link!.push({ relation: 'previous', url: link(Math.max(0, query.offset - query.count)) });
+      if (bundle.entry!.length === 0) delete bundle.entry;
+      return bundle;
     },
   };
 }

@@ -28,6 +28,7 @@ import { paramKey } from '../search/index-rows';
 import type { Sql, SqlValue } from '../search/search-sql';
 import type { PostgresConfig } from '../config';
 import { keyedIds, lookupQuery, runSearch, type SqlRunner } from './index-search';
+import { AUDIT_INSERT, AUDIT_READ, auditCountSql, auditSchema, auditSearchSql, auditValues, type AuditLog, type AuditRow } from './audit-log';
 import { INDEX_TABLES, INDEX_VERSION, INDEX_VERSION_KEY, NO_INDEXER, rebuildingError, reindexInBatches } from './reindex';
 import {
   CommitHooks,
@@ -51,6 +52,8 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX versions_by_type ON versions (type, seq);
   CREATE TABLE settings (key TEXT COLLATE "C" PRIMARY KEY, value TEXT NOT NULL);
   CREATE TABLE current (type TEXT COLLATE "C" NOT NULL, id TEXT COLLATE "C" NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (type, id));`,
+  // 2: the audit trail's append-only table (#12).
+  auditSchema('postgresql'),
 ];
 
 /** The search index tables, dropped and made again when INDEX_VERSION changes. */
@@ -266,6 +269,17 @@ export interface PostgresStoreOptions {
 }
 
 export class PostgresStore implements Store {
+  readonly audit: AuditLog = {
+    // One statement per batch: a round trip per row would cost more than the row.
+    append: (entries) => this.transaction(async () => {
+      if (entries.length === 0) return;
+      const rows = entries.map(() => '(?, ?, ?, ?, ?, ?, ?)').join(', ');
+      await this.ambient.getStore()!.connection.query(numbered(`${AUDIT_INSERT.replace(/VALUES .*$/, 'VALUES ')}${rows}`), entries.flatMap(auditValues));
+    }),
+    search: (query) => this.reading((connection) => connection.all<AuditRow>(auditSearchSql(query))),
+    count: (query) => this.reading((connection) => connection.count(auditCountSql(query))),
+    read: (seq) => this.reading((connection) => connection.one<AuditRow>(AUDIT_READ, seq)),
+  };
   readonly shared = true;
   private readonly pool: Pool;
   private readonly reads: Connection;

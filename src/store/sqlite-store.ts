@@ -11,6 +11,7 @@ import type { IndexRows } from '../search/index-rows';
 import { paramKey } from '../search/index-rows';
 import type { Sql, SqlValue } from '../search/search-sql';
 import { keyedIds, lookupQuery, runSearch, type SqlRunner } from './index-search';
+import { AUDIT_INSERT, AUDIT_READ, auditCountSql, auditSchema, auditSearchSql, auditValues, type AuditLog, type AuditRow } from './audit-log';
 import { INDEX_TABLES, INDEX_VERSION, INDEX_VERSION_KEY, NO_INDEXER, rebuildingError, reindexInBatches } from './reindex';
 import { CommitHooks, type HistoryPage, type HistoryQuery, type IndexedSearch, type KeyCondition, type PutOptions, type ResourceIndexer, type ResourceVersion, type SearchIds, type Store, type StoreWriter } from './store';
 import { bodyOf, indexedAs, stamped, toVersion, VERSION_STATEMENTS, type VersionRow } from './versions';
@@ -193,6 +194,17 @@ export interface SqliteStoreOptions {
 
 export class SqliteStore implements Store {
   readonly shared = false;
+  readonly audit: AuditLog = {
+    // One transaction on the writing connection, queued like every other.
+    append: (entries) => this.transaction(() => {
+      this.auditInsert ??= this.writer.prepare(AUDIT_INSERT);
+      for (const entry of entries) this.auditInsert.run(...auditValues(entry));
+    }),
+    search: (query) => this.reads.all<AuditRow>(auditSearchSql(query)),
+    count: (query) => this.reads.count(auditCountSql(query)),
+    read: async (seq) => (await this.reads.all<AuditRow>({ text: AUDIT_READ, params: [seq] }))[0],
+  };
+  private auditInsert?: Statement;
   private readonly writer: Connection;
   private readonly reader: Connection;
   private readonly writes: Queries;
@@ -214,6 +226,7 @@ export class SqliteStore implements Store {
     // Index writes touch many pages per resource: a larger page cache (bounded, in KiB) keeps the upper B-tree levels.
     this.writer.pragma('cache_size = -32768');
     this.writer.exec(SCHEMA);
+    this.writer.exec(auditSchema('sqlite'));
     const fresh = this.indexOutdated();
     if (fresh) for (const table of ['sp_resource', ...INDEX_TABLES]) this.writer.exec(`DROP TABLE IF EXISTS ${table}`);
     this.writer.exec(INDEX_SCHEMA);

@@ -6,6 +6,7 @@
 // process is the only writer. The embedded default is SQLite
 // (sqlite-store.ts); the PostgreSQL back end (postgres-store.ts) implements
 // the same contract for several Orthancs sharing one database.
+import type { AuditLog } from './audit-log';
 import type { Resource } from '../fhir/types';
 import type { IndexRows } from '../search/index-rows';
 import type { SearchRequest } from '../search/types';
@@ -127,6 +128,8 @@ export class CommitHooks {
 }
 
 export interface Store {
+  /** The audit trail's append-only table. */
+  readonly audit: AuditLog;
   /** The latest version (possibly a deletion), or undefined if the id never existed. */
   current(resourceType: string, id: string): Promise<ResourceVersion | undefined>;
   /** The latest versions of several resources of a type, in one read: those that exist, in the order of `ids`. */

@@ -180,6 +180,7 @@ describe('QIDO-RS and WADO-URI queries, read as the DICOMweb plugin reads them',
     expect(narrowing([['PatientID', 'P*']])).to.equal('ambiguous');
     expect(narrowing([['PatientID', 'P%2D1']])).to.equal('ambiguous');
     expect(narrowing([['StudyDate', '20240101']])).to.equal('none');
+    expect(narrowing([['PatientID', 'P1'], ['0010%2C0020', '*']])).to.equal('ambiguous');
   });
 
   it('refuses a WADO-URI request that names a UID twice', () => {
