@@ -64,7 +64,9 @@ function parse(context: InteractionContext, config: FhirConfig): Parsed {
         keep();
         break;
       case 'agent:identifier':
-        query.agents = intersect(query.agents, alternatives(value));
+        // A row has two agents (the requestor and the client): two such parameters would each match either.
+        if (query.agents !== undefined) throw badRequest('One agent:identifier per search (its comma alternatives are ORed)', ['agent:identifier']);
+        query.agents = alternatives(value);
         keep();
         break;
       case 'patient':
