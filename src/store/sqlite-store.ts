@@ -194,17 +194,29 @@ export interface SqliteStoreOptions {
 
 export class SqliteStore implements Store {
   readonly shared = false;
+  /**
+   * The audit trail, in a database file of its own beside this one, opened
+   * at its first use: written at every request, its log (WAL) would
+   * otherwise grow under every read of the FHIR data, and every read would
+   * pay for it. Its writes queue apart from the FHIR transactions.
+   */
   readonly audit: AuditLog = {
-    // One transaction on the writing connection, queued like every other.
-    append: (entries) => this.transaction(() => {
-      this.auditInsert ??= this.writer.prepare(AUDIT_INSERT);
-      for (const entry of entries) this.auditInsert.run(...auditValues(entry));
-    }),
-    search: (query) => this.reads.all<AuditRow>(auditSearchSql(query)),
-    count: (query) => this.reads.count(auditCountSql(query)),
-    read: async (seq) => (await this.reads.all<AuditRow>({ text: AUDIT_READ, params: [seq] }))[0],
+    append: (entries) => {
+      const { db, insert } = this.auditFile();
+      const run = this.auditQueue.then(() => {
+        db.transaction(() => {
+          for (const entry of entries) insert.run(...auditValues(entry));
+        }).immediate();
+      });
+      this.auditQueue = run.catch(() => undefined);
+      return run;
+    },
+    search: async (query) => this.auditFile().reads.all<AuditRow>(auditSearchSql(query)),
+    count: async (query) => this.auditFile().reads.count(auditCountSql(query)),
+    read: async (seq) => (await this.auditFile().reads.all<AuditRow>({ text: AUDIT_READ, params: [seq] }))[0],
   };
-  private auditInsert?: Statement;
+  private audited?: { db: Connection; reader: Connection; insert: Statement; reads: Queries };
+  private auditQueue: Promise<unknown> = Promise.resolve();
   private readonly writer: Connection;
   private readonly reader: Connection;
   private readonly writes: Queries;
@@ -218,7 +230,7 @@ export class SqliteStore implements Store {
   private rebuilding?: { done: number; total: number };
   private readonly log: (message: string) => void;
 
-  constructor(file: string, options: SqliteStoreOptions = {}) {
+  constructor(private readonly file: string, private readonly options: SqliteStoreOptions = {}) {
     this.indexer = options.indexer ?? NO_INDEXER;
     this.writer = new Database(file, { nativeBinding: options.nativeBinding });
     this.writer.pragma('journal_mode = WAL');
@@ -226,7 +238,6 @@ export class SqliteStore implements Store {
     // Index writes touch many pages per resource: a larger page cache (bounded, in KiB) keeps the upper B-tree levels.
     this.writer.pragma('cache_size = -32768');
     this.writer.exec(SCHEMA);
-    this.writer.exec(auditSchema('sqlite'));
     const fresh = this.indexOutdated();
     if (fresh) for (const table of ['sp_resource', ...INDEX_TABLES]) this.writer.exec(`DROP TABLE IF EXISTS ${table}`);
     this.writer.exec(INDEX_SCHEMA);
@@ -426,8 +437,24 @@ export class SqliteStore implements Store {
     this.writes.run(VERSION_STATEMENTS.putSetting, INDEX_VERSION_KEY, INDEX_VERSION);
   }
 
+  private auditFile(): NonNullable<SqliteStore['audited']> {
+    if (!this.audited) {
+      const path = this.file.replace(/(\.sqlite)?$/, '-audit.sqlite');
+      const db = new Database(path, { nativeBinding: this.options.nativeBinding });
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+      db.exec(auditSchema('sqlite'));
+      const reader = new Database(path, { nativeBinding: this.options.nativeBinding, readonly: true });
+      reader.pragma('busy_timeout = 5000');
+      this.audited = { db, reader, insert: db.prepare(AUDIT_INSERT), reads: new Queries(reader, []) };
+    }
+    return this.audited;
+  }
+
   close(): void {
     this.reader.close();
     this.writer.close();
+    this.audited?.reader.close();
+    this.audited?.db.close();
   }
 }
