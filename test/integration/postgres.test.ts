@@ -99,7 +99,9 @@ describe('several Orthancs on one PostgreSQL', function () {
   it('keeps its tables in a schema of their own, in the database of Orthanc\'s index', async () => {
     const tables = (await cluster.psql("SELECT table_schema || '.' || table_name FROM information_schema.tables WHERE table_name IN ('versions', 'sp_token', 'resources') ORDER BY 1")).trim().split('\n');
     expect(tables).to.deep.equal(['fhir.sp_token', 'fhir.versions', 'public.resources']);
-    expect((await cluster.psql('SELECT version FROM fhir.schema_version')).trim()).to.equal('1');
+    // Migration 2 added the audit trail's table (#12).
+    expect((await cluster.psql('SELECT version FROM fhir.schema_version')).trim()).to.equal('2');
+    expect((await cluster.psql("SELECT table_schema || '.' || table_name FROM information_schema.tables WHERE table_name = 'audit_event'")).trim()).to.equal('fhir.audit_event');
   });
 
   it('builds the imaging index of the studies already there once, for both', async () => {
