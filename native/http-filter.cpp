@@ -13,16 +13,6 @@ namespace {
 
 std::chrono::milliseconds g_timeout{30000};
 
-const char* MethodName(OrthancPluginHttpMethod method) {
-  switch (method) {
-    case OrthancPluginHttpMethod_Get: return "GET";
-    case OrthancPluginHttpMethod_Post: return "POST";
-    case OrthancPluginHttpMethod_Put: return "PUT";
-    case OrthancPluginHttpMethod_Delete: return "DELETE";
-    default: return "UNKNOWN";
-  }
-}
-
 // The plugin's own routes authenticate the request themselves (they can
 // answer 401 with a challenge; this filter can only refuse with 403), so
 // they are let through without a round trip. Only a plain path counts:

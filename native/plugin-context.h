@@ -49,6 +49,16 @@ Result Firewall(const char* what, Result failed, Body&& body) noexcept {
 
 // The folder of this shared library: the JavaScript bundle and the addons it
 // loads are deployed beside it.
+inline const char* MethodName(OrthancPluginHttpMethod method) {
+  switch (method) {
+    case OrthancPluginHttpMethod_Get: return "GET";
+    case OrthancPluginHttpMethod_Post: return "POST";
+    case OrthancPluginHttpMethod_Put: return "PUT";
+    case OrthancPluginHttpMethod_Delete: return "DELETE";
+    default: return "UNKNOWN";
+  }
+}
+
 inline std::string LibraryDirectory() {
   Dl_info info;
   if (dladdr(reinterpret_cast<void*>(&ContextSlot), &info) == 0 || info.dli_fname == nullptr) {

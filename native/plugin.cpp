@@ -159,16 +159,6 @@ void DisableNagleForDicom() {
   }
 }
 
-const char* MethodName(OrthancPluginHttpMethod method) {
-  switch (method) {
-    case OrthancPluginHttpMethod_Get: return "GET";
-    case OrthancPluginHttpMethod_Post: return "POST";
-    case OrthancPluginHttpMethod_Put: return "PUT";
-    case OrthancPluginHttpMethod_Delete: return "DELETE";
-    default: return "UNKNOWN";
-  }
-}
-
 BridgeRequest ToRequest(const char* url, const OrthancPluginHttpRequest* request) {
   BridgeRequest result;
   result.method = MethodName(request->method);

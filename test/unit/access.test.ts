@@ -10,20 +10,12 @@ import type { FhirRequest } from '../../src/interactions/request';
 import { Router } from '../../src/interactions/router';
 import { patientIdOfReference } from '../../src/resources/compartments';
 import type { InteractionContext, ResourceProvider } from '../../src/resources/provider';
+import { failureOf } from '../support/outcome-error';
 
 function access(scopes: string[], patient?: string): Access {
   return { grants: parseScopes(scopes), admin: false, scopes, ...(patient ? { patient } : {}) };
 }
 
-async function failureOf(promise: Promise<unknown>): Promise<OperationOutcomeError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof OperationOutcomeError) return error;
-    throw error;
-  }
-  throw new Error('expected a failure');
-}
 
 describe('SMART scopes', () => {
   it('reads v2 letters and v1 read/write/*', () => {

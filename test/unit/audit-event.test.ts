@@ -7,7 +7,6 @@
 import { expect } from 'chai';
 import type { FhirConfig } from '../../src/config';
 import { toR4 } from '../../src/fhir/r4';
-import { OperationOutcomeError } from '../../src/fhir/outcome';
 import type { Bundle, Resource } from '../../src/fhir/types';
 import type { FhirRequest } from '../../src/interactions/request';
 import { Router } from '../../src/interactions/router';
@@ -18,6 +17,7 @@ import type { InteractionContext } from '../../src/resources/provider';
 import type { AuditEntry, AuditLog, AuditQuery, AuditRow } from '../../src/store/audit-log';
 import type { Store } from '../../src/store/store';
 import { fhirProblems, loadFhirSchema } from '../support/fhir-schema';
+import { failureOf } from '../support/outcome-error';
 
 type Json = Record<string, any>;
 
@@ -341,15 +341,7 @@ describe('the AuditEvent provider', () => {
   const paramsOf = (url: URL | undefined): Array<[string, string]> => [...url!.searchParams];
   const request = (method: FhirRequest['method'], path: string[], extra: Partial<FhirRequest> = {}): FhirRequest =>
     ({ method, path, query: [], headers: {}, baseUrl: 'http://h/fhir', ...extra });
-  const failure = async (promise: Promise<unknown>): Promise<OperationOutcomeError> => {
-    try {
-      await promise;
-    } catch (error) {
-      if (error instanceof OperationOutcomeError) return error;
-      throw error;
-    }
-    throw new Error('expected a failure');
-  };
+  const failure = failureOf;
 
   it('is read-only and for administrators: read and search-type; no write method', () => {
     expect(provider.type).to.equal('AuditEvent');

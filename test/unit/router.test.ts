@@ -1,9 +1,10 @@
 import { expect } from 'chai';
-import { OperationOutcomeError, notFound } from '../../src/fhir/outcome';
+import { notFound } from '../../src/fhir/outcome';
 import type { Bundle, Resource } from '../../src/fhir/types';
 import type { FhirRequest } from '../../src/interactions/request';
 import { Router } from '../../src/interactions/router';
 import type { ResourceProvider } from '../../src/resources/provider';
+import { failureOf } from '../support/outcome-error';
 
 const server = { name: 'orthanc-fhir', version: '1.0.0', orthancVersion: '1.10.1', date: '2026-01-01T00:00:00Z' };
 
@@ -24,15 +25,6 @@ function request(method: FhirRequest['method'], ...path: string[]): FhirRequest 
   return { method, path, query: [], headers: {}, baseUrl: 'http://h/fhir' };
 }
 
-async function failureOf(promise: Promise<unknown>): Promise<OperationOutcomeError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof OperationOutcomeError) return error;
-    throw error;
-  }
-  throw new Error('expected a failure');
-}
 
 describe('router', () => {
   const router = new Router([readOnly], [], server);
