@@ -352,17 +352,18 @@ export function readConfig(orthanc: Json, configurationPath = ''): FhirConfig {
   }
   const dicomWeb = orthanc.DicomWeb;
   const authorization = authorizationSection(section.Authorization, orthanc, configurationPath);
-  const root =
-    typeof dicomWeb === 'object' && dicomWeb !== null && typeof (dicomWeb as Json).Root === 'string'
-      ? ((dicomWeb as Json).Root as string)
-      : '/dicom-web/';
+  /** A root of the DICOMweb plugin's ("DicomWeb.Root", "DicomWeb.WadoRoot") as "/name", without trailing slash. */
+  const dicomWebPath = (key: string, fallback: string) => {
+    const value = typeof dicomWeb === 'object' && dicomWeb !== null ? (dicomWeb as Json)[key] : undefined;
+    return '/' + (typeof value === 'string' ? value : fallback).replace(/^\/+|\/+$/g, '');
+  };
   return {
     requestTimeoutSeconds: timeout,
     publicBaseUrl,
     maxBodySize: positiveInteger(section, 'MaxBodySize', 10 * 1024 * 1024, 1024 * 1024 * 1024),
     defaultCount,
     maxCount,
-    dicomWebRoot: '/' + root.replace(/^\/+|\/+$/g, ''),
+    dicomWebRoot: dicomWebPath('Root', '/dicom-web/'),
     patientIdSystem: optionalUri(section, 'PatientIdSystem'),
     worklist: worklistSection(section.Worklist),
     databaseDirectory: resolvePath(
@@ -375,8 +376,7 @@ export function readConfig(orthanc: Json, configurationPath = ''): FhirConfig {
     heapLimitMiB: heapLimit(section.HeapLimit),
     cacheBytes: positiveInteger(section, 'CacheSize', 64, 4096) * 1024 * 1024,
     store: storeConfig(section, orthanc),
-    wadoRoot: '/' + String(typeof dicomWeb === 'object' && dicomWeb !== null && typeof (dicomWeb as Json).WadoRoot === 'string'
-      ? (dicomWeb as Json).WadoRoot : '/wado').replace(/^\/+|\/+$/g, ''),
+    wadoRoot: dicomWebPath('WadoRoot', '/wado'),
     ...(authorization ? { authorization } : {}),
   };
 }

@@ -20,24 +20,19 @@ export interface BundleProcessor {
 /** System operations any client may call, authorized or not. */
 const PUBLIC_OPERATIONS: ReadonlySet<string> = new Set(['versions']);
 
-/** The resource of `read`, or undefined when it does not exist (404) or was deleted (410). */
-async function existing(read: () => Promise<Resource>): Promise<Resource | undefined> {
+/** What `read` finds: the resource, or none (404), or none because it was deleted (410). */
+async function stateOf(read: () => Promise<Resource>): Promise<{ resource?: Resource; deleted: boolean }> {
   try {
-    return await read();
+    return { resource: await read(), deleted: false };
   } catch (error) {
-    if (error instanceof OperationOutcomeError && (error.status === 404 || error.status === 410)) return undefined;
+    if (error instanceof OperationOutcomeError && (error.status === 404 || error.status === 410)) return { deleted: error.status === 410 };
     throw error;
   }
 }
 
-/** Whether `read` fails because the resource was deleted (410). */
-async function isDeleted(read: () => Promise<Resource>): Promise<boolean> {
-  try {
-    await read();
-    return false;
-  } catch (error) {
-    return error instanceof OperationOutcomeError && error.status === 410;
-  }
+/** The resource of `read`, or undefined when it does not exist (404) or was deleted (410). */
+async function existing(read: () => Promise<Resource>): Promise<Resource | undefined> {
+  return (await stateOf(read)).resource;
 }
 
 /**
@@ -315,13 +310,11 @@ export class Router {
         if (guard) {
           const found = guard.need(provider.type, 'u');
           guard.checkWrite(body, found, what);
-          const current = await existing(() => provider.read!(id, interactionContext(request)));
+          const { resource: current, deleted } = await stateOf(() => provider.read!(id, interactionContext(request)));
           // An update of an id that holds nothing (new, or deleted) creates.
           if (current === undefined) guard.need(provider.type, 'c');
           if (found !== 'all') {
-            if (current === undefined && await isDeleted(() => provider.read!(id, interactionContext(request)))) {
-              guard.requireAll(`Reusing the id of a deleted ${provider.type}`);
-            }
+            if (deleted) guard.requireAll(`Reusing the id of a deleted ${provider.type}`);
             guard.checkWrite(current, found, what);
           }
         }
