@@ -6,10 +6,12 @@
 //
 //   schemas/validators/fhir-r4.schema.json   a cleaned R4 JSON schema, restricted to what
 //                                            Patient, ServiceRequest, Task, ImagingStudy,
-//                                            Endpoint, Bundle, OperationOutcome,
+//                                            Endpoint, Subscription, Bundle, OperationOutcome,
 //                                            CapabilityStatement and Parameters reference
 //   schemas/validators/fhir-r4-writes.js     ajv standalone code (CommonJS) of the validators
-//                                            of what R4 clients write: Patient, ServiceRequest, Task
+//                                            of what R4 clients write: Patient, ServiceRequest,
+//                                            Task, Subscription (the backport IG's R4 form of
+//                                            R5's topic-based Subscription, src/fhir/r4/subscription.ts)
 //   schemas/validators/fhir-r4-writes.d.ts   its types
 //   schemas/summary-elements.json            per FHIR version ("5.0" from hl7.fhir.r5.core,
 //                                            "4.0" from the R4 profiles) and resource type, the
@@ -64,7 +66,7 @@ const path = require('path');
 const { Terminology } = require('./terminology');
 const { expressionFor } = require('./gen-search-params.js');
 
-const WRITE_TYPES = ['Patient', 'ServiceRequest', 'Task'];
+const WRITE_TYPES = ['Patient', 'ServiceRequest', 'Subscription', 'Task'];
 const SCHEMA_TYPES = [
   'Bundle',
   'CapabilityStatement',
@@ -74,8 +76,11 @@ const SCHEMA_TYPES = [
   'Parameters',
   'Patient',
   'ServiceRequest',
+  'Subscription',
   'Task',
 ];
+// Subscription is not listed here: its summary elements and R4 search
+// parameters are for the core to add with its search support.
 const SERVED_TYPES = ['Endpoint', 'ImagingStudy', 'Patient', 'ServiceRequest', 'Task'];
 const COMMON_BASES = ['Resource', 'DomainResource'];
 const SCHEMA_ID = 'urn:orthanc-fhir:fhir-r4';

@@ -18,7 +18,7 @@
 const fs = require('fs');
 const path = require('path');
 
-const RESOURCE_TYPES = ['AuditEvent', 'Endpoint', 'ImagingStudy', 'Patient', 'ServiceRequest', 'Task'];
+const RESOURCE_TYPES = ['AuditEvent', 'Endpoint', 'ImagingStudy', 'Patient', 'ServiceRequest', 'Subscription', 'SubscriptionTopic', 'Task'];
 const COMMON_BASES = ['Resource', 'DomainResource'];
 // The search engine (src/search) implements these parameter types; the others
 // (composite, quantity, special) are listed but marked unsupported.

@@ -37,7 +37,7 @@ const fs = require('fs');
 const path = require('path');
 const { Terminology } = require('./terminology');
 
-const RESOURCE_TYPES = ['Patient', 'ServiceRequest', 'Task'];
+const RESOURCE_TYPES = ['Patient', 'ServiceRequest', 'Subscription', 'Task'];
 const SCHEMA_ID = 'urn:orthanc-fhir:fhir-r5-writes';
 
 const root = path.join(__dirname, '..');

@@ -38,6 +38,17 @@ export interface FhirConfig {
   wadoRoot: string;
   /** SMART on FHIR bearer tokens for /fhir and every other HTTP request; none: Orthanc's own authentication only. */
   authorization?: AuthorizationConfig;
+  /** Topic-based Subscriptions: where notifications may go, and how deliveries are retried. */
+  subscriptions: SubscriptionsConfig;
+}
+
+export interface SubscriptionsConfig {
+  /** URL prefixes a Subscription's endpoint must fall under (parsed: scheme, host, port, path prefix); none allowed by default. */
+  allowedEndpoints: readonly string[];
+  /** The longest wait between two attempts of a failing delivery, in seconds. */
+  maxRetrySeconds: number;
+  /** How long acknowledged events are kept for $events, in hours. */
+  eventRetentionHours: number;
 }
 
 export interface AuthorizationConfig {
@@ -90,7 +101,10 @@ const KNOWN_KEYS = new Set([
   'Store',
   'PostgreSQL',
   'Authorization',
+  'Subscriptions',
 ]);
+
+const SUBSCRIPTIONS_KEYS = ['AllowedEndpoints', 'MaxRetryInterval', 'EventRetention'];
 
 const AUTHORIZATION_KEYS = ['Enable', 'Issuer', 'Audience', 'Jwks', 'AuthorizeEndpoint', 'TokenEndpoint', 'AdminScope', 'ClockSkew'];
 
@@ -205,6 +219,32 @@ function httpUrl(value: unknown, name: string): string {
   }
   if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw new ConfigurationError(`"${name}" must be an http or https URL`);
   return value as string;
+}
+
+/**
+ * "Fhir.Subscriptions": the endpoints notifications may be sent to, each an
+ * http(s) URL prefix without user info, query or fragment (nobody can make
+ * Orthanc call a host the administrator did not name).
+ */
+function subscriptionsSection(value: unknown): SubscriptionsConfig {
+  const section = value === undefined ? {} : sectionObject(value, 'Fhir.Subscriptions');
+  for (const key of Object.keys(section)) {
+    if (!SUBSCRIPTIONS_KEYS.includes(key)) throw new ConfigurationError(`Unknown option "Fhir.Subscriptions.${key}" (known: ${SUBSCRIPTIONS_KEYS.join(', ')})`);
+  }
+  const allowed = section.AllowedEndpoints ?? [];
+  if (!Array.isArray(allowed)) throw new ConfigurationError('"Fhir.Subscriptions.AllowedEndpoints" must be a list of URL prefixes');
+  const allowedEndpoints = allowed.map((prefix: unknown) => {
+    const url = new URL(httpUrl(prefix, 'Fhir.Subscriptions.AllowedEndpoints'));
+    if (url.username || url.password || url.search || url.hash) {
+      throw new ConfigurationError(`"Fhir.Subscriptions.AllowedEndpoints": ${String(prefix)} must have no user info, query or fragment`);
+    }
+    return url.href;
+  });
+  return {
+    allowedEndpoints,
+    maxRetrySeconds: positiveInteger(section, 'MaxRetryInterval', 300, 86400, 'Fhir.Subscriptions'),
+    eventRetentionHours: positiveInteger(section, 'EventRetention', 168, 24 * 366, 'Fhir.Subscriptions'),
+  };
 }
 
 /**
@@ -378,5 +418,6 @@ export function readConfig(orthanc: Json, configurationPath = ''): FhirConfig {
     store: storeConfig(section, orthanc),
     wadoRoot: dicomWebPath('WadoRoot', '/wado'),
     ...(authorization ? { authorization } : {}),
+    subscriptions: subscriptionsSection(section.Subscriptions),
   };
 }

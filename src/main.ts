@@ -38,6 +38,12 @@ import { createAuditEventResource } from './resources/audit-event-resource';
 import { AuditTrail } from './resources/audit-trail';
 import { ImageAccess } from './resources/image-access';
 import type { AuditRecord } from './resources/audit-event';
+import { toR4 } from './fhir/r4';
+import { OperationOutcomeError } from './fhir/outcome';
+import { SubscriptionDelivery } from './resources/subscription-delivery';
+import { firingEvents, SubscriptionEvents } from './resources/subscription-events';
+import { createSubscriptionResource, setSubscriptionStatus } from './resources/subscription-resource';
+import { createSubscriptionTopicResource } from './resources/subscription-topic-resource';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -83,6 +89,25 @@ function openStore(config: FhirConfig, libraryDirectory: string, native: NativeB
     { indexer, log, ...(existsSync(addon) ? { nativeBinding: addon } : {}) });
 }
 
+/**
+ * An event's focus now: `Type/id/_history/v` reads that version, `Type/id`
+ * the resource (an ImagingStudy, live); undefined when it is gone.
+ */
+function focusReader(registry: ResourceRegistry) {
+  return async (reference: string, baseUrl: string): Promise<Resource | undefined> => {
+    const [type, id, , version] = reference.split('/');
+    const provider = registry.get(type!);
+    const context: InteractionContext = { query: [], lenient: false, baseUrl };
+    try {
+      if (version !== undefined && provider?.vread) return await provider.vread(id!, version, context);
+      return await provider?.read?.(id!, context);
+    } catch (error) {
+      if (error instanceof OperationOutcomeError && (error.status === 404 || error.status === 410)) return undefined;
+      throw error;
+    }
+  };
+}
+
 /** The resource modules, the imaging index they search, and the registry that serves them. */
 function createResources(native: NativeBinding, config: FhirConfig, store: Store) {
   const orthanc = new OrthancClient(native);
@@ -104,12 +129,25 @@ function createResources(native: NativeBinding, config: FhirConfig, store: Store
   registry.add(createImagingStudyResource(deps));
   registry.setIndexCheck(['Patient', 'ImagingStudy'], () => imagingIndex.current());
   registry.add(createEndpointResource(endpoints, registry, config));
-  registry.add(createStoredResource(serviceRequestSetup(validatorFor('ServiceRequest', config), (keys) => imagingIndex.refreshStudies(keys)),
+  // Topic events are queued in the transaction of the write or of the page of Orthanc's changes that causes them.
+  let delivery: SubscriptionDelivery | undefined;
+  const events = new SubscriptionEvents(store, () => delivery?.wake());
+  imagingIndex.onStudyChanges((writer, changes) => events.studies(writer, changes));
+  registry.add(createStoredResource(firingEvents(serviceRequestSetup(validatorFor('ServiceRequest', config), (keys) => imagingIndex.refreshStudies(keys)), events),
     store, registry, config));
-  registry.add(createStoredResource(taskSetup(validatorFor('Task', config)), store, registry, config));
+  registry.add(createStoredResource(firingEvents(taskSetup(validatorFor('Task', config)), events), store, registry, config));
+  const focus = focusReader(registry);
+  registry.add(createSubscriptionTopicResource(registry, config, new Date().toISOString()));
+  registry.add(createSubscriptionResource({ store, registry, config, wake: () => delivery?.wake(), focus }));
+  delivery = new SubscriptionDelivery(store, {
+    focus,
+    setStatus: (id, status, error) => setSubscriptionStatus(store, id, status, error),
+    toR4,
+    log: (message) => native.log(LogLevel.Warning, message),
+  }, { maxRetrySeconds: config.subscriptions.maxRetrySeconds, eventRetentionHours: config.subscriptions.eventRetentionHours, pollMs: store.shared ? 1000 : 5000 });
   // The audit trail is served only where it is written: with authorization on.
   if (config.authorization) registry.add(createAuditEventResource(store, config));
-  return { orthanc, registry, imagingIndex };
+  return { orthanc, registry, imagingIndex, delivery };
 }
 
 // Orthanc's change types (OrthancPluginChangeType).
@@ -169,7 +207,8 @@ export function startPlugin(options: PluginOptions = {}): void {
     native.fatal(error instanceof ConfigurationError ? `bad configuration: ${error.message}` : `cannot start: ${(error as Error)?.stack ?? String(error)}`);
     return;
   }
-  const { orthanc, registry, imagingIndex } = createResources(native, config, store);
+  const { orthanc, registry, imagingIndex, delivery } = createResources(native, config, store);
+  delivery.start();
   void store.maintain().catch((error) => native.log(LogLevel.Error, `re-indexing the stored resources failed: ${(error as Error)?.stack ?? String(error)}`));
   const context: PluginContext = { native, config, orthanc, store, imagingIndex, registry };
   const security = createSecurity(native, config, store, orthanc);
@@ -230,6 +269,9 @@ export function startPlugin(options: PluginOptions = {}): void {
     void start().then(() => (changeType === CHANGE_NEW_STUDY || changeType === CHANGE_STABLE_STUDY ? wake() : undefined));
     if (changeType === CHANGE_ORTHANC_STARTED) void reportWorklistConflict(context);
     // What waits to be written is written before Orthanc stops the runtime.
-    if (changeType === CHANGE_ORTHANC_STOPPED) void security?.close().catch(() => undefined);
+    if (changeType === CHANGE_ORTHANC_STOPPED) {
+      delivery.stop();
+      void security?.close().catch(() => undefined);
+    }
   });
 }

@@ -9,6 +9,7 @@ export interface StandaloneValidator {
 
 export declare const Patient: StandaloneValidator;
 export declare const ServiceRequest: StandaloneValidator;
+export declare const Subscription: StandaloneValidator;
 export declare const Task: StandaloneValidator;
 /** Pattern -> name of the FHIR primitive type it belongs to. */
 export declare const patternTypes: Readonly<Record<string, string>>;

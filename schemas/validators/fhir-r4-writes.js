@@ -8392,11 +8392,470 @@ validate984.errors = vErrors;
 return errors === 0;
 }
 
-exports.Task = validate1040;
-const schema99 = {"properties":{"resourceType":{"const":"Task"},"id":{"$ref":"#/definitions/id"},"meta":{"$ref":"#/definitions/Meta"},"implicitRules":{"$ref":"#/definitions/uri"},"_implicitRules":{"$ref":"#/definitions/Element"},"language":{"$ref":"#/definitions/code"},"_language":{"$ref":"#/definitions/Element"},"text":{"$ref":"#/definitions/Narrative"},"contained":{"items":{"$ref":"#/definitions/ResourceList"},"type":"array"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"modifierExtension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"identifier":{"items":{"$ref":"#/definitions/Identifier"},"type":"array"},"instantiatesCanonical":{"$ref":"#/definitions/canonical"},"instantiatesUri":{"$ref":"#/definitions/uri"},"_instantiatesUri":{"$ref":"#/definitions/Element"},"basedOn":{"items":{"$ref":"#/definitions/Reference"},"type":"array"},"groupIdentifier":{"$ref":"#/definitions/Identifier"},"partOf":{"items":{"$ref":"#/definitions/Reference"},"type":"array"},"status":{"enum":["draft","requested","received","accepted","rejected","ready","cancelled","in-progress","on-hold","failed","completed","entered-in-error"]},"_status":{"$ref":"#/definitions/Element"},"statusReason":{"$ref":"#/definitions/CodeableConcept"},"businessStatus":{"$ref":"#/definitions/CodeableConcept"},"intent":{"enum":["unknown","proposal","plan","order","original-order","reflex-order","filler-order","instance-order","option"]},"_intent":{"$ref":"#/definitions/Element"},"priority":{"$ref":"#/definitions/code","enum":["routine","urgent","asap","stat"]},"_priority":{"$ref":"#/definitions/Element"},"code":{"$ref":"#/definitions/CodeableConcept"},"description":{"$ref":"#/definitions/string"},"_description":{"$ref":"#/definitions/Element"},"focus":{"$ref":"#/definitions/Reference"},"for":{"$ref":"#/definitions/Reference"},"encounter":{"$ref":"#/definitions/Reference"},"executionPeriod":{"$ref":"#/definitions/Period"},"authoredOn":{"$ref":"#/definitions/dateTime"},"_authoredOn":{"$ref":"#/definitions/Element"},"lastModified":{"$ref":"#/definitions/dateTime"},"_lastModified":{"$ref":"#/definitions/Element"},"requester":{"$ref":"#/definitions/Reference"},"performerType":{"items":{"$ref":"#/definitions/CodeableConcept"},"type":"array"},"owner":{"$ref":"#/definitions/Reference"},"location":{"$ref":"#/definitions/Reference"},"reasonCode":{"$ref":"#/definitions/CodeableConcept"},"reasonReference":{"$ref":"#/definitions/Reference"},"insurance":{"items":{"$ref":"#/definitions/Reference"},"type":"array"},"note":{"items":{"$ref":"#/definitions/Annotation"},"type":"array"},"relevantHistory":{"items":{"$ref":"#/definitions/Reference"},"type":"array"},"restriction":{"$ref":"#/definitions/Task_Restriction"},"input":{"items":{"$ref":"#/definitions/Task_Input"},"type":"array"},"output":{"items":{"$ref":"#/definitions/Task_Output"},"type":"array"}},"additionalProperties":false,"required":["resourceType","status","intent"]};
-const schema100 = {"properties":{"id":{"$ref":"#/definitions/string"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"modifierExtension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"repetitions":{"$ref":"#/definitions/positiveInt"},"_repetitions":{"$ref":"#/definitions/Element"},"period":{"$ref":"#/definitions/Period"},"recipient":{"items":{"$ref":"#/definitions/Reference"},"type":"array"}},"additionalProperties":false};
+exports.Subscription = validate1040;
+const schema99 = {"properties":{"resourceType":{"const":"Subscription"},"id":{"$ref":"#/definitions/id"},"meta":{"$ref":"#/definitions/Meta"},"implicitRules":{"$ref":"#/definitions/uri"},"_implicitRules":{"$ref":"#/definitions/Element"},"language":{"$ref":"#/definitions/code"},"_language":{"$ref":"#/definitions/Element"},"text":{"$ref":"#/definitions/Narrative"},"contained":{"items":{"$ref":"#/definitions/ResourceList"},"type":"array"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"modifierExtension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"status":{"enum":["requested","active","error","off"]},"_status":{"$ref":"#/definitions/Element"},"contact":{"items":{"$ref":"#/definitions/ContactPoint"},"type":"array"},"end":{"$ref":"#/definitions/instant"},"_end":{"$ref":"#/definitions/Element"},"reason":{"$ref":"#/definitions/string"},"_reason":{"$ref":"#/definitions/Element"},"criteria":{"$ref":"#/definitions/string"},"_criteria":{"$ref":"#/definitions/Element"},"error":{"$ref":"#/definitions/string"},"_error":{"$ref":"#/definitions/Element"},"channel":{"$ref":"#/definitions/Subscription_Channel"}},"additionalProperties":false,"required":["channel","resourceType","status","reason","criteria"]};
+const schema100 = {"properties":{"id":{"$ref":"#/definitions/string"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"modifierExtension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"type":{"enum":["rest-hook","websocket","email","sms","message"]},"_type":{"$ref":"#/definitions/Element"},"endpoint":{"$ref":"#/definitions/url"},"_endpoint":{"$ref":"#/definitions/Element"},"payload":{"$ref":"#/definitions/code"},"_payload":{"$ref":"#/definitions/Element"},"header":{"items":{"$ref":"#/definitions/string"},"type":"array"},"_header":{"items":{"$ref":"#/definitions/Element"},"type":"array"}},"additionalProperties":false,"required":["type"]};
 
-function validate1084(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate1061(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.type === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(func2.call(schema100.properties, key0))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.id !== undefined){
+if(!(validate26(data.id, {instancePath:instancePath+"/id",parentData:data,parentDataProperty:"id",rootData}))){
+vErrors = vErrors === null ? validate26.errors : vErrors.concat(validate26.errors);
+errors = vErrors.length;
+}
+}
+if(data.extension !== undefined){
+let data1 = data.extension;
+if(Array.isArray(data1)){
+const len0 = data1.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate28(data1[i0], {instancePath:instancePath+"/extension/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate28.errors : vErrors.concat(validate28.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err2 = {instancePath:instancePath+"/extension",schemaPath:"#/properties/extension/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.modifierExtension !== undefined){
+let data3 = data.modifierExtension;
+if(Array.isArray(data3)){
+const len1 = data3.length;
+for(let i1=0; i1<len1; i1++){
+if(!(validate28(data3[i1], {instancePath:instancePath+"/modifierExtension/" + i1,parentData:data3,parentDataProperty:i1,rootData}))){
+vErrors = vErrors === null ? validate28.errors : vErrors.concat(validate28.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err3 = {instancePath:instancePath+"/modifierExtension",schemaPath:"#/properties/modifierExtension/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.type !== undefined){
+let data5 = data.type;
+if(!(((((data5 === "rest-hook") || (data5 === "websocket")) || (data5 === "email")) || (data5 === "sms")) || (data5 === "message"))){
+const err4 = {instancePath:instancePath+"/type",schemaPath:"#/properties/type/enum",keyword:"enum",params:{allowedValues: schema100.properties.type.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data._type !== undefined){
+if(!(validate32(data._type, {instancePath:instancePath+"/_type",parentData:data,parentDataProperty:"_type",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.endpoint !== undefined){
+if(!(validate150(data.endpoint, {instancePath:instancePath+"/endpoint",parentData:data,parentDataProperty:"endpoint",rootData}))){
+vErrors = vErrors === null ? validate150.errors : vErrors.concat(validate150.errors);
+errors = vErrors.length;
+}
+}
+if(data._endpoint !== undefined){
+if(!(validate32(data._endpoint, {instancePath:instancePath+"/_endpoint",parentData:data,parentDataProperty:"_endpoint",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.payload !== undefined){
+if(!(validate91(data.payload, {instancePath:instancePath+"/payload",parentData:data,parentDataProperty:"payload",rootData}))){
+vErrors = vErrors === null ? validate91.errors : vErrors.concat(validate91.errors);
+errors = vErrors.length;
+}
+}
+if(data._payload !== undefined){
+if(!(validate32(data._payload, {instancePath:instancePath+"/_payload",parentData:data,parentDataProperty:"_payload",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.header !== undefined){
+let data11 = data.header;
+if(Array.isArray(data11)){
+const len2 = data11.length;
+for(let i2=0; i2<len2; i2++){
+if(!(validate26(data11[i2], {instancePath:instancePath+"/header/" + i2,parentData:data11,parentDataProperty:i2,rootData}))){
+vErrors = vErrors === null ? validate26.errors : vErrors.concat(validate26.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err5 = {instancePath:instancePath+"/header",schemaPath:"#/properties/header/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data._header !== undefined){
+let data13 = data._header;
+if(Array.isArray(data13)){
+const len3 = data13.length;
+for(let i3=0; i3<len3; i3++){
+if(!(validate32(data13[i3], {instancePath:instancePath+"/_header/" + i3,parentData:data13,parentDataProperty:i3,rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err6 = {instancePath:instancePath+"/_header",schemaPath:"#/properties/_header/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+}
+validate1061.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate1040(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.channel === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "channel"},message:"must have required property '"+"channel"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.resourceType === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "resourceType"},message:"must have required property '"+"resourceType"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.status === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.reason === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(data.criteria === undefined){
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "criteria"},message:"must have required property '"+"criteria"+"'"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(func2.call(schema99.properties, key0))){
+const err5 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.resourceType !== undefined){
+if("Subscription" !== data.resourceType){
+const err6 = {instancePath:instancePath+"/resourceType",schemaPath:"#/properties/resourceType/const",keyword:"const",params:{allowedValue: "Subscription"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.id !== undefined){
+if(!(validate23(data.id, {instancePath:instancePath+"/id",parentData:data,parentDataProperty:"id",rootData}))){
+vErrors = vErrors === null ? validate23.errors : vErrors.concat(validate23.errors);
+errors = vErrors.length;
+}
+}
+if(data.meta !== undefined){
+if(!(validate25(data.meta, {instancePath:instancePath+"/meta",parentData:data,parentDataProperty:"meta",rootData}))){
+vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
+errors = vErrors.length;
+}
+}
+if(data.implicitRules !== undefined){
+if(!(validate30(data.implicitRules, {instancePath:instancePath+"/implicitRules",parentData:data,parentDataProperty:"implicitRules",rootData}))){
+vErrors = vErrors === null ? validate30.errors : vErrors.concat(validate30.errors);
+errors = vErrors.length;
+}
+}
+if(data._implicitRules !== undefined){
+if(!(validate32(data._implicitRules, {instancePath:instancePath+"/_implicitRules",parentData:data,parentDataProperty:"_implicitRules",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.language !== undefined){
+if(!(validate91(data.language, {instancePath:instancePath+"/language",parentData:data,parentDataProperty:"language",rootData}))){
+vErrors = vErrors === null ? validate91.errors : vErrors.concat(validate91.errors);
+errors = vErrors.length;
+}
+}
+if(data._language !== undefined){
+if(!(validate32(data._language, {instancePath:instancePath+"/_language",parentData:data,parentDataProperty:"_language",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.text !== undefined){
+if(!(validate557(data.text, {instancePath:instancePath+"/text",parentData:data,parentDataProperty:"text",rootData}))){
+vErrors = vErrors === null ? validate557.errors : vErrors.concat(validate557.errors);
+errors = vErrors.length;
+}
+}
+if(data.contained !== undefined){
+let data8 = data.contained;
+if(Array.isArray(data8)){
+const len0 = data8.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate508(data8[i0], {instancePath:instancePath+"/contained/" + i0,parentData:data8,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate508.errors : vErrors.concat(validate508.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err7 = {instancePath:instancePath+"/contained",schemaPath:"#/properties/contained/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.extension !== undefined){
+let data10 = data.extension;
+if(Array.isArray(data10)){
+const len1 = data10.length;
+for(let i1=0; i1<len1; i1++){
+if(!(validate28(data10[i1], {instancePath:instancePath+"/extension/" + i1,parentData:data10,parentDataProperty:i1,rootData}))){
+vErrors = vErrors === null ? validate28.errors : vErrors.concat(validate28.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err8 = {instancePath:instancePath+"/extension",schemaPath:"#/properties/extension/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data.modifierExtension !== undefined){
+let data12 = data.modifierExtension;
+if(Array.isArray(data12)){
+const len2 = data12.length;
+for(let i2=0; i2<len2; i2++){
+if(!(validate28(data12[i2], {instancePath:instancePath+"/modifierExtension/" + i2,parentData:data12,parentDataProperty:i2,rootData}))){
+vErrors = vErrors === null ? validate28.errors : vErrors.concat(validate28.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err9 = {instancePath:instancePath+"/modifierExtension",schemaPath:"#/properties/modifierExtension/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data.status !== undefined){
+let data14 = data.status;
+if(!((((data14 === "requested") || (data14 === "active")) || (data14 === "error")) || (data14 === "off"))){
+const err10 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema99.properties.status.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data._status !== undefined){
+if(!(validate32(data._status, {instancePath:instancePath+"/_status",parentData:data,parentDataProperty:"_status",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.contact !== undefined){
+let data16 = data.contact;
+if(Array.isArray(data16)){
+const len3 = data16.length;
+for(let i3=0; i3<len3; i3++){
+if(!(validate165(data16[i3], {instancePath:instancePath+"/contact/" + i3,parentData:data16,parentDataProperty:i3,rootData}))){
+vErrors = vErrors === null ? validate165.errors : vErrors.concat(validate165.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err11 = {instancePath:instancePath+"/contact",schemaPath:"#/properties/contact/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data.end !== undefined){
+if(!(validate278(data.end, {instancePath:instancePath+"/end",parentData:data,parentDataProperty:"end",rootData}))){
+vErrors = vErrors === null ? validate278.errors : vErrors.concat(validate278.errors);
+errors = vErrors.length;
+}
+}
+if(data._end !== undefined){
+if(!(validate32(data._end, {instancePath:instancePath+"/_end",parentData:data,parentDataProperty:"_end",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.reason !== undefined){
+if(!(validate26(data.reason, {instancePath:instancePath+"/reason",parentData:data,parentDataProperty:"reason",rootData}))){
+vErrors = vErrors === null ? validate26.errors : vErrors.concat(validate26.errors);
+errors = vErrors.length;
+}
+}
+if(data._reason !== undefined){
+if(!(validate32(data._reason, {instancePath:instancePath+"/_reason",parentData:data,parentDataProperty:"_reason",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.criteria !== undefined){
+if(!(validate26(data.criteria, {instancePath:instancePath+"/criteria",parentData:data,parentDataProperty:"criteria",rootData}))){
+vErrors = vErrors === null ? validate26.errors : vErrors.concat(validate26.errors);
+errors = vErrors.length;
+}
+}
+if(data._criteria !== undefined){
+if(!(validate32(data._criteria, {instancePath:instancePath+"/_criteria",parentData:data,parentDataProperty:"_criteria",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.error !== undefined){
+if(!(validate26(data.error, {instancePath:instancePath+"/error",parentData:data,parentDataProperty:"error",rootData}))){
+vErrors = vErrors === null ? validate26.errors : vErrors.concat(validate26.errors);
+errors = vErrors.length;
+}
+}
+if(data._error !== undefined){
+if(!(validate32(data._error, {instancePath:instancePath+"/_error",parentData:data,parentDataProperty:"_error",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.channel !== undefined){
+if(!(validate1061(data.channel, {instancePath:instancePath+"/channel",parentData:data,parentDataProperty:"channel",rootData}))){
+vErrors = vErrors === null ? validate1061.errors : vErrors.concat(validate1061.errors);
+errors = vErrors.length;
+}
+}
+}
+validate1040.errors = vErrors;
+return errors === 0;
+}
+
+exports.Task = validate1073;
+const schema101 = {"properties":{"resourceType":{"const":"Task"},"id":{"$ref":"#/definitions/id"},"meta":{"$ref":"#/definitions/Meta"},"implicitRules":{"$ref":"#/definitions/uri"},"_implicitRules":{"$ref":"#/definitions/Element"},"language":{"$ref":"#/definitions/code"},"_language":{"$ref":"#/definitions/Element"},"text":{"$ref":"#/definitions/Narrative"},"contained":{"items":{"$ref":"#/definitions/ResourceList"},"type":"array"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"modifierExtension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"identifier":{"items":{"$ref":"#/definitions/Identifier"},"type":"array"},"instantiatesCanonical":{"$ref":"#/definitions/canonical"},"instantiatesUri":{"$ref":"#/definitions/uri"},"_instantiatesUri":{"$ref":"#/definitions/Element"},"basedOn":{"items":{"$ref":"#/definitions/Reference"},"type":"array"},"groupIdentifier":{"$ref":"#/definitions/Identifier"},"partOf":{"items":{"$ref":"#/definitions/Reference"},"type":"array"},"status":{"enum":["draft","requested","received","accepted","rejected","ready","cancelled","in-progress","on-hold","failed","completed","entered-in-error"]},"_status":{"$ref":"#/definitions/Element"},"statusReason":{"$ref":"#/definitions/CodeableConcept"},"businessStatus":{"$ref":"#/definitions/CodeableConcept"},"intent":{"enum":["unknown","proposal","plan","order","original-order","reflex-order","filler-order","instance-order","option"]},"_intent":{"$ref":"#/definitions/Element"},"priority":{"$ref":"#/definitions/code","enum":["routine","urgent","asap","stat"]},"_priority":{"$ref":"#/definitions/Element"},"code":{"$ref":"#/definitions/CodeableConcept"},"description":{"$ref":"#/definitions/string"},"_description":{"$ref":"#/definitions/Element"},"focus":{"$ref":"#/definitions/Reference"},"for":{"$ref":"#/definitions/Reference"},"encounter":{"$ref":"#/definitions/Reference"},"executionPeriod":{"$ref":"#/definitions/Period"},"authoredOn":{"$ref":"#/definitions/dateTime"},"_authoredOn":{"$ref":"#/definitions/Element"},"lastModified":{"$ref":"#/definitions/dateTime"},"_lastModified":{"$ref":"#/definitions/Element"},"requester":{"$ref":"#/definitions/Reference"},"performerType":{"items":{"$ref":"#/definitions/CodeableConcept"},"type":"array"},"owner":{"$ref":"#/definitions/Reference"},"location":{"$ref":"#/definitions/Reference"},"reasonCode":{"$ref":"#/definitions/CodeableConcept"},"reasonReference":{"$ref":"#/definitions/Reference"},"insurance":{"items":{"$ref":"#/definitions/Reference"},"type":"array"},"note":{"items":{"$ref":"#/definitions/Annotation"},"type":"array"},"relevantHistory":{"items":{"$ref":"#/definitions/Reference"},"type":"array"},"restriction":{"$ref":"#/definitions/Task_Restriction"},"input":{"items":{"$ref":"#/definitions/Task_Input"},"type":"array"},"output":{"items":{"$ref":"#/definitions/Task_Output"},"type":"array"}},"additionalProperties":false,"required":["resourceType","status","intent"]};
+const schema102 = {"properties":{"id":{"$ref":"#/definitions/string"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"modifierExtension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"repetitions":{"$ref":"#/definitions/positiveInt"},"_repetitions":{"$ref":"#/definitions/Element"},"period":{"$ref":"#/definitions/Period"},"recipient":{"items":{"$ref":"#/definitions/Reference"},"type":"array"}},"additionalProperties":false};
+
+function validate1117(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -8503,13 +8962,13 @@ errors++;
 }
 }
 }
-validate1084.errors = vErrors;
+validate1117.errors = vErrors;
 return errors === 0;
 }
 
-const schema101 = {"properties":{"id":{"$ref":"#/definitions/string"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"modifierExtension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"type":{"$ref":"#/definitions/CodeableConcept"},"valueBase64Binary":{"pattern":"^\\s*([0-9a-zA-Z+/=]{4}\\s*)+$","type":"string"},"_valueBase64Binary":{"$ref":"#/definitions/Element"},"valueBoolean":{"pattern":"^true|false$","type":"boolean"},"_valueBoolean":{"$ref":"#/definitions/Element"},"valueCanonical":{"pattern":"^\\S*$","type":"string"},"_valueCanonical":{"$ref":"#/definitions/Element"},"valueCode":{"pattern":"^[^\\s]+(\\s[^\\s]+)*$","type":"string"},"_valueCode":{"$ref":"#/definitions/Element"},"valueDate":{"pattern":"^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1]))?)?$","type":"string"},"_valueDate":{"$ref":"#/definitions/Element"},"valueDateTime":{"pattern":"^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1])(T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]+)?(Z|(\\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?)?)?$","type":"string"},"_valueDateTime":{"$ref":"#/definitions/Element"},"valueDecimal":{"pattern":"^-?(0|[1-9][0-9]*)(\\.[0-9]+)?([eE][+-]?[0-9]+)?$","type":"number"},"_valueDecimal":{"$ref":"#/definitions/Element"},"valueId":{"pattern":"^[A-Za-z0-9\\-\\.]{1,64}$","type":"string"},"_valueId":{"$ref":"#/definitions/Element"},"valueInstant":{"pattern":"^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)-(0[1-9]|1[0-2])-(0[1-9]|[1-2][0-9]|3[0-1])T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]+)?(Z|(\\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))$","type":"string"},"_valueInstant":{"$ref":"#/definitions/Element"},"valueInteger":{"type":"integer","minimum":-2147483648,"maximum":2147483647},"_valueInteger":{"$ref":"#/definitions/Element"},"valueMarkdown":{"pattern":"^[ \\r\\n\\t\\S]+$","type":"string"},"_valueMarkdown":{"$ref":"#/definitions/Element"},"valueOid":{"pattern":"^urn:oid:[0-2](\\.(0|[1-9][0-9]*))+$","type":"string"},"_valueOid":{"$ref":"#/definitions/Element"},"valuePositiveInt":{"type":"integer","minimum":1,"maximum":2147483647},"_valuePositiveInt":{"$ref":"#/definitions/Element"},"valueString":{"pattern":"^[ \\r\\n\\t\\S]+$","type":"string"},"_valueString":{"$ref":"#/definitions/Element"},"valueTime":{"pattern":"^([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]+)?$","type":"string"},"_valueTime":{"$ref":"#/definitions/Element"},"valueUnsignedInt":{"type":"integer","minimum":0,"maximum":2147483647},"_valueUnsignedInt":{"$ref":"#/definitions/Element"},"valueUri":{"pattern":"^\\S*$","type":"string"},"_valueUri":{"$ref":"#/definitions/Element"},"valueUrl":{"pattern":"^\\S*$","type":"string"},"_valueUrl":{"$ref":"#/definitions/Element"},"valueUuid":{"pattern":"^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$","type":"string"},"_valueUuid":{"$ref":"#/definitions/Element"},"valueAddress":{"$ref":"#/definitions/Address"},"valueAge":{"$ref":"#/definitions/Age"},"valueAnnotation":{"$ref":"#/definitions/Annotation"},"valueAttachment":{"$ref":"#/definitions/Attachment"},"valueCodeableConcept":{"$ref":"#/definitions/CodeableConcept"},"valueCoding":{"$ref":"#/definitions/Coding"},"valueContactPoint":{"$ref":"#/definitions/ContactPoint"},"valueCount":{"$ref":"#/definitions/Count"},"valueDistance":{"$ref":"#/definitions/Distance"},"valueDuration":{"$ref":"#/definitions/Duration"},"valueHumanName":{"$ref":"#/definitions/HumanName"},"valueIdentifier":{"$ref":"#/definitions/Identifier"},"valueMoney":{"$ref":"#/definitions/Money"},"valuePeriod":{"$ref":"#/definitions/Period"},"valueQuantity":{"$ref":"#/definitions/Quantity"},"valueRange":{"$ref":"#/definitions/Range"},"valueRatio":{"$ref":"#/definitions/Ratio"},"valueReference":{"$ref":"#/definitions/Reference"},"valueSampledData":{"$ref":"#/definitions/SampledData"},"valueSignature":{"$ref":"#/definitions/Signature"},"valueTiming":{"$ref":"#/definitions/Timing"},"valueContactDetail":{"$ref":"#/definitions/ContactDetail"},"valueContributor":{"$ref":"#/definitions/Contributor"},"valueDataRequirement":{"$ref":"#/definitions/DataRequirement"},"valueExpression":{"$ref":"#/definitions/Expression"},"valueParameterDefinition":{"$ref":"#/definitions/ParameterDefinition"},"valueRelatedArtifact":{"$ref":"#/definitions/RelatedArtifact"},"valueTriggerDefinition":{"$ref":"#/definitions/TriggerDefinition"},"valueUsageContext":{"$ref":"#/definitions/UsageContext"},"valueDosage":{"$ref":"#/definitions/Dosage"},"valueMeta":{"$ref":"#/definitions/Meta"}},"additionalProperties":false,"required":["type"],"anyOf":[{"required":["valueBase64Binary"]},{"required":["valueBoolean"]},{"required":["valueCanonical"]},{"required":["valueCode"]},{"required":["valueDate"]},{"required":["valueDateTime"]},{"required":["valueDecimal"]},{"required":["valueId"]},{"required":["valueInstant"]},{"required":["valueInteger"]},{"required":["valueMarkdown"]},{"required":["valueOid"]},{"required":["valuePositiveInt"]},{"required":["valueString"]},{"required":["valueTime"]},{"required":["valueUnsignedInt"]},{"required":["valueUri"]},{"required":["valueUrl"]},{"required":["valueUuid"]},{"required":["valueAddress"]},{"required":["valueAge"]},{"required":["valueAnnotation"]},{"required":["valueAttachment"]},{"required":["valueCodeableConcept"]},{"required":["valueCoding"]},{"required":["valueContactPoint"]},{"required":["valueCount"]},{"required":["valueDistance"]},{"required":["valueDuration"]},{"required":["valueHumanName"]},{"required":["valueIdentifier"]},{"required":["valueMoney"]},{"required":["valuePeriod"]},{"required":["valueQuantity"]},{"required":["valueRange"]},{"required":["valueRatio"]},{"required":["valueReference"]},{"required":["valueSampledData"]},{"required":["valueSignature"]},{"required":["valueTiming"]},{"required":["valueContactDetail"]},{"required":["valueContributor"]},{"required":["valueDataRequirement"]},{"required":["valueExpression"]},{"required":["valueParameterDefinition"]},{"required":["valueRelatedArtifact"]},{"required":["valueTriggerDefinition"]},{"required":["valueUsageContext"]},{"required":["valueDosage"]},{"required":["valueMeta"]}]};
+const schema103 = {"properties":{"id":{"$ref":"#/definitions/string"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"modifierExtension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"type":{"$ref":"#/definitions/CodeableConcept"},"valueBase64Binary":{"pattern":"^\\s*([0-9a-zA-Z+/=]{4}\\s*)+$","type":"string"},"_valueBase64Binary":{"$ref":"#/definitions/Element"},"valueBoolean":{"pattern":"^true|false$","type":"boolean"},"_valueBoolean":{"$ref":"#/definitions/Element"},"valueCanonical":{"pattern":"^\\S*$","type":"string"},"_valueCanonical":{"$ref":"#/definitions/Element"},"valueCode":{"pattern":"^[^\\s]+(\\s[^\\s]+)*$","type":"string"},"_valueCode":{"$ref":"#/definitions/Element"},"valueDate":{"pattern":"^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1]))?)?$","type":"string"},"_valueDate":{"$ref":"#/definitions/Element"},"valueDateTime":{"pattern":"^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1])(T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]+)?(Z|(\\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?)?)?$","type":"string"},"_valueDateTime":{"$ref":"#/definitions/Element"},"valueDecimal":{"pattern":"^-?(0|[1-9][0-9]*)(\\.[0-9]+)?([eE][+-]?[0-9]+)?$","type":"number"},"_valueDecimal":{"$ref":"#/definitions/Element"},"valueId":{"pattern":"^[A-Za-z0-9\\-\\.]{1,64}$","type":"string"},"_valueId":{"$ref":"#/definitions/Element"},"valueInstant":{"pattern":"^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)-(0[1-9]|1[0-2])-(0[1-9]|[1-2][0-9]|3[0-1])T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]+)?(Z|(\\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))$","type":"string"},"_valueInstant":{"$ref":"#/definitions/Element"},"valueInteger":{"type":"integer","minimum":-2147483648,"maximum":2147483647},"_valueInteger":{"$ref":"#/definitions/Element"},"valueMarkdown":{"pattern":"^[ \\r\\n\\t\\S]+$","type":"string"},"_valueMarkdown":{"$ref":"#/definitions/Element"},"valueOid":{"pattern":"^urn:oid:[0-2](\\.(0|[1-9][0-9]*))+$","type":"string"},"_valueOid":{"$ref":"#/definitions/Element"},"valuePositiveInt":{"type":"integer","minimum":1,"maximum":2147483647},"_valuePositiveInt":{"$ref":"#/definitions/Element"},"valueString":{"pattern":"^[ \\r\\n\\t\\S]+$","type":"string"},"_valueString":{"$ref":"#/definitions/Element"},"valueTime":{"pattern":"^([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]+)?$","type":"string"},"_valueTime":{"$ref":"#/definitions/Element"},"valueUnsignedInt":{"type":"integer","minimum":0,"maximum":2147483647},"_valueUnsignedInt":{"$ref":"#/definitions/Element"},"valueUri":{"pattern":"^\\S*$","type":"string"},"_valueUri":{"$ref":"#/definitions/Element"},"valueUrl":{"pattern":"^\\S*$","type":"string"},"_valueUrl":{"$ref":"#/definitions/Element"},"valueUuid":{"pattern":"^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$","type":"string"},"_valueUuid":{"$ref":"#/definitions/Element"},"valueAddress":{"$ref":"#/definitions/Address"},"valueAge":{"$ref":"#/definitions/Age"},"valueAnnotation":{"$ref":"#/definitions/Annotation"},"valueAttachment":{"$ref":"#/definitions/Attachment"},"valueCodeableConcept":{"$ref":"#/definitions/CodeableConcept"},"valueCoding":{"$ref":"#/definitions/Coding"},"valueContactPoint":{"$ref":"#/definitions/ContactPoint"},"valueCount":{"$ref":"#/definitions/Count"},"valueDistance":{"$ref":"#/definitions/Distance"},"valueDuration":{"$ref":"#/definitions/Duration"},"valueHumanName":{"$ref":"#/definitions/HumanName"},"valueIdentifier":{"$ref":"#/definitions/Identifier"},"valueMoney":{"$ref":"#/definitions/Money"},"valuePeriod":{"$ref":"#/definitions/Period"},"valueQuantity":{"$ref":"#/definitions/Quantity"},"valueRange":{"$ref":"#/definitions/Range"},"valueRatio":{"$ref":"#/definitions/Ratio"},"valueReference":{"$ref":"#/definitions/Reference"},"valueSampledData":{"$ref":"#/definitions/SampledData"},"valueSignature":{"$ref":"#/definitions/Signature"},"valueTiming":{"$ref":"#/definitions/Timing"},"valueContactDetail":{"$ref":"#/definitions/ContactDetail"},"valueContributor":{"$ref":"#/definitions/Contributor"},"valueDataRequirement":{"$ref":"#/definitions/DataRequirement"},"valueExpression":{"$ref":"#/definitions/Expression"},"valueParameterDefinition":{"$ref":"#/definitions/ParameterDefinition"},"valueRelatedArtifact":{"$ref":"#/definitions/RelatedArtifact"},"valueTriggerDefinition":{"$ref":"#/definitions/TriggerDefinition"},"valueUsageContext":{"$ref":"#/definitions/UsageContext"},"valueDosage":{"$ref":"#/definitions/Dosage"},"valueMeta":{"$ref":"#/definitions/Meta"}},"additionalProperties":false,"required":["type"],"anyOf":[{"required":["valueBase64Binary"]},{"required":["valueBoolean"]},{"required":["valueCanonical"]},{"required":["valueCode"]},{"required":["valueDate"]},{"required":["valueDateTime"]},{"required":["valueDecimal"]},{"required":["valueId"]},{"required":["valueInstant"]},{"required":["valueInteger"]},{"required":["valueMarkdown"]},{"required":["valueOid"]},{"required":["valuePositiveInt"]},{"required":["valueString"]},{"required":["valueTime"]},{"required":["valueUnsignedInt"]},{"required":["valueUri"]},{"required":["valueUrl"]},{"required":["valueUuid"]},{"required":["valueAddress"]},{"required":["valueAge"]},{"required":["valueAnnotation"]},{"required":["valueAttachment"]},{"required":["valueCodeableConcept"]},{"required":["valueCoding"]},{"required":["valueContactPoint"]},{"required":["valueCount"]},{"required":["valueDistance"]},{"required":["valueDuration"]},{"required":["valueHumanName"]},{"required":["valueIdentifier"]},{"required":["valueMoney"]},{"required":["valuePeriod"]},{"required":["valueQuantity"]},{"required":["valueRange"]},{"required":["valueRatio"]},{"required":["valueReference"]},{"required":["valueSampledData"]},{"required":["valueSignature"]},{"required":["valueTiming"]},{"required":["valueContactDetail"]},{"required":["valueContributor"]},{"required":["valueDataRequirement"]},{"required":["valueExpression"]},{"required":["valueParameterDefinition"]},{"required":["valueRelatedArtifact"]},{"required":["valueTriggerDefinition"]},{"required":["valueUsageContext"]},{"required":["valueDosage"]},{"required":["valueMeta"]}]};
 
-function validate1093(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate1126(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 const _errs0 = errors;
@@ -9395,7 +9854,7 @@ vErrors.push(err51);
 errors++;
 }
 for(const key0 in data){
-if(!(func2.call(schema101.properties, key0))){
+if(!(func2.call(schema103.properties, key0))){
 const err52 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err52];
@@ -10268,13 +10727,13 @@ errors = vErrors.length;
 }
 }
 }
-validate1093.errors = vErrors;
+validate1126.errors = vErrors;
 return errors === 0;
 }
 
-const schema102 = {"properties":{"id":{"$ref":"#/definitions/string"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"modifierExtension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"type":{"$ref":"#/definitions/CodeableConcept"},"valueBase64Binary":{"pattern":"^\\s*([0-9a-zA-Z+/=]{4}\\s*)+$","type":"string"},"_valueBase64Binary":{"$ref":"#/definitions/Element"},"valueBoolean":{"pattern":"^true|false$","type":"boolean"},"_valueBoolean":{"$ref":"#/definitions/Element"},"valueCanonical":{"pattern":"^\\S*$","type":"string"},"_valueCanonical":{"$ref":"#/definitions/Element"},"valueCode":{"pattern":"^[^\\s]+(\\s[^\\s]+)*$","type":"string"},"_valueCode":{"$ref":"#/definitions/Element"},"valueDate":{"pattern":"^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1]))?)?$","type":"string"},"_valueDate":{"$ref":"#/definitions/Element"},"valueDateTime":{"pattern":"^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1])(T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]+)?(Z|(\\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?)?)?$","type":"string"},"_valueDateTime":{"$ref":"#/definitions/Element"},"valueDecimal":{"pattern":"^-?(0|[1-9][0-9]*)(\\.[0-9]+)?([eE][+-]?[0-9]+)?$","type":"number"},"_valueDecimal":{"$ref":"#/definitions/Element"},"valueId":{"pattern":"^[A-Za-z0-9\\-\\.]{1,64}$","type":"string"},"_valueId":{"$ref":"#/definitions/Element"},"valueInstant":{"pattern":"^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)-(0[1-9]|1[0-2])-(0[1-9]|[1-2][0-9]|3[0-1])T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]+)?(Z|(\\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))$","type":"string"},"_valueInstant":{"$ref":"#/definitions/Element"},"valueInteger":{"type":"integer","minimum":-2147483648,"maximum":2147483647},"_valueInteger":{"$ref":"#/definitions/Element"},"valueMarkdown":{"pattern":"^[ \\r\\n\\t\\S]+$","type":"string"},"_valueMarkdown":{"$ref":"#/definitions/Element"},"valueOid":{"pattern":"^urn:oid:[0-2](\\.(0|[1-9][0-9]*))+$","type":"string"},"_valueOid":{"$ref":"#/definitions/Element"},"valuePositiveInt":{"type":"integer","minimum":1,"maximum":2147483647},"_valuePositiveInt":{"$ref":"#/definitions/Element"},"valueString":{"pattern":"^[ \\r\\n\\t\\S]+$","type":"string"},"_valueString":{"$ref":"#/definitions/Element"},"valueTime":{"pattern":"^([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]+)?$","type":"string"},"_valueTime":{"$ref":"#/definitions/Element"},"valueUnsignedInt":{"type":"integer","minimum":0,"maximum":2147483647},"_valueUnsignedInt":{"$ref":"#/definitions/Element"},"valueUri":{"pattern":"^\\S*$","type":"string"},"_valueUri":{"$ref":"#/definitions/Element"},"valueUrl":{"pattern":"^\\S*$","type":"string"},"_valueUrl":{"$ref":"#/definitions/Element"},"valueUuid":{"pattern":"^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$","type":"string"},"_valueUuid":{"$ref":"#/definitions/Element"},"valueAddress":{"$ref":"#/definitions/Address"},"valueAge":{"$ref":"#/definitions/Age"},"valueAnnotation":{"$ref":"#/definitions/Annotation"},"valueAttachment":{"$ref":"#/definitions/Attachment"},"valueCodeableConcept":{"$ref":"#/definitions/CodeableConcept"},"valueCoding":{"$ref":"#/definitions/Coding"},"valueContactPoint":{"$ref":"#/definitions/ContactPoint"},"valueCount":{"$ref":"#/definitions/Count"},"valueDistance":{"$ref":"#/definitions/Distance"},"valueDuration":{"$ref":"#/definitions/Duration"},"valueHumanName":{"$ref":"#/definitions/HumanName"},"valueIdentifier":{"$ref":"#/definitions/Identifier"},"valueMoney":{"$ref":"#/definitions/Money"},"valuePeriod":{"$ref":"#/definitions/Period"},"valueQuantity":{"$ref":"#/definitions/Quantity"},"valueRange":{"$ref":"#/definitions/Range"},"valueRatio":{"$ref":"#/definitions/Ratio"},"valueReference":{"$ref":"#/definitions/Reference"},"valueSampledData":{"$ref":"#/definitions/SampledData"},"valueSignature":{"$ref":"#/definitions/Signature"},"valueTiming":{"$ref":"#/definitions/Timing"},"valueContactDetail":{"$ref":"#/definitions/ContactDetail"},"valueContributor":{"$ref":"#/definitions/Contributor"},"valueDataRequirement":{"$ref":"#/definitions/DataRequirement"},"valueExpression":{"$ref":"#/definitions/Expression"},"valueParameterDefinition":{"$ref":"#/definitions/ParameterDefinition"},"valueRelatedArtifact":{"$ref":"#/definitions/RelatedArtifact"},"valueTriggerDefinition":{"$ref":"#/definitions/TriggerDefinition"},"valueUsageContext":{"$ref":"#/definitions/UsageContext"},"valueDosage":{"$ref":"#/definitions/Dosage"},"valueMeta":{"$ref":"#/definitions/Meta"}},"additionalProperties":false,"required":["type"],"anyOf":[{"required":["valueBase64Binary"]},{"required":["valueBoolean"]},{"required":["valueCanonical"]},{"required":["valueCode"]},{"required":["valueDate"]},{"required":["valueDateTime"]},{"required":["valueDecimal"]},{"required":["valueId"]},{"required":["valueInstant"]},{"required":["valueInteger"]},{"required":["valueMarkdown"]},{"required":["valueOid"]},{"required":["valuePositiveInt"]},{"required":["valueString"]},{"required":["valueTime"]},{"required":["valueUnsignedInt"]},{"required":["valueUri"]},{"required":["valueUrl"]},{"required":["valueUuid"]},{"required":["valueAddress"]},{"required":["valueAge"]},{"required":["valueAnnotation"]},{"required":["valueAttachment"]},{"required":["valueCodeableConcept"]},{"required":["valueCoding"]},{"required":["valueContactPoint"]},{"required":["valueCount"]},{"required":["valueDistance"]},{"required":["valueDuration"]},{"required":["valueHumanName"]},{"required":["valueIdentifier"]},{"required":["valueMoney"]},{"required":["valuePeriod"]},{"required":["valueQuantity"]},{"required":["valueRange"]},{"required":["valueRatio"]},{"required":["valueReference"]},{"required":["valueSampledData"]},{"required":["valueSignature"]},{"required":["valueTiming"]},{"required":["valueContactDetail"]},{"required":["valueContributor"]},{"required":["valueDataRequirement"]},{"required":["valueExpression"]},{"required":["valueParameterDefinition"]},{"required":["valueRelatedArtifact"]},{"required":["valueTriggerDefinition"]},{"required":["valueUsageContext"]},{"required":["valueDosage"]},{"required":["valueMeta"]}]};
+const schema104 = {"properties":{"id":{"$ref":"#/definitions/string"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"modifierExtension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"type":{"$ref":"#/definitions/CodeableConcept"},"valueBase64Binary":{"pattern":"^\\s*([0-9a-zA-Z+/=]{4}\\s*)+$","type":"string"},"_valueBase64Binary":{"$ref":"#/definitions/Element"},"valueBoolean":{"pattern":"^true|false$","type":"boolean"},"_valueBoolean":{"$ref":"#/definitions/Element"},"valueCanonical":{"pattern":"^\\S*$","type":"string"},"_valueCanonical":{"$ref":"#/definitions/Element"},"valueCode":{"pattern":"^[^\\s]+(\\s[^\\s]+)*$","type":"string"},"_valueCode":{"$ref":"#/definitions/Element"},"valueDate":{"pattern":"^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1]))?)?$","type":"string"},"_valueDate":{"$ref":"#/definitions/Element"},"valueDateTime":{"pattern":"^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1])(T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]+)?(Z|(\\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?)?)?$","type":"string"},"_valueDateTime":{"$ref":"#/definitions/Element"},"valueDecimal":{"pattern":"^-?(0|[1-9][0-9]*)(\\.[0-9]+)?([eE][+-]?[0-9]+)?$","type":"number"},"_valueDecimal":{"$ref":"#/definitions/Element"},"valueId":{"pattern":"^[A-Za-z0-9\\-\\.]{1,64}$","type":"string"},"_valueId":{"$ref":"#/definitions/Element"},"valueInstant":{"pattern":"^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)-(0[1-9]|1[0-2])-(0[1-9]|[1-2][0-9]|3[0-1])T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]+)?(Z|(\\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))$","type":"string"},"_valueInstant":{"$ref":"#/definitions/Element"},"valueInteger":{"type":"integer","minimum":-2147483648,"maximum":2147483647},"_valueInteger":{"$ref":"#/definitions/Element"},"valueMarkdown":{"pattern":"^[ \\r\\n\\t\\S]+$","type":"string"},"_valueMarkdown":{"$ref":"#/definitions/Element"},"valueOid":{"pattern":"^urn:oid:[0-2](\\.(0|[1-9][0-9]*))+$","type":"string"},"_valueOid":{"$ref":"#/definitions/Element"},"valuePositiveInt":{"type":"integer","minimum":1,"maximum":2147483647},"_valuePositiveInt":{"$ref":"#/definitions/Element"},"valueString":{"pattern":"^[ \\r\\n\\t\\S]+$","type":"string"},"_valueString":{"$ref":"#/definitions/Element"},"valueTime":{"pattern":"^([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]+)?$","type":"string"},"_valueTime":{"$ref":"#/definitions/Element"},"valueUnsignedInt":{"type":"integer","minimum":0,"maximum":2147483647},"_valueUnsignedInt":{"$ref":"#/definitions/Element"},"valueUri":{"pattern":"^\\S*$","type":"string"},"_valueUri":{"$ref":"#/definitions/Element"},"valueUrl":{"pattern":"^\\S*$","type":"string"},"_valueUrl":{"$ref":"#/definitions/Element"},"valueUuid":{"pattern":"^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$","type":"string"},"_valueUuid":{"$ref":"#/definitions/Element"},"valueAddress":{"$ref":"#/definitions/Address"},"valueAge":{"$ref":"#/definitions/Age"},"valueAnnotation":{"$ref":"#/definitions/Annotation"},"valueAttachment":{"$ref":"#/definitions/Attachment"},"valueCodeableConcept":{"$ref":"#/definitions/CodeableConcept"},"valueCoding":{"$ref":"#/definitions/Coding"},"valueContactPoint":{"$ref":"#/definitions/ContactPoint"},"valueCount":{"$ref":"#/definitions/Count"},"valueDistance":{"$ref":"#/definitions/Distance"},"valueDuration":{"$ref":"#/definitions/Duration"},"valueHumanName":{"$ref":"#/definitions/HumanName"},"valueIdentifier":{"$ref":"#/definitions/Identifier"},"valueMoney":{"$ref":"#/definitions/Money"},"valuePeriod":{"$ref":"#/definitions/Period"},"valueQuantity":{"$ref":"#/definitions/Quantity"},"valueRange":{"$ref":"#/definitions/Range"},"valueRatio":{"$ref":"#/definitions/Ratio"},"valueReference":{"$ref":"#/definitions/Reference"},"valueSampledData":{"$ref":"#/definitions/SampledData"},"valueSignature":{"$ref":"#/definitions/Signature"},"valueTiming":{"$ref":"#/definitions/Timing"},"valueContactDetail":{"$ref":"#/definitions/ContactDetail"},"valueContributor":{"$ref":"#/definitions/Contributor"},"valueDataRequirement":{"$ref":"#/definitions/DataRequirement"},"valueExpression":{"$ref":"#/definitions/Expression"},"valueParameterDefinition":{"$ref":"#/definitions/ParameterDefinition"},"valueRelatedArtifact":{"$ref":"#/definitions/RelatedArtifact"},"valueTriggerDefinition":{"$ref":"#/definitions/TriggerDefinition"},"valueUsageContext":{"$ref":"#/definitions/UsageContext"},"valueDosage":{"$ref":"#/definitions/Dosage"},"valueMeta":{"$ref":"#/definitions/Meta"}},"additionalProperties":false,"required":["type"],"anyOf":[{"required":["valueBase64Binary"]},{"required":["valueBoolean"]},{"required":["valueCanonical"]},{"required":["valueCode"]},{"required":["valueDate"]},{"required":["valueDateTime"]},{"required":["valueDecimal"]},{"required":["valueId"]},{"required":["valueInstant"]},{"required":["valueInteger"]},{"required":["valueMarkdown"]},{"required":["valueOid"]},{"required":["valuePositiveInt"]},{"required":["valueString"]},{"required":["valueTime"]},{"required":["valueUnsignedInt"]},{"required":["valueUri"]},{"required":["valueUrl"]},{"required":["valueUuid"]},{"required":["valueAddress"]},{"required":["valueAge"]},{"required":["valueAnnotation"]},{"required":["valueAttachment"]},{"required":["valueCodeableConcept"]},{"required":["valueCoding"]},{"required":["valueContactPoint"]},{"required":["valueCount"]},{"required":["valueDistance"]},{"required":["valueDuration"]},{"required":["valueHumanName"]},{"required":["valueIdentifier"]},{"required":["valueMoney"]},{"required":["valuePeriod"]},{"required":["valueQuantity"]},{"required":["valueRange"]},{"required":["valueRatio"]},{"required":["valueReference"]},{"required":["valueSampledData"]},{"required":["valueSignature"]},{"required":["valueTiming"]},{"required":["valueContactDetail"]},{"required":["valueContributor"]},{"required":["valueDataRequirement"]},{"required":["valueExpression"]},{"required":["valueParameterDefinition"]},{"required":["valueRelatedArtifact"]},{"required":["valueTriggerDefinition"]},{"required":["valueUsageContext"]},{"required":["valueDosage"]},{"required":["valueMeta"]}]};
 
-function validate1149(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate1182(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 const _errs0 = errors;
@@ -11160,7 +11619,7 @@ vErrors.push(err51);
 errors++;
 }
 for(const key0 in data){
-if(!(func2.call(schema102.properties, key0))){
+if(!(func2.call(schema104.properties, key0))){
 const err52 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err52];
@@ -12033,12 +12492,12 @@ errors = vErrors.length;
 }
 }
 }
-validate1149.errors = vErrors;
+validate1182.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate1040(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate1073(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -12073,7 +12532,7 @@ vErrors.push(err2);
 errors++;
 }
 for(const key0 in data){
-if(!(func2.call(schema99.properties, key0))){
+if(!(func2.call(schema101.properties, key0))){
 const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err3];
@@ -12297,7 +12756,7 @@ errors++;
 if(data.status !== undefined){
 let data24 = data.status;
 if(!((((((((((((data24 === "draft") || (data24 === "requested")) || (data24 === "received")) || (data24 === "accepted")) || (data24 === "rejected")) || (data24 === "ready")) || (data24 === "cancelled")) || (data24 === "in-progress")) || (data24 === "on-hold")) || (data24 === "failed")) || (data24 === "completed")) || (data24 === "entered-in-error"))){
-const err11 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema99.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err11 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema101.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -12328,7 +12787,7 @@ errors = vErrors.length;
 if(data.intent !== undefined){
 let data28 = data.intent;
 if(!(((((((((data28 === "unknown") || (data28 === "proposal")) || (data28 === "plan")) || (data28 === "order")) || (data28 === "original-order")) || (data28 === "reflex-order")) || (data28 === "filler-order")) || (data28 === "instance-order")) || (data28 === "option"))){
-const err12 = {instancePath:instancePath+"/intent",schemaPath:"#/properties/intent/enum",keyword:"enum",params:{allowedValues: schema99.properties.intent.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/intent",schemaPath:"#/properties/intent/enum",keyword:"enum",params:{allowedValues: schema101.properties.intent.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -12351,7 +12810,7 @@ vErrors = vErrors === null ? validate91.errors : vErrors.concat(validate91.error
 errors = vErrors.length;
 }
 if(!((((data30 === "routine") || (data30 === "urgent")) || (data30 === "asap")) || (data30 === "stat"))){
-const err13 = {instancePath:instancePath+"/priority",schemaPath:"#/properties/priority/enum",keyword:"enum",params:{allowedValues: schema99.properties.priority.enum},message:"must be equal to one of the allowed values"};
+const err13 = {instancePath:instancePath+"/priority",schemaPath:"#/properties/priority/enum",keyword:"enum",params:{allowedValues: schema101.properties.priority.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -12552,8 +13011,8 @@ errors++;
 }
 }
 if(data.restriction !== undefined){
-if(!(validate1084(data.restriction, {instancePath:instancePath+"/restriction",parentData:data,parentDataProperty:"restriction",rootData}))){
-vErrors = vErrors === null ? validate1084.errors : vErrors.concat(validate1084.errors);
+if(!(validate1117(data.restriction, {instancePath:instancePath+"/restriction",parentData:data,parentDataProperty:"restriction",rootData}))){
+vErrors = vErrors === null ? validate1117.errors : vErrors.concat(validate1117.errors);
 errors = vErrors.length;
 }
 }
@@ -12562,8 +13021,8 @@ let data57 = data.input;
 if(Array.isArray(data57)){
 const len10 = data57.length;
 for(let i10=0; i10<len10; i10++){
-if(!(validate1093(data57[i10], {instancePath:instancePath+"/input/" + i10,parentData:data57,parentDataProperty:i10,rootData}))){
-vErrors = vErrors === null ? validate1093.errors : vErrors.concat(validate1093.errors);
+if(!(validate1126(data57[i10], {instancePath:instancePath+"/input/" + i10,parentData:data57,parentDataProperty:i10,rootData}))){
+vErrors = vErrors === null ? validate1126.errors : vErrors.concat(validate1126.errors);
 errors = vErrors.length;
 }
 }
@@ -12584,8 +13043,8 @@ let data59 = data.output;
 if(Array.isArray(data59)){
 const len11 = data59.length;
 for(let i11=0; i11<len11; i11++){
-if(!(validate1149(data59[i11], {instancePath:instancePath+"/output/" + i11,parentData:data59,parentDataProperty:i11,rootData}))){
-vErrors = vErrors === null ? validate1149.errors : vErrors.concat(validate1149.errors);
+if(!(validate1182(data59[i11], {instancePath:instancePath+"/output/" + i11,parentData:data59,parentDataProperty:i11,rootData}))){
+vErrors = vErrors === null ? validate1182.errors : vErrors.concat(validate1182.errors);
 errors = vErrors.length;
 }
 }
@@ -12602,7 +13061,7 @@ errors++;
 }
 }
 }
-validate1040.errors = vErrors;
+validate1073.errors = vErrors;
 return errors === 0;
 }
 

@@ -10058,11 +10058,715 @@ validate614.errors = vErrors;
 return errors === 0;
 }
 
-exports.Task = validate693;
-const schema80 = {"properties":{"resourceType":{"const":"Task"},"id":{"$ref":"#/definitions/id"},"meta":{"$ref":"#/definitions/Meta"},"implicitRules":{"$ref":"#/definitions/uri"},"_implicitRules":{"$ref":"#/definitions/Element"},"language":{"$ref":"#/definitions/code"},"_language":{"$ref":"#/definitions/Element"},"text":{"$ref":"#/definitions/Narrative"},"contained":{"items":{"$ref":"#/definitions/ResourceList"},"type":"array"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"modifierExtension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"identifier":{"items":{"$ref":"#/definitions/Identifier"},"type":"array"},"instantiatesCanonical":{"$ref":"#/definitions/canonical"},"instantiatesUri":{"$ref":"#/definitions/uri"},"_instantiatesUri":{"$ref":"#/definitions/Element"},"basedOn":{"items":{"$ref":"#/definitions/Reference"},"type":"array"},"groupIdentifier":{"$ref":"#/definitions/Identifier"},"partOf":{"items":{"$ref":"#/definitions/Reference"},"type":"array"},"status":{"$ref":"#/definitions/code","enum":["draft","requested","received","accepted","rejected","ready","cancelled","in-progress","on-hold","failed","completed","entered-in-error"]},"_status":{"$ref":"#/definitions/Element"},"statusReason":{"$ref":"#/definitions/CodeableReference"},"businessStatus":{"$ref":"#/definitions/CodeableConcept"},"intent":{"$ref":"#/definitions/code","enum":["unknown","proposal","plan","order","original-order","reflex-order","filler-order","instance-order","option"]},"_intent":{"$ref":"#/definitions/Element"},"priority":{"$ref":"#/definitions/code","enum":["routine","urgent","asap","stat"]},"_priority":{"$ref":"#/definitions/Element"},"doNotPerform":{"$ref":"#/definitions/boolean"},"_doNotPerform":{"$ref":"#/definitions/Element"},"code":{"$ref":"#/definitions/CodeableConcept"},"description":{"$ref":"#/definitions/string"},"_description":{"$ref":"#/definitions/Element"},"focus":{"$ref":"#/definitions/Reference"},"for":{"$ref":"#/definitions/Reference"},"encounter":{"$ref":"#/definitions/Reference"},"requestedPeriod":{"$ref":"#/definitions/Period"},"executionPeriod":{"$ref":"#/definitions/Period"},"authoredOn":{"$ref":"#/definitions/dateTime"},"_authoredOn":{"$ref":"#/definitions/Element"},"lastModified":{"$ref":"#/definitions/dateTime"},"_lastModified":{"$ref":"#/definitions/Element"},"requester":{"$ref":"#/definitions/Reference"},"requestedPerformer":{"items":{"$ref":"#/definitions/CodeableReference"},"type":"array"},"owner":{"$ref":"#/definitions/Reference"},"performer":{"items":{"$ref":"#/definitions/Task_Performer"},"type":"array"},"location":{"$ref":"#/definitions/Reference"},"reason":{"items":{"$ref":"#/definitions/CodeableReference"},"type":"array"},"insurance":{"items":{"$ref":"#/definitions/Reference"},"type":"array"},"note":{"items":{"$ref":"#/definitions/Annotation"},"type":"array"},"relevantHistory":{"items":{"$ref":"#/definitions/Reference"},"type":"array"},"restriction":{"$ref":"#/definitions/Task_Restriction"},"input":{"items":{"$ref":"#/definitions/Task_Input"},"type":"array"},"output":{"items":{"$ref":"#/definitions/Task_Output"},"type":"array"}},"type":"object","additionalProperties":false,"required":["resourceType"]};
-const schema81 = {"properties":{"id":{"$ref":"#/definitions/string"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"modifierExtension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"function":{"$ref":"#/definitions/CodeableConcept"},"actor":{"$ref":"#/definitions/Reference"}},"type":"object","additionalProperties":false,"required":["actor"]};
+exports.Subscription = validate693;
+const schema80 = {"properties":{"resourceType":{"const":"Subscription"},"id":{"$ref":"#/definitions/id"},"meta":{"$ref":"#/definitions/Meta"},"implicitRules":{"$ref":"#/definitions/uri"},"_implicitRules":{"$ref":"#/definitions/Element"},"language":{"$ref":"#/definitions/code"},"_language":{"$ref":"#/definitions/Element"},"text":{"$ref":"#/definitions/Narrative"},"contained":{"items":{"$ref":"#/definitions/ResourceList"},"type":"array"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"modifierExtension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"identifier":{"items":{"$ref":"#/definitions/Identifier"},"type":"array"},"name":{"$ref":"#/definitions/string"},"_name":{"$ref":"#/definitions/Element"},"status":{"$ref":"#/definitions/code","enum":["requested","active","error","off","entered-in-error"]},"_status":{"$ref":"#/definitions/Element"},"topic":{"$ref":"#/definitions/canonical"},"contact":{"items":{"$ref":"#/definitions/ContactPoint"},"type":"array"},"end":{"$ref":"#/definitions/instant"},"_end":{"$ref":"#/definitions/Element"},"managingEntity":{"$ref":"#/definitions/Reference"},"reason":{"$ref":"#/definitions/string"},"_reason":{"$ref":"#/definitions/Element"},"filterBy":{"items":{"$ref":"#/definitions/Subscription_FilterBy"},"type":"array"},"channelType":{"$ref":"#/definitions/Coding"},"endpoint":{"$ref":"#/definitions/url"},"_endpoint":{"$ref":"#/definitions/Element"},"parameter":{"items":{"$ref":"#/definitions/Subscription_Parameter"},"type":"array"},"heartbeatPeriod":{"$ref":"#/definitions/unsignedInt"},"_heartbeatPeriod":{"$ref":"#/definitions/Element"},"timeout":{"$ref":"#/definitions/unsignedInt"},"_timeout":{"$ref":"#/definitions/Element"},"contentType":{"$ref":"#/definitions/code"},"_contentType":{"$ref":"#/definitions/Element"},"content":{"$ref":"#/definitions/code","enum":["empty","id-only","full-resource"]},"_content":{"$ref":"#/definitions/Element"},"maxCount":{"$ref":"#/definitions/positiveInt"},"_maxCount":{"$ref":"#/definitions/Element"}},"type":"object","additionalProperties":false,"required":["topic","channelType","resourceType"]};
+const schema81 = {"properties":{"id":{"$ref":"#/definitions/string"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"modifierExtension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"resourceType":{"$ref":"#/definitions/uri"},"_resourceType":{"$ref":"#/definitions/Element"},"filterParameter":{"$ref":"#/definitions/string"},"_filterParameter":{"$ref":"#/definitions/Element"},"comparator":{"$ref":"#/definitions/code","enum":["eq","ne","gt","lt","ge","le","sa","eb","ap"]},"_comparator":{"$ref":"#/definitions/Element"},"modifier":{"$ref":"#/definitions/code","enum":["missing","exact","contains","not","text","in","not-in","below","above","type","identifier","of-type","code-text","text-advanced","iterate"]},"_modifier":{"$ref":"#/definitions/Element"},"value":{"$ref":"#/definitions/string"},"_value":{"$ref":"#/definitions/Element"}},"type":"object","additionalProperties":false};
 
-function validate736(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate716(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+for(const key0 in data){
+if(!(func2.call(schema81.properties, key0))){
+const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+if(data.id !== undefined){
+if(!(validate26(data.id, {instancePath:instancePath+"/id",parentData:data,parentDataProperty:"id",rootData}))){
+vErrors = vErrors === null ? validate26.errors : vErrors.concat(validate26.errors);
+errors = vErrors.length;
+}
+}
+if(data.extension !== undefined){
+let data1 = data.extension;
+if(Array.isArray(data1)){
+const len0 = data1.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate28(data1[i0], {instancePath:instancePath+"/extension/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate28.errors : vErrors.concat(validate28.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err1 = {instancePath:instancePath+"/extension",schemaPath:"#/properties/extension/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.modifierExtension !== undefined){
+let data3 = data.modifierExtension;
+if(Array.isArray(data3)){
+const len1 = data3.length;
+for(let i1=0; i1<len1; i1++){
+if(!(validate28(data3[i1], {instancePath:instancePath+"/modifierExtension/" + i1,parentData:data3,parentDataProperty:i1,rootData}))){
+vErrors = vErrors === null ? validate28.errors : vErrors.concat(validate28.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err2 = {instancePath:instancePath+"/modifierExtension",schemaPath:"#/properties/modifierExtension/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.resourceType !== undefined){
+if(!(validate30(data.resourceType, {instancePath:instancePath+"/resourceType",parentData:data,parentDataProperty:"resourceType",rootData}))){
+vErrors = vErrors === null ? validate30.errors : vErrors.concat(validate30.errors);
+errors = vErrors.length;
+}
+}
+if(data._resourceType !== undefined){
+if(!(validate32(data._resourceType, {instancePath:instancePath+"/_resourceType",parentData:data,parentDataProperty:"_resourceType",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.filterParameter !== undefined){
+if(!(validate26(data.filterParameter, {instancePath:instancePath+"/filterParameter",parentData:data,parentDataProperty:"filterParameter",rootData}))){
+vErrors = vErrors === null ? validate26.errors : vErrors.concat(validate26.errors);
+errors = vErrors.length;
+}
+}
+if(data._filterParameter !== undefined){
+if(!(validate32(data._filterParameter, {instancePath:instancePath+"/_filterParameter",parentData:data,parentDataProperty:"_filterParameter",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.comparator !== undefined){
+let data9 = data.comparator;
+if(!(validate92(data9, {instancePath:instancePath+"/comparator",parentData:data,parentDataProperty:"comparator",rootData}))){
+vErrors = vErrors === null ? validate92.errors : vErrors.concat(validate92.errors);
+errors = vErrors.length;
+}
+if(!(((((((((data9 === "eq") || (data9 === "ne")) || (data9 === "gt")) || (data9 === "lt")) || (data9 === "ge")) || (data9 === "le")) || (data9 === "sa")) || (data9 === "eb")) || (data9 === "ap"))){
+const err3 = {instancePath:instancePath+"/comparator",schemaPath:"#/properties/comparator/enum",keyword:"enum",params:{allowedValues: schema81.properties.comparator.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data._comparator !== undefined){
+if(!(validate32(data._comparator, {instancePath:instancePath+"/_comparator",parentData:data,parentDataProperty:"_comparator",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.modifier !== undefined){
+let data11 = data.modifier;
+if(!(validate92(data11, {instancePath:instancePath+"/modifier",parentData:data,parentDataProperty:"modifier",rootData}))){
+vErrors = vErrors === null ? validate92.errors : vErrors.concat(validate92.errors);
+errors = vErrors.length;
+}
+if(!(((((((((((((((data11 === "missing") || (data11 === "exact")) || (data11 === "contains")) || (data11 === "not")) || (data11 === "text")) || (data11 === "in")) || (data11 === "not-in")) || (data11 === "below")) || (data11 === "above")) || (data11 === "type")) || (data11 === "identifier")) || (data11 === "of-type")) || (data11 === "code-text")) || (data11 === "text-advanced")) || (data11 === "iterate"))){
+const err4 = {instancePath:instancePath+"/modifier",schemaPath:"#/properties/modifier/enum",keyword:"enum",params:{allowedValues: schema81.properties.modifier.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data._modifier !== undefined){
+if(!(validate32(data._modifier, {instancePath:instancePath+"/_modifier",parentData:data,parentDataProperty:"_modifier",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.value !== undefined){
+if(!(validate26(data.value, {instancePath:instancePath+"/value",parentData:data,parentDataProperty:"value",rootData}))){
+vErrors = vErrors === null ? validate26.errors : vErrors.concat(validate26.errors);
+errors = vErrors.length;
+}
+}
+if(data._value !== undefined){
+if(!(validate32(data._value, {instancePath:instancePath+"/_value",parentData:data,parentDataProperty:"_value",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err5 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+validate716.errors = vErrors;
+return errors === 0;
+}
+
+const schema82 = {"properties":{"id":{"$ref":"#/definitions/string"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"modifierExtension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"name":{"$ref":"#/definitions/string"},"_name":{"$ref":"#/definitions/Element"},"value":{"$ref":"#/definitions/string"},"_value":{"$ref":"#/definitions/Element"}},"type":"object","additionalProperties":false};
+
+function validate734(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+for(const key0 in data){
+if(!(((((((key0 === "id") || (key0 === "extension")) || (key0 === "modifierExtension")) || (key0 === "name")) || (key0 === "_name")) || (key0 === "value")) || (key0 === "_value"))){
+const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+if(data.id !== undefined){
+if(!(validate26(data.id, {instancePath:instancePath+"/id",parentData:data,parentDataProperty:"id",rootData}))){
+vErrors = vErrors === null ? validate26.errors : vErrors.concat(validate26.errors);
+errors = vErrors.length;
+}
+}
+if(data.extension !== undefined){
+let data1 = data.extension;
+if(Array.isArray(data1)){
+const len0 = data1.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate28(data1[i0], {instancePath:instancePath+"/extension/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate28.errors : vErrors.concat(validate28.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err1 = {instancePath:instancePath+"/extension",schemaPath:"#/properties/extension/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.modifierExtension !== undefined){
+let data3 = data.modifierExtension;
+if(Array.isArray(data3)){
+const len1 = data3.length;
+for(let i1=0; i1<len1; i1++){
+if(!(validate28(data3[i1], {instancePath:instancePath+"/modifierExtension/" + i1,parentData:data3,parentDataProperty:i1,rootData}))){
+vErrors = vErrors === null ? validate28.errors : vErrors.concat(validate28.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err2 = {instancePath:instancePath+"/modifierExtension",schemaPath:"#/properties/modifierExtension/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.name !== undefined){
+if(!(validate26(data.name, {instancePath:instancePath+"/name",parentData:data,parentDataProperty:"name",rootData}))){
+vErrors = vErrors === null ? validate26.errors : vErrors.concat(validate26.errors);
+errors = vErrors.length;
+}
+}
+if(data._name !== undefined){
+if(!(validate32(data._name, {instancePath:instancePath+"/_name",parentData:data,parentDataProperty:"_name",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.value !== undefined){
+if(!(validate26(data.value, {instancePath:instancePath+"/value",parentData:data,parentDataProperty:"value",rootData}))){
+vErrors = vErrors === null ? validate26.errors : vErrors.concat(validate26.errors);
+errors = vErrors.length;
+}
+}
+if(data._value !== undefined){
+if(!(validate32(data._value, {instancePath:instancePath+"/_value",parentData:data,parentDataProperty:"_value",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err3 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+validate734.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate693(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.topic === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "topic"},message:"must have required property '"+"topic"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.channelType === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "channelType"},message:"must have required property '"+"channelType"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.resourceType === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "resourceType"},message:"must have required property '"+"resourceType"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(func2.call(schema80.properties, key0))){
+const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.resourceType !== undefined){
+if("Subscription" !== data.resourceType){
+const err4 = {instancePath:instancePath+"/resourceType",schemaPath:"#/properties/resourceType/const",keyword:"const",params:{allowedValue: "Subscription"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.id !== undefined){
+if(!(validate23(data.id, {instancePath:instancePath+"/id",parentData:data,parentDataProperty:"id",rootData}))){
+vErrors = vErrors === null ? validate23.errors : vErrors.concat(validate23.errors);
+errors = vErrors.length;
+}
+}
+if(data.meta !== undefined){
+if(!(validate25(data.meta, {instancePath:instancePath+"/meta",parentData:data,parentDataProperty:"meta",rootData}))){
+vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
+errors = vErrors.length;
+}
+}
+if(data.implicitRules !== undefined){
+if(!(validate30(data.implicitRules, {instancePath:instancePath+"/implicitRules",parentData:data,parentDataProperty:"implicitRules",rootData}))){
+vErrors = vErrors === null ? validate30.errors : vErrors.concat(validate30.errors);
+errors = vErrors.length;
+}
+}
+if(data._implicitRules !== undefined){
+if(!(validate32(data._implicitRules, {instancePath:instancePath+"/_implicitRules",parentData:data,parentDataProperty:"_implicitRules",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.language !== undefined){
+if(!(validate92(data.language, {instancePath:instancePath+"/language",parentData:data,parentDataProperty:"language",rootData}))){
+vErrors = vErrors === null ? validate92.errors : vErrors.concat(validate92.errors);
+errors = vErrors.length;
+}
+}
+if(data._language !== undefined){
+if(!(validate32(data._language, {instancePath:instancePath+"/_language",parentData:data,parentDataProperty:"_language",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.text !== undefined){
+if(!(validate556(data.text, {instancePath:instancePath+"/text",parentData:data,parentDataProperty:"text",rootData}))){
+vErrors = vErrors === null ? validate556.errors : vErrors.concat(validate556.errors);
+errors = vErrors.length;
+}
+}
+if(data.contained !== undefined){
+let data8 = data.contained;
+if(Array.isArray(data8)){
+const len0 = data8.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate563(data8[i0], {instancePath:instancePath+"/contained/" + i0,parentData:data8,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate563.errors : vErrors.concat(validate563.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err5 = {instancePath:instancePath+"/contained",schemaPath:"#/properties/contained/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.extension !== undefined){
+let data10 = data.extension;
+if(Array.isArray(data10)){
+const len1 = data10.length;
+for(let i1=0; i1<len1; i1++){
+if(!(validate28(data10[i1], {instancePath:instancePath+"/extension/" + i1,parentData:data10,parentDataProperty:i1,rootData}))){
+vErrors = vErrors === null ? validate28.errors : vErrors.concat(validate28.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err6 = {instancePath:instancePath+"/extension",schemaPath:"#/properties/extension/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.modifierExtension !== undefined){
+let data12 = data.modifierExtension;
+if(Array.isArray(data12)){
+const len2 = data12.length;
+for(let i2=0; i2<len2; i2++){
+if(!(validate28(data12[i2], {instancePath:instancePath+"/modifierExtension/" + i2,parentData:data12,parentDataProperty:i2,rootData}))){
+vErrors = vErrors === null ? validate28.errors : vErrors.concat(validate28.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err7 = {instancePath:instancePath+"/modifierExtension",schemaPath:"#/properties/modifierExtension/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.identifier !== undefined){
+let data14 = data.identifier;
+if(Array.isArray(data14)){
+const len3 = data14.length;
+for(let i3=0; i3<len3; i3++){
+if(!(validate104(data14[i3], {instancePath:instancePath+"/identifier/" + i3,parentData:data14,parentDataProperty:i3,rootData}))){
+vErrors = vErrors === null ? validate104.errors : vErrors.concat(validate104.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err8 = {instancePath:instancePath+"/identifier",schemaPath:"#/properties/identifier/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data.name !== undefined){
+if(!(validate26(data.name, {instancePath:instancePath+"/name",parentData:data,parentDataProperty:"name",rootData}))){
+vErrors = vErrors === null ? validate26.errors : vErrors.concat(validate26.errors);
+errors = vErrors.length;
+}
+}
+if(data._name !== undefined){
+if(!(validate32(data._name, {instancePath:instancePath+"/_name",parentData:data,parentDataProperty:"_name",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.status !== undefined){
+let data18 = data.status;
+if(!(validate92(data18, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData}))){
+vErrors = vErrors === null ? validate92.errors : vErrors.concat(validate92.errors);
+errors = vErrors.length;
+}
+if(!(((((data18 === "requested") || (data18 === "active")) || (data18 === "error")) || (data18 === "off")) || (data18 === "entered-in-error"))){
+const err9 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema80.properties.status.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data._status !== undefined){
+if(!(validate32(data._status, {instancePath:instancePath+"/_status",parentData:data,parentDataProperty:"_status",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.topic !== undefined){
+if(!(validate296(data.topic, {instancePath:instancePath+"/topic",parentData:data,parentDataProperty:"topic",rootData}))){
+vErrors = vErrors === null ? validate296.errors : vErrors.concat(validate296.errors);
+errors = vErrors.length;
+}
+}
+if(data.contact !== undefined){
+let data21 = data.contact;
+if(Array.isArray(data21)){
+const len4 = data21.length;
+for(let i4=0; i4<len4; i4++){
+if(!(validate182(data21[i4], {instancePath:instancePath+"/contact/" + i4,parentData:data21,parentDataProperty:i4,rootData}))){
+vErrors = vErrors === null ? validate182.errors : vErrors.concat(validate182.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err10 = {instancePath:instancePath+"/contact",schemaPath:"#/properties/contact/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data.end !== undefined){
+if(!(validate306(data.end, {instancePath:instancePath+"/end",parentData:data,parentDataProperty:"end",rootData}))){
+vErrors = vErrors === null ? validate306.errors : vErrors.concat(validate306.errors);
+errors = vErrors.length;
+}
+}
+if(data._end !== undefined){
+if(!(validate32(data._end, {instancePath:instancePath+"/_end",parentData:data,parentDataProperty:"_end",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.managingEntity !== undefined){
+if(!(validate98(data.managingEntity, {instancePath:instancePath+"/managingEntity",parentData:data,parentDataProperty:"managingEntity",rootData}))){
+vErrors = vErrors === null ? validate98.errors : vErrors.concat(validate98.errors);
+errors = vErrors.length;
+}
+}
+if(data.reason !== undefined){
+if(!(validate26(data.reason, {instancePath:instancePath+"/reason",parentData:data,parentDataProperty:"reason",rootData}))){
+vErrors = vErrors === null ? validate26.errors : vErrors.concat(validate26.errors);
+errors = vErrors.length;
+}
+}
+if(data._reason !== undefined){
+if(!(validate32(data._reason, {instancePath:instancePath+"/_reason",parentData:data,parentDataProperty:"_reason",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.filterBy !== undefined){
+let data28 = data.filterBy;
+if(Array.isArray(data28)){
+const len5 = data28.length;
+for(let i5=0; i5<len5; i5++){
+if(!(validate716(data28[i5], {instancePath:instancePath+"/filterBy/" + i5,parentData:data28,parentDataProperty:i5,rootData}))){
+vErrors = vErrors === null ? validate716.errors : vErrors.concat(validate716.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err11 = {instancePath:instancePath+"/filterBy",schemaPath:"#/properties/filterBy/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data.channelType !== undefined){
+if(!(validate109(data.channelType, {instancePath:instancePath+"/channelType",parentData:data,parentDataProperty:"channelType",rootData}))){
+vErrors = vErrors === null ? validate109.errors : vErrors.concat(validate109.errors);
+errors = vErrors.length;
+}
+}
+if(data.endpoint !== undefined){
+if(!(validate151(data.endpoint, {instancePath:instancePath+"/endpoint",parentData:data,parentDataProperty:"endpoint",rootData}))){
+vErrors = vErrors === null ? validate151.errors : vErrors.concat(validate151.errors);
+errors = vErrors.length;
+}
+}
+if(data._endpoint !== undefined){
+if(!(validate32(data._endpoint, {instancePath:instancePath+"/_endpoint",parentData:data,parentDataProperty:"_endpoint",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.parameter !== undefined){
+let data33 = data.parameter;
+if(Array.isArray(data33)){
+const len6 = data33.length;
+for(let i6=0; i6<len6; i6++){
+if(!(validate734(data33[i6], {instancePath:instancePath+"/parameter/" + i6,parentData:data33,parentDataProperty:i6,rootData}))){
+vErrors = vErrors === null ? validate734.errors : vErrors.concat(validate734.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err12 = {instancePath:instancePath+"/parameter",schemaPath:"#/properties/parameter/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+if(data.heartbeatPeriod !== undefined){
+if(!(validate351(data.heartbeatPeriod, {instancePath:instancePath+"/heartbeatPeriod",parentData:data,parentDataProperty:"heartbeatPeriod",rootData}))){
+vErrors = vErrors === null ? validate351.errors : vErrors.concat(validate351.errors);
+errors = vErrors.length;
+}
+}
+if(data._heartbeatPeriod !== undefined){
+if(!(validate32(data._heartbeatPeriod, {instancePath:instancePath+"/_heartbeatPeriod",parentData:data,parentDataProperty:"_heartbeatPeriod",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.timeout !== undefined){
+if(!(validate351(data.timeout, {instancePath:instancePath+"/timeout",parentData:data,parentDataProperty:"timeout",rootData}))){
+vErrors = vErrors === null ? validate351.errors : vErrors.concat(validate351.errors);
+errors = vErrors.length;
+}
+}
+if(data._timeout !== undefined){
+if(!(validate32(data._timeout, {instancePath:instancePath+"/_timeout",parentData:data,parentDataProperty:"_timeout",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.contentType !== undefined){
+if(!(validate92(data.contentType, {instancePath:instancePath+"/contentType",parentData:data,parentDataProperty:"contentType",rootData}))){
+vErrors = vErrors === null ? validate92.errors : vErrors.concat(validate92.errors);
+errors = vErrors.length;
+}
+}
+if(data._contentType !== undefined){
+if(!(validate32(data._contentType, {instancePath:instancePath+"/_contentType",parentData:data,parentDataProperty:"_contentType",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.content !== undefined){
+let data41 = data.content;
+if(!(validate92(data41, {instancePath:instancePath+"/content",parentData:data,parentDataProperty:"content",rootData}))){
+vErrors = vErrors === null ? validate92.errors : vErrors.concat(validate92.errors);
+errors = vErrors.length;
+}
+if(!(((data41 === "empty") || (data41 === "id-only")) || (data41 === "full-resource"))){
+const err13 = {instancePath:instancePath+"/content",schemaPath:"#/properties/content/enum",keyword:"enum",params:{allowedValues: schema80.properties.content.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+if(data._content !== undefined){
+if(!(validate32(data._content, {instancePath:instancePath+"/_content",parentData:data,parentDataProperty:"_content",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.maxCount !== undefined){
+if(!(validate163(data.maxCount, {instancePath:instancePath+"/maxCount",parentData:data,parentDataProperty:"maxCount",rootData}))){
+vErrors = vErrors === null ? validate163.errors : vErrors.concat(validate163.errors);
+errors = vErrors.length;
+}
+}
+if(data._maxCount !== undefined){
+if(!(validate32(data._maxCount, {instancePath:instancePath+"/_maxCount",parentData:data,parentDataProperty:"_maxCount",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err14 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+validate693.errors = vErrors;
+return errors === 0;
+}
+
+exports.Task = validate753;
+const schema83 = {"properties":{"resourceType":{"const":"Task"},"id":{"$ref":"#/definitions/id"},"meta":{"$ref":"#/definitions/Meta"},"implicitRules":{"$ref":"#/definitions/uri"},"_implicitRules":{"$ref":"#/definitions/Element"},"language":{"$ref":"#/definitions/code"},"_language":{"$ref":"#/definitions/Element"},"text":{"$ref":"#/definitions/Narrative"},"contained":{"items":{"$ref":"#/definitions/ResourceList"},"type":"array"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"modifierExtension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"identifier":{"items":{"$ref":"#/definitions/Identifier"},"type":"array"},"instantiatesCanonical":{"$ref":"#/definitions/canonical"},"instantiatesUri":{"$ref":"#/definitions/uri"},"_instantiatesUri":{"$ref":"#/definitions/Element"},"basedOn":{"items":{"$ref":"#/definitions/Reference"},"type":"array"},"groupIdentifier":{"$ref":"#/definitions/Identifier"},"partOf":{"items":{"$ref":"#/definitions/Reference"},"type":"array"},"status":{"$ref":"#/definitions/code","enum":["draft","requested","received","accepted","rejected","ready","cancelled","in-progress","on-hold","failed","completed","entered-in-error"]},"_status":{"$ref":"#/definitions/Element"},"statusReason":{"$ref":"#/definitions/CodeableReference"},"businessStatus":{"$ref":"#/definitions/CodeableConcept"},"intent":{"$ref":"#/definitions/code","enum":["unknown","proposal","plan","order","original-order","reflex-order","filler-order","instance-order","option"]},"_intent":{"$ref":"#/definitions/Element"},"priority":{"$ref":"#/definitions/code","enum":["routine","urgent","asap","stat"]},"_priority":{"$ref":"#/definitions/Element"},"doNotPerform":{"$ref":"#/definitions/boolean"},"_doNotPerform":{"$ref":"#/definitions/Element"},"code":{"$ref":"#/definitions/CodeableConcept"},"description":{"$ref":"#/definitions/string"},"_description":{"$ref":"#/definitions/Element"},"focus":{"$ref":"#/definitions/Reference"},"for":{"$ref":"#/definitions/Reference"},"encounter":{"$ref":"#/definitions/Reference"},"requestedPeriod":{"$ref":"#/definitions/Period"},"executionPeriod":{"$ref":"#/definitions/Period"},"authoredOn":{"$ref":"#/definitions/dateTime"},"_authoredOn":{"$ref":"#/definitions/Element"},"lastModified":{"$ref":"#/definitions/dateTime"},"_lastModified":{"$ref":"#/definitions/Element"},"requester":{"$ref":"#/definitions/Reference"},"requestedPerformer":{"items":{"$ref":"#/definitions/CodeableReference"},"type":"array"},"owner":{"$ref":"#/definitions/Reference"},"performer":{"items":{"$ref":"#/definitions/Task_Performer"},"type":"array"},"location":{"$ref":"#/definitions/Reference"},"reason":{"items":{"$ref":"#/definitions/CodeableReference"},"type":"array"},"insurance":{"items":{"$ref":"#/definitions/Reference"},"type":"array"},"note":{"items":{"$ref":"#/definitions/Annotation"},"type":"array"},"relevantHistory":{"items":{"$ref":"#/definitions/Reference"},"type":"array"},"restriction":{"$ref":"#/definitions/Task_Restriction"},"input":{"items":{"$ref":"#/definitions/Task_Input"},"type":"array"},"output":{"items":{"$ref":"#/definitions/Task_Output"},"type":"array"}},"type":"object","additionalProperties":false,"required":["resourceType"]};
+const schema84 = {"properties":{"id":{"$ref":"#/definitions/string"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"modifierExtension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"function":{"$ref":"#/definitions/CodeableConcept"},"actor":{"$ref":"#/definitions/Reference"}},"type":"object","additionalProperties":false,"required":["actor"]};
+
+function validate796(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -10161,13 +10865,13 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate736.errors = vErrors;
+validate796.errors = vErrors;
 return errors === 0;
 }
 
-const schema82 = {"properties":{"id":{"$ref":"#/definitions/string"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"modifierExtension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"repetitions":{"$ref":"#/definitions/positiveInt"},"_repetitions":{"$ref":"#/definitions/Element"},"period":{"$ref":"#/definitions/Period"},"recipient":{"items":{"$ref":"#/definitions/Reference"},"type":"array"}},"type":"object","additionalProperties":false};
+const schema85 = {"properties":{"id":{"$ref":"#/definitions/string"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"modifierExtension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"repetitions":{"$ref":"#/definitions/positiveInt"},"_repetitions":{"$ref":"#/definitions/Element"},"period":{"$ref":"#/definitions/Period"},"recipient":{"items":{"$ref":"#/definitions/Reference"},"type":"array"}},"type":"object","additionalProperties":false};
 
-function validate748(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate808(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -10284,964 +10988,11 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate748.errors = vErrors;
+validate808.errors = vErrors;
 return errors === 0;
 }
 
-const schema83 = {"properties":{"id":{"$ref":"#/definitions/string"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"modifierExtension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"type":{"$ref":"#/definitions/CodeableConcept"},"valueBase64Binary":{"pattern":"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$","type":"string"},"_valueBase64Binary":{"$ref":"#/definitions/Element"},"valueBoolean":{"pattern":"^true|false$","type":"boolean"},"_valueBoolean":{"$ref":"#/definitions/Element"},"valueCanonical":{"pattern":"^\\S*$","type":"string"},"_valueCanonical":{"$ref":"#/definitions/Element"},"valueCode":{"pattern":"^[^\\s]+( [^\\s]+)*$","type":"string"},"_valueCode":{"$ref":"#/definitions/Element"},"valueDate":{"pattern":"^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1]))?)?$","type":"string"},"_valueDate":{"$ref":"#/definitions/Element"},"valueDateTime":{"pattern":"^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1])(T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]{1,9})?(Z|(\\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?)?)?$","type":"string"},"_valueDateTime":{"$ref":"#/definitions/Element"},"valueDecimal":{"pattern":"^-?(0|[1-9][0-9]{0,17})(\\.[0-9]{1,17})?([eE][+-]?[0-9]{1,9}})?$","type":"number"},"_valueDecimal":{"$ref":"#/definitions/Element"},"valueId":{"pattern":"^[A-Za-z0-9\\-\\.]{1,64}$","type":"string"},"_valueId":{"$ref":"#/definitions/Element"},"valueInstant":{"pattern":"^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)-(0[1-9]|1[0-2])-(0[1-9]|[1-2][0-9]|3[0-1])T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]{1,9})?(Z|(\\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))$","type":"string"},"_valueInstant":{"$ref":"#/definitions/Element"},"valueInteger":{"type":"integer","minimum":-2147483648,"maximum":2147483647},"_valueInteger":{"$ref":"#/definitions/Element"},"valueInteger64":{"pattern":"^[0]|[-+]?[1-9][0-9]*$","type":"string"},"_valueInteger64":{"$ref":"#/definitions/Element"},"valueMarkdown":{"pattern":"^^[\\s\\S]+$$","type":"string"},"_valueMarkdown":{"$ref":"#/definitions/Element"},"valueOid":{"pattern":"^urn:oid:[0-2](\\.(0|[1-9][0-9]*))+$","type":"string"},"_valueOid":{"$ref":"#/definitions/Element"},"valuePositiveInt":{"type":"integer","minimum":1,"maximum":2147483647},"_valuePositiveInt":{"$ref":"#/definitions/Element"},"valueString":{"pattern":"^^[\\s\\S]+$$","type":"string"},"_valueString":{"$ref":"#/definitions/Element"},"valueTime":{"pattern":"^([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]{1,9})?$","type":"string"},"_valueTime":{"$ref":"#/definitions/Element"},"valueUnsignedInt":{"type":"integer","minimum":0,"maximum":2147483647},"_valueUnsignedInt":{"$ref":"#/definitions/Element"},"valueUri":{"pattern":"^\\S*$","type":"string"},"_valueUri":{"$ref":"#/definitions/Element"},"valueUrl":{"pattern":"^\\S*$","type":"string"},"_valueUrl":{"$ref":"#/definitions/Element"},"valueUuid":{"pattern":"^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$","type":"string"},"_valueUuid":{"$ref":"#/definitions/Element"},"valueAddress":{"$ref":"#/definitions/Address"},"valueAge":{"$ref":"#/definitions/Age"},"valueAnnotation":{"$ref":"#/definitions/Annotation"},"valueAttachment":{"$ref":"#/definitions/Attachment"},"valueCodeableConcept":{"$ref":"#/definitions/CodeableConcept"},"valueCodeableReference":{"$ref":"#/definitions/CodeableReference"},"valueCoding":{"$ref":"#/definitions/Coding"},"valueContactPoint":{"$ref":"#/definitions/ContactPoint"},"valueCount":{"$ref":"#/definitions/Count"},"valueDistance":{"$ref":"#/definitions/Distance"},"valueDuration":{"$ref":"#/definitions/Duration"},"valueHumanName":{"$ref":"#/definitions/HumanName"},"valueIdentifier":{"$ref":"#/definitions/Identifier"},"valueMoney":{"$ref":"#/definitions/Money"},"valuePeriod":{"$ref":"#/definitions/Period"},"valueQuantity":{"$ref":"#/definitions/Quantity"},"valueRange":{"$ref":"#/definitions/Range"},"valueRatio":{"$ref":"#/definitions/Ratio"},"valueRatioRange":{"$ref":"#/definitions/RatioRange"},"valueReference":{"$ref":"#/definitions/Reference"},"valueSampledData":{"$ref":"#/definitions/SampledData"},"valueSignature":{"$ref":"#/definitions/Signature"},"valueTiming":{"$ref":"#/definitions/Timing"},"valueContactDetail":{"$ref":"#/definitions/ContactDetail"},"valueDataRequirement":{"$ref":"#/definitions/DataRequirement"},"valueExpression":{"$ref":"#/definitions/Expression"},"valueParameterDefinition":{"$ref":"#/definitions/ParameterDefinition"},"valueRelatedArtifact":{"$ref":"#/definitions/RelatedArtifact"},"valueTriggerDefinition":{"$ref":"#/definitions/TriggerDefinition"},"valueUsageContext":{"$ref":"#/definitions/UsageContext"},"valueAvailability":{"$ref":"#/definitions/Availability"},"valueExtendedContactDetail":{"$ref":"#/definitions/ExtendedContactDetail"},"valueDosage":{"$ref":"#/definitions/Dosage"},"valueMeta":{"$ref":"#/definitions/Meta"}},"type":"object","additionalProperties":false,"required":["type"]};
-
-function validate757(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
-let vErrors = null;
-let errors = 0;
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.type === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-for(const key0 in data){
-if(!(func2.call(schema83.properties, key0))){
-const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-}
-if(data.id !== undefined){
-if(!(validate26(data.id, {instancePath:instancePath+"/id",parentData:data,parentDataProperty:"id",rootData}))){
-vErrors = vErrors === null ? validate26.errors : vErrors.concat(validate26.errors);
-errors = vErrors.length;
-}
-}
-if(data.extension !== undefined){
-let data1 = data.extension;
-if(Array.isArray(data1)){
-const len0 = data1.length;
-for(let i0=0; i0<len0; i0++){
-if(!(validate28(data1[i0], {instancePath:instancePath+"/extension/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
-vErrors = vErrors === null ? validate28.errors : vErrors.concat(validate28.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err2 = {instancePath:instancePath+"/extension",schemaPath:"#/properties/extension/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-}
-if(data.modifierExtension !== undefined){
-let data3 = data.modifierExtension;
-if(Array.isArray(data3)){
-const len1 = data3.length;
-for(let i1=0; i1<len1; i1++){
-if(!(validate28(data3[i1], {instancePath:instancePath+"/modifierExtension/" + i1,parentData:data3,parentDataProperty:i1,rootData}))){
-vErrors = vErrors === null ? validate28.errors : vErrors.concat(validate28.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err3 = {instancePath:instancePath+"/modifierExtension",schemaPath:"#/properties/modifierExtension/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-}
-if(data.type !== undefined){
-if(!(validate107(data.type, {instancePath:instancePath+"/type",parentData:data,parentDataProperty:"type",rootData}))){
-vErrors = vErrors === null ? validate107.errors : vErrors.concat(validate107.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueBase64Binary !== undefined){
-let data6 = data.valueBase64Binary;
-if(typeof data6 === "string"){
-if(!pattern3.test(data6)){
-const err4 = {instancePath:instancePath+"/valueBase64Binary",schemaPath:"#/properties/valueBase64Binary/pattern",keyword:"pattern",params:{pattern: "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"},message:"must match pattern \""+"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"+"\""};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-}
-else {
-const err5 = {instancePath:instancePath+"/valueBase64Binary",schemaPath:"#/properties/valueBase64Binary/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-}
-if(data._valueBase64Binary !== undefined){
-if(!(validate32(data._valueBase64Binary, {instancePath:instancePath+"/_valueBase64Binary",parentData:data,parentDataProperty:"_valueBase64Binary",rootData}))){
-vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueBoolean !== undefined){
-let data8 = data.valueBoolean;
-if(typeof data8 !== "boolean"){
-const err6 = {instancePath:instancePath+"/valueBoolean",schemaPath:"#/properties/valueBoolean/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-if(typeof data8 === "string"){
-if(!pattern4.test(data8)){
-const err7 = {instancePath:instancePath+"/valueBoolean",schemaPath:"#/properties/valueBoolean/pattern",keyword:"pattern",params:{pattern: "^true|false$"},message:"must match pattern \""+"^true|false$"+"\""};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-}
-}
-if(data._valueBoolean !== undefined){
-if(!(validate32(data._valueBoolean, {instancePath:instancePath+"/_valueBoolean",parentData:data,parentDataProperty:"_valueBoolean",rootData}))){
-vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueCanonical !== undefined){
-let data10 = data.valueCanonical;
-if(typeof data10 === "string"){
-if(!pattern2.test(data10)){
-const err8 = {instancePath:instancePath+"/valueCanonical",schemaPath:"#/properties/valueCanonical/pattern",keyword:"pattern",params:{pattern: "^\\S*$"},message:"must match pattern \""+"^\\S*$"+"\""};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-}
-else {
-const err9 = {instancePath:instancePath+"/valueCanonical",schemaPath:"#/properties/valueCanonical/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-}
-}
-if(data._valueCanonical !== undefined){
-if(!(validate32(data._valueCanonical, {instancePath:instancePath+"/_valueCanonical",parentData:data,parentDataProperty:"_valueCanonical",rootData}))){
-vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueCode !== undefined){
-let data12 = data.valueCode;
-if(typeof data12 === "string"){
-if(!pattern6.test(data12)){
-const err10 = {instancePath:instancePath+"/valueCode",schemaPath:"#/properties/valueCode/pattern",keyword:"pattern",params:{pattern: "^[^\\s]+( [^\\s]+)*$"},message:"must match pattern \""+"^[^\\s]+( [^\\s]+)*$"+"\""};
-if(vErrors === null){
-vErrors = [err10];
-}
-else {
-vErrors.push(err10);
-}
-errors++;
-}
-}
-else {
-const err11 = {instancePath:instancePath+"/valueCode",schemaPath:"#/properties/valueCode/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err11];
-}
-else {
-vErrors.push(err11);
-}
-errors++;
-}
-}
-if(data._valueCode !== undefined){
-if(!(validate32(data._valueCode, {instancePath:instancePath+"/_valueCode",parentData:data,parentDataProperty:"_valueCode",rootData}))){
-vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueDate !== undefined){
-let data14 = data.valueDate;
-if(typeof data14 === "string"){
-if(!pattern7.test(data14)){
-const err12 = {instancePath:instancePath+"/valueDate",schemaPath:"#/properties/valueDate/pattern",keyword:"pattern",params:{pattern: "^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1]))?)?$"},message:"must match pattern \""+"^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1]))?)?$"+"\""};
-if(vErrors === null){
-vErrors = [err12];
-}
-else {
-vErrors.push(err12);
-}
-errors++;
-}
-}
-else {
-const err13 = {instancePath:instancePath+"/valueDate",schemaPath:"#/properties/valueDate/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err13];
-}
-else {
-vErrors.push(err13);
-}
-errors++;
-}
-}
-if(data._valueDate !== undefined){
-if(!(validate32(data._valueDate, {instancePath:instancePath+"/_valueDate",parentData:data,parentDataProperty:"_valueDate",rootData}))){
-vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueDateTime !== undefined){
-let data16 = data.valueDateTime;
-if(typeof data16 === "string"){
-if(!pattern8.test(data16)){
-const err14 = {instancePath:instancePath+"/valueDateTime",schemaPath:"#/properties/valueDateTime/pattern",keyword:"pattern",params:{pattern: "^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1])(T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]{1,9})?(Z|(\\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?)?)?$"},message:"must match pattern \""+"^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1])(T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]{1,9})?(Z|(\\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?)?)?$"+"\""};
-if(vErrors === null){
-vErrors = [err14];
-}
-else {
-vErrors.push(err14);
-}
-errors++;
-}
-}
-else {
-const err15 = {instancePath:instancePath+"/valueDateTime",schemaPath:"#/properties/valueDateTime/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err15];
-}
-else {
-vErrors.push(err15);
-}
-errors++;
-}
-}
-if(data._valueDateTime !== undefined){
-if(!(validate32(data._valueDateTime, {instancePath:instancePath+"/_valueDateTime",parentData:data,parentDataProperty:"_valueDateTime",rootData}))){
-vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueDecimal !== undefined){
-let data18 = data.valueDecimal;
-if(!((typeof data18 == "number") && (isFinite(data18)))){
-const err16 = {instancePath:instancePath+"/valueDecimal",schemaPath:"#/properties/valueDecimal/type",keyword:"type",params:{type: "number"},message:"must be number"};
-if(vErrors === null){
-vErrors = [err16];
-}
-else {
-vErrors.push(err16);
-}
-errors++;
-}
-if(typeof data18 === "string"){
-if(!pattern9.test(data18)){
-const err17 = {instancePath:instancePath+"/valueDecimal",schemaPath:"#/properties/valueDecimal/pattern",keyword:"pattern",params:{pattern: "^-?(0|[1-9][0-9]{0,17})(\\.[0-9]{1,17})?([eE][+-]?[0-9]{1,9}})?$"},message:"must match pattern \""+"^-?(0|[1-9][0-9]{0,17})(\\.[0-9]{1,17})?([eE][+-]?[0-9]{1,9}})?$"+"\""};
-if(vErrors === null){
-vErrors = [err17];
-}
-else {
-vErrors.push(err17);
-}
-errors++;
-}
-}
-}
-if(data._valueDecimal !== undefined){
-if(!(validate32(data._valueDecimal, {instancePath:instancePath+"/_valueDecimal",parentData:data,parentDataProperty:"_valueDecimal",rootData}))){
-vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueId !== undefined){
-let data20 = data.valueId;
-if(typeof data20 === "string"){
-if(!pattern0.test(data20)){
-const err18 = {instancePath:instancePath+"/valueId",schemaPath:"#/properties/valueId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9\\-\\.]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9\\-\\.]{1,64}$"+"\""};
-if(vErrors === null){
-vErrors = [err18];
-}
-else {
-vErrors.push(err18);
-}
-errors++;
-}
-}
-else {
-const err19 = {instancePath:instancePath+"/valueId",schemaPath:"#/properties/valueId/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err19];
-}
-else {
-vErrors.push(err19);
-}
-errors++;
-}
-}
-if(data._valueId !== undefined){
-if(!(validate32(data._valueId, {instancePath:instancePath+"/_valueId",parentData:data,parentDataProperty:"_valueId",rootData}))){
-vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueInstant !== undefined){
-let data22 = data.valueInstant;
-if(typeof data22 === "string"){
-if(!pattern11.test(data22)){
-const err20 = {instancePath:instancePath+"/valueInstant",schemaPath:"#/properties/valueInstant/pattern",keyword:"pattern",params:{pattern: "^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)-(0[1-9]|1[0-2])-(0[1-9]|[1-2][0-9]|3[0-1])T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]{1,9})?(Z|(\\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))$"},message:"must match pattern \""+"^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)-(0[1-9]|1[0-2])-(0[1-9]|[1-2][0-9]|3[0-1])T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]{1,9})?(Z|(\\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))$"+"\""};
-if(vErrors === null){
-vErrors = [err20];
-}
-else {
-vErrors.push(err20);
-}
-errors++;
-}
-}
-else {
-const err21 = {instancePath:instancePath+"/valueInstant",schemaPath:"#/properties/valueInstant/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err21];
-}
-else {
-vErrors.push(err21);
-}
-errors++;
-}
-}
-if(data._valueInstant !== undefined){
-if(!(validate32(data._valueInstant, {instancePath:instancePath+"/_valueInstant",parentData:data,parentDataProperty:"_valueInstant",rootData}))){
-vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueInteger !== undefined){
-let data24 = data.valueInteger;
-if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
-const err22 = {instancePath:instancePath+"/valueInteger",schemaPath:"#/properties/valueInteger/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err22];
-}
-else {
-vErrors.push(err22);
-}
-errors++;
-}
-if((typeof data24 == "number") && (isFinite(data24))){
-if(data24 > 2147483647 || isNaN(data24)){
-const err23 = {instancePath:instancePath+"/valueInteger",schemaPath:"#/properties/valueInteger/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2147483647},message:"must be <= 2147483647"};
-if(vErrors === null){
-vErrors = [err23];
-}
-else {
-vErrors.push(err23);
-}
-errors++;
-}
-if(data24 < -2147483648 || isNaN(data24)){
-const err24 = {instancePath:instancePath+"/valueInteger",schemaPath:"#/properties/valueInteger/minimum",keyword:"minimum",params:{comparison: ">=", limit: -2147483648},message:"must be >= -2147483648"};
-if(vErrors === null){
-vErrors = [err24];
-}
-else {
-vErrors.push(err24);
-}
-errors++;
-}
-}
-}
-if(data._valueInteger !== undefined){
-if(!(validate32(data._valueInteger, {instancePath:instancePath+"/_valueInteger",parentData:data,parentDataProperty:"_valueInteger",rootData}))){
-vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueInteger64 !== undefined){
-let data26 = data.valueInteger64;
-if(typeof data26 === "string"){
-if(!pattern12.test(data26)){
-const err25 = {instancePath:instancePath+"/valueInteger64",schemaPath:"#/properties/valueInteger64/pattern",keyword:"pattern",params:{pattern: "^[0]|[-+]?[1-9][0-9]*$"},message:"must match pattern \""+"^[0]|[-+]?[1-9][0-9]*$"+"\""};
-if(vErrors === null){
-vErrors = [err25];
-}
-else {
-vErrors.push(err25);
-}
-errors++;
-}
-}
-else {
-const err26 = {instancePath:instancePath+"/valueInteger64",schemaPath:"#/properties/valueInteger64/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err26];
-}
-else {
-vErrors.push(err26);
-}
-errors++;
-}
-}
-if(data._valueInteger64 !== undefined){
-if(!(validate32(data._valueInteger64, {instancePath:instancePath+"/_valueInteger64",parentData:data,parentDataProperty:"_valueInteger64",rootData}))){
-vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueMarkdown !== undefined){
-let data28 = data.valueMarkdown;
-if(typeof data28 === "string"){
-if(!pattern1.test(data28)){
-const err27 = {instancePath:instancePath+"/valueMarkdown",schemaPath:"#/properties/valueMarkdown/pattern",keyword:"pattern",params:{pattern: "^^[\\s\\S]+$$"},message:"must match pattern \""+"^^[\\s\\S]+$$"+"\""};
-if(vErrors === null){
-vErrors = [err27];
-}
-else {
-vErrors.push(err27);
-}
-errors++;
-}
-}
-else {
-const err28 = {instancePath:instancePath+"/valueMarkdown",schemaPath:"#/properties/valueMarkdown/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err28];
-}
-else {
-vErrors.push(err28);
-}
-errors++;
-}
-}
-if(data._valueMarkdown !== undefined){
-if(!(validate32(data._valueMarkdown, {instancePath:instancePath+"/_valueMarkdown",parentData:data,parentDataProperty:"_valueMarkdown",rootData}))){
-vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueOid !== undefined){
-let data30 = data.valueOid;
-if(typeof data30 === "string"){
-if(!pattern14.test(data30)){
-const err29 = {instancePath:instancePath+"/valueOid",schemaPath:"#/properties/valueOid/pattern",keyword:"pattern",params:{pattern: "^urn:oid:[0-2](\\.(0|[1-9][0-9]*))+$"},message:"must match pattern \""+"^urn:oid:[0-2](\\.(0|[1-9][0-9]*))+$"+"\""};
-if(vErrors === null){
-vErrors = [err29];
-}
-else {
-vErrors.push(err29);
-}
-errors++;
-}
-}
-else {
-const err30 = {instancePath:instancePath+"/valueOid",schemaPath:"#/properties/valueOid/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err30];
-}
-else {
-vErrors.push(err30);
-}
-errors++;
-}
-}
-if(data._valueOid !== undefined){
-if(!(validate32(data._valueOid, {instancePath:instancePath+"/_valueOid",parentData:data,parentDataProperty:"_valueOid",rootData}))){
-vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
-errors = vErrors.length;
-}
-}
-if(data.valuePositiveInt !== undefined){
-let data32 = data.valuePositiveInt;
-if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
-const err31 = {instancePath:instancePath+"/valuePositiveInt",schemaPath:"#/properties/valuePositiveInt/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err31];
-}
-else {
-vErrors.push(err31);
-}
-errors++;
-}
-if((typeof data32 == "number") && (isFinite(data32))){
-if(data32 > 2147483647 || isNaN(data32)){
-const err32 = {instancePath:instancePath+"/valuePositiveInt",schemaPath:"#/properties/valuePositiveInt/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2147483647},message:"must be <= 2147483647"};
-if(vErrors === null){
-vErrors = [err32];
-}
-else {
-vErrors.push(err32);
-}
-errors++;
-}
-if(data32 < 1 || isNaN(data32)){
-const err33 = {instancePath:instancePath+"/valuePositiveInt",schemaPath:"#/properties/valuePositiveInt/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err33];
-}
-else {
-vErrors.push(err33);
-}
-errors++;
-}
-}
-}
-if(data._valuePositiveInt !== undefined){
-if(!(validate32(data._valuePositiveInt, {instancePath:instancePath+"/_valuePositiveInt",parentData:data,parentDataProperty:"_valuePositiveInt",rootData}))){
-vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueString !== undefined){
-let data34 = data.valueString;
-if(typeof data34 === "string"){
-if(!pattern1.test(data34)){
-const err34 = {instancePath:instancePath+"/valueString",schemaPath:"#/properties/valueString/pattern",keyword:"pattern",params:{pattern: "^^[\\s\\S]+$$"},message:"must match pattern \""+"^^[\\s\\S]+$$"+"\""};
-if(vErrors === null){
-vErrors = [err34];
-}
-else {
-vErrors.push(err34);
-}
-errors++;
-}
-}
-else {
-const err35 = {instancePath:instancePath+"/valueString",schemaPath:"#/properties/valueString/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err35];
-}
-else {
-vErrors.push(err35);
-}
-errors++;
-}
-}
-if(data._valueString !== undefined){
-if(!(validate32(data._valueString, {instancePath:instancePath+"/_valueString",parentData:data,parentDataProperty:"_valueString",rootData}))){
-vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueTime !== undefined){
-let data36 = data.valueTime;
-if(typeof data36 === "string"){
-if(!pattern16.test(data36)){
-const err36 = {instancePath:instancePath+"/valueTime",schemaPath:"#/properties/valueTime/pattern",keyword:"pattern",params:{pattern: "^([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]{1,9})?$"},message:"must match pattern \""+"^([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]{1,9})?$"+"\""};
-if(vErrors === null){
-vErrors = [err36];
-}
-else {
-vErrors.push(err36);
-}
-errors++;
-}
-}
-else {
-const err37 = {instancePath:instancePath+"/valueTime",schemaPath:"#/properties/valueTime/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err37];
-}
-else {
-vErrors.push(err37);
-}
-errors++;
-}
-}
-if(data._valueTime !== undefined){
-if(!(validate32(data._valueTime, {instancePath:instancePath+"/_valueTime",parentData:data,parentDataProperty:"_valueTime",rootData}))){
-vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueUnsignedInt !== undefined){
-let data38 = data.valueUnsignedInt;
-if(!(((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38))) && (isFinite(data38)))){
-const err38 = {instancePath:instancePath+"/valueUnsignedInt",schemaPath:"#/properties/valueUnsignedInt/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err38];
-}
-else {
-vErrors.push(err38);
-}
-errors++;
-}
-if((typeof data38 == "number") && (isFinite(data38))){
-if(data38 > 2147483647 || isNaN(data38)){
-const err39 = {instancePath:instancePath+"/valueUnsignedInt",schemaPath:"#/properties/valueUnsignedInt/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2147483647},message:"must be <= 2147483647"};
-if(vErrors === null){
-vErrors = [err39];
-}
-else {
-vErrors.push(err39);
-}
-errors++;
-}
-if(data38 < 0 || isNaN(data38)){
-const err40 = {instancePath:instancePath+"/valueUnsignedInt",schemaPath:"#/properties/valueUnsignedInt/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err40];
-}
-else {
-vErrors.push(err40);
-}
-errors++;
-}
-}
-}
-if(data._valueUnsignedInt !== undefined){
-if(!(validate32(data._valueUnsignedInt, {instancePath:instancePath+"/_valueUnsignedInt",parentData:data,parentDataProperty:"_valueUnsignedInt",rootData}))){
-vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueUri !== undefined){
-let data40 = data.valueUri;
-if(typeof data40 === "string"){
-if(!pattern2.test(data40)){
-const err41 = {instancePath:instancePath+"/valueUri",schemaPath:"#/properties/valueUri/pattern",keyword:"pattern",params:{pattern: "^\\S*$"},message:"must match pattern \""+"^\\S*$"+"\""};
-if(vErrors === null){
-vErrors = [err41];
-}
-else {
-vErrors.push(err41);
-}
-errors++;
-}
-}
-else {
-const err42 = {instancePath:instancePath+"/valueUri",schemaPath:"#/properties/valueUri/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err42];
-}
-else {
-vErrors.push(err42);
-}
-errors++;
-}
-}
-if(data._valueUri !== undefined){
-if(!(validate32(data._valueUri, {instancePath:instancePath+"/_valueUri",parentData:data,parentDataProperty:"_valueUri",rootData}))){
-vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueUrl !== undefined){
-let data42 = data.valueUrl;
-if(typeof data42 === "string"){
-if(!pattern2.test(data42)){
-const err43 = {instancePath:instancePath+"/valueUrl",schemaPath:"#/properties/valueUrl/pattern",keyword:"pattern",params:{pattern: "^\\S*$"},message:"must match pattern \""+"^\\S*$"+"\""};
-if(vErrors === null){
-vErrors = [err43];
-}
-else {
-vErrors.push(err43);
-}
-errors++;
-}
-}
-else {
-const err44 = {instancePath:instancePath+"/valueUrl",schemaPath:"#/properties/valueUrl/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err44];
-}
-else {
-vErrors.push(err44);
-}
-errors++;
-}
-}
-if(data._valueUrl !== undefined){
-if(!(validate32(data._valueUrl, {instancePath:instancePath+"/_valueUrl",parentData:data,parentDataProperty:"_valueUrl",rootData}))){
-vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueUuid !== undefined){
-let data44 = data.valueUuid;
-if(typeof data44 === "string"){
-if(!pattern19.test(data44)){
-const err45 = {instancePath:instancePath+"/valueUuid",schemaPath:"#/properties/valueUuid/pattern",keyword:"pattern",params:{pattern: "^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"},message:"must match pattern \""+"^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"+"\""};
-if(vErrors === null){
-vErrors = [err45];
-}
-else {
-vErrors.push(err45);
-}
-errors++;
-}
-}
-else {
-const err46 = {instancePath:instancePath+"/valueUuid",schemaPath:"#/properties/valueUuid/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err46];
-}
-else {
-vErrors.push(err46);
-}
-errors++;
-}
-}
-if(data._valueUuid !== undefined){
-if(!(validate32(data._valueUuid, {instancePath:instancePath+"/_valueUuid",parentData:data,parentDataProperty:"_valueUuid",rootData}))){
-vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueAddress !== undefined){
-if(!(validate55(data.valueAddress, {instancePath:instancePath+"/valueAddress",parentData:data,parentDataProperty:"valueAddress",rootData}))){
-vErrors = vErrors === null ? validate55.errors : vErrors.concat(validate55.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueAge !== undefined){
-if(!(validate82(data.valueAge, {instancePath:instancePath+"/valueAge",parentData:data,parentDataProperty:"valueAge",rootData}))){
-vErrors = vErrors === null ? validate82.errors : vErrors.concat(validate82.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueAnnotation !== undefined){
-if(!(validate96(data.valueAnnotation, {instancePath:instancePath+"/valueAnnotation",parentData:data,parentDataProperty:"valueAnnotation",rootData}))){
-vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueAttachment !== undefined){
-if(!(validate142(data.valueAttachment, {instancePath:instancePath+"/valueAttachment",parentData:data,parentDataProperty:"valueAttachment",rootData}))){
-vErrors = vErrors === null ? validate142.errors : vErrors.concat(validate142.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueCodeableConcept !== undefined){
-if(!(validate107(data.valueCodeableConcept, {instancePath:instancePath+"/valueCodeableConcept",parentData:data,parentDataProperty:"valueCodeableConcept",rootData}))){
-vErrors = vErrors === null ? validate107.errors : vErrors.concat(validate107.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueCodeableReference !== undefined){
-if(!(validate176(data.valueCodeableReference, {instancePath:instancePath+"/valueCodeableReference",parentData:data,parentDataProperty:"valueCodeableReference",rootData}))){
-vErrors = vErrors === null ? validate176.errors : vErrors.concat(validate176.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueCoding !== undefined){
-if(!(validate109(data.valueCoding, {instancePath:instancePath+"/valueCoding",parentData:data,parentDataProperty:"valueCoding",rootData}))){
-vErrors = vErrors === null ? validate109.errors : vErrors.concat(validate109.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueContactPoint !== undefined){
-if(!(validate182(data.valueContactPoint, {instancePath:instancePath+"/valueContactPoint",parentData:data,parentDataProperty:"valueContactPoint",rootData}))){
-vErrors = vErrors === null ? validate182.errors : vErrors.concat(validate182.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueCount !== undefined){
-if(!(validate192(data.valueCount, {instancePath:instancePath+"/valueCount",parentData:data,parentDataProperty:"valueCount",rootData}))){
-vErrors = vErrors === null ? validate192.errors : vErrors.concat(validate192.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueDistance !== undefined){
-if(!(validate204(data.valueDistance, {instancePath:instancePath+"/valueDistance",parentData:data,parentDataProperty:"valueDistance",rootData}))){
-vErrors = vErrors === null ? validate204.errors : vErrors.concat(validate204.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueDuration !== undefined){
-if(!(validate216(data.valueDuration, {instancePath:instancePath+"/valueDuration",parentData:data,parentDataProperty:"valueDuration",rootData}))){
-vErrors = vErrors === null ? validate216.errors : vErrors.concat(validate216.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueHumanName !== undefined){
-if(!(validate228(data.valueHumanName, {instancePath:instancePath+"/valueHumanName",parentData:data,parentDataProperty:"valueHumanName",rootData}))){
-vErrors = vErrors === null ? validate228.errors : vErrors.concat(validate228.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueIdentifier !== undefined){
-if(!(validate104(data.valueIdentifier, {instancePath:instancePath+"/valueIdentifier",parentData:data,parentDataProperty:"valueIdentifier",rootData}))){
-vErrors = vErrors === null ? validate104.errors : vErrors.concat(validate104.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueMoney !== undefined){
-if(!(validate244(data.valueMoney, {instancePath:instancePath+"/valueMoney",parentData:data,parentDataProperty:"valueMoney",rootData}))){
-vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
-errors = vErrors.length;
-}
-}
-if(data.valuePeriod !== undefined){
-if(!(validate73(data.valuePeriod, {instancePath:instancePath+"/valuePeriod",parentData:data,parentDataProperty:"valuePeriod",rootData}))){
-vErrors = vErrors === null ? validate73.errors : vErrors.concat(validate73.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueQuantity !== undefined){
-if(!(validate252(data.valueQuantity, {instancePath:instancePath+"/valueQuantity",parentData:data,parentDataProperty:"valueQuantity",rootData}))){
-vErrors = vErrors === null ? validate252.errors : vErrors.concat(validate252.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueRange !== undefined){
-if(!(validate264(data.valueRange, {instancePath:instancePath+"/valueRange",parentData:data,parentDataProperty:"valueRange",rootData}))){
-vErrors = vErrors === null ? validate264.errors : vErrors.concat(validate264.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueRatio !== undefined){
-if(!(validate269(data.valueRatio, {instancePath:instancePath+"/valueRatio",parentData:data,parentDataProperty:"valueRatio",rootData}))){
-vErrors = vErrors === null ? validate269.errors : vErrors.concat(validate269.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueRatioRange !== undefined){
-if(!(validate274(data.valueRatioRange, {instancePath:instancePath+"/valueRatioRange",parentData:data,parentDataProperty:"valueRatioRange",rootData}))){
-vErrors = vErrors === null ? validate274.errors : vErrors.concat(validate274.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueReference !== undefined){
-if(!(validate98(data.valueReference, {instancePath:instancePath+"/valueReference",parentData:data,parentDataProperty:"valueReference",rootData}))){
-vErrors = vErrors === null ? validate98.errors : vErrors.concat(validate98.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueSampledData !== undefined){
-if(!(validate281(data.valueSampledData, {instancePath:instancePath+"/valueSampledData",parentData:data,parentDataProperty:"valueSampledData",rootData}))){
-vErrors = vErrors === null ? validate281.errors : vErrors.concat(validate281.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueSignature !== undefined){
-if(!(validate303(data.valueSignature, {instancePath:instancePath+"/valueSignature",parentData:data,parentDataProperty:"valueSignature",rootData}))){
-vErrors = vErrors === null ? validate303.errors : vErrors.concat(validate303.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueTiming !== undefined){
-if(!(validate318(data.valueTiming, {instancePath:instancePath+"/valueTiming",parentData:data,parentDataProperty:"valueTiming",rootData}))){
-vErrors = vErrors === null ? validate318.errors : vErrors.concat(validate318.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueContactDetail !== undefined){
-if(!(validate357(data.valueContactDetail, {instancePath:instancePath+"/valueContactDetail",parentData:data,parentDataProperty:"valueContactDetail",rootData}))){
-vErrors = vErrors === null ? validate357.errors : vErrors.concat(validate357.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueDataRequirement !== undefined){
-if(!(validate363(data.valueDataRequirement, {instancePath:instancePath+"/valueDataRequirement",parentData:data,parentDataProperty:"valueDataRequirement",rootData}))){
-vErrors = vErrors === null ? validate363.errors : vErrors.concat(validate363.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueExpression !== undefined){
-if(!(validate412(data.valueExpression, {instancePath:instancePath+"/valueExpression",parentData:data,parentDataProperty:"valueExpression",rootData}))){
-vErrors = vErrors === null ? validate412.errors : vErrors.concat(validate412.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueParameterDefinition !== undefined){
-if(!(validate425(data.valueParameterDefinition, {instancePath:instancePath+"/valueParameterDefinition",parentData:data,parentDataProperty:"valueParameterDefinition",rootData}))){
-vErrors = vErrors === null ? validate425.errors : vErrors.concat(validate425.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueRelatedArtifact !== undefined){
-if(!(validate442(data.valueRelatedArtifact, {instancePath:instancePath+"/valueRelatedArtifact",parentData:data,parentDataProperty:"valueRelatedArtifact",rootData}))){
-vErrors = vErrors === null ? validate442.errors : vErrors.concat(validate442.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueTriggerDefinition !== undefined){
-if(!(validate461(data.valueTriggerDefinition, {instancePath:instancePath+"/valueTriggerDefinition",parentData:data,parentDataProperty:"valueTriggerDefinition",rootData}))){
-vErrors = vErrors === null ? validate461.errors : vErrors.concat(validate461.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueUsageContext !== undefined){
-if(!(validate475(data.valueUsageContext, {instancePath:instancePath+"/valueUsageContext",parentData:data,parentDataProperty:"valueUsageContext",rootData}))){
-vErrors = vErrors === null ? validate475.errors : vErrors.concat(validate475.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueAvailability !== undefined){
-if(!(validate483(data.valueAvailability, {instancePath:instancePath+"/valueAvailability",parentData:data,parentDataProperty:"valueAvailability",rootData}))){
-vErrors = vErrors === null ? validate483.errors : vErrors.concat(validate483.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueExtendedContactDetail !== undefined){
-if(!(validate503(data.valueExtendedContactDetail, {instancePath:instancePath+"/valueExtendedContactDetail",parentData:data,parentDataProperty:"valueExtendedContactDetail",rootData}))){
-vErrors = vErrors === null ? validate503.errors : vErrors.concat(validate503.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueDosage !== undefined){
-if(!(validate512(data.valueDosage, {instancePath:instancePath+"/valueDosage",parentData:data,parentDataProperty:"valueDosage",rootData}))){
-vErrors = vErrors === null ? validate512.errors : vErrors.concat(validate512.errors);
-errors = vErrors.length;
-}
-}
-if(data.valueMeta !== undefined){
-if(!(validate25(data.valueMeta, {instancePath:instancePath+"/valueMeta",parentData:data,parentDataProperty:"valueMeta",rootData}))){
-vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err47 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err47];
-}
-else {
-vErrors.push(err47);
-}
-errors++;
-}
-validate757.errors = vErrors;
-return errors === 0;
-}
-
-const schema84 = {"properties":{"id":{"$ref":"#/definitions/string"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"modifierExtension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"type":{"$ref":"#/definitions/CodeableConcept"},"valueBase64Binary":{"pattern":"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$","type":"string"},"_valueBase64Binary":{"$ref":"#/definitions/Element"},"valueBoolean":{"pattern":"^true|false$","type":"boolean"},"_valueBoolean":{"$ref":"#/definitions/Element"},"valueCanonical":{"pattern":"^\\S*$","type":"string"},"_valueCanonical":{"$ref":"#/definitions/Element"},"valueCode":{"pattern":"^[^\\s]+( [^\\s]+)*$","type":"string"},"_valueCode":{"$ref":"#/definitions/Element"},"valueDate":{"pattern":"^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1]))?)?$","type":"string"},"_valueDate":{"$ref":"#/definitions/Element"},"valueDateTime":{"pattern":"^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1])(T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]{1,9})?(Z|(\\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?)?)?$","type":"string"},"_valueDateTime":{"$ref":"#/definitions/Element"},"valueDecimal":{"pattern":"^-?(0|[1-9][0-9]{0,17})(\\.[0-9]{1,17})?([eE][+-]?[0-9]{1,9}})?$","type":"number"},"_valueDecimal":{"$ref":"#/definitions/Element"},"valueId":{"pattern":"^[A-Za-z0-9\\-\\.]{1,64}$","type":"string"},"_valueId":{"$ref":"#/definitions/Element"},"valueInstant":{"pattern":"^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)-(0[1-9]|1[0-2])-(0[1-9]|[1-2][0-9]|3[0-1])T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]{1,9})?(Z|(\\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))$","type":"string"},"_valueInstant":{"$ref":"#/definitions/Element"},"valueInteger":{"type":"integer","minimum":-2147483648,"maximum":2147483647},"_valueInteger":{"$ref":"#/definitions/Element"},"valueInteger64":{"pattern":"^[0]|[-+]?[1-9][0-9]*$","type":"string"},"_valueInteger64":{"$ref":"#/definitions/Element"},"valueMarkdown":{"pattern":"^^[\\s\\S]+$$","type":"string"},"_valueMarkdown":{"$ref":"#/definitions/Element"},"valueOid":{"pattern":"^urn:oid:[0-2](\\.(0|[1-9][0-9]*))+$","type":"string"},"_valueOid":{"$ref":"#/definitions/Element"},"valuePositiveInt":{"type":"integer","minimum":1,"maximum":2147483647},"_valuePositiveInt":{"$ref":"#/definitions/Element"},"valueString":{"pattern":"^^[\\s\\S]+$$","type":"string"},"_valueString":{"$ref":"#/definitions/Element"},"valueTime":{"pattern":"^([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]{1,9})?$","type":"string"},"_valueTime":{"$ref":"#/definitions/Element"},"valueUnsignedInt":{"type":"integer","minimum":0,"maximum":2147483647},"_valueUnsignedInt":{"$ref":"#/definitions/Element"},"valueUri":{"pattern":"^\\S*$","type":"string"},"_valueUri":{"$ref":"#/definitions/Element"},"valueUrl":{"pattern":"^\\S*$","type":"string"},"_valueUrl":{"$ref":"#/definitions/Element"},"valueUuid":{"pattern":"^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$","type":"string"},"_valueUuid":{"$ref":"#/definitions/Element"},"valueAddress":{"$ref":"#/definitions/Address"},"valueAge":{"$ref":"#/definitions/Age"},"valueAnnotation":{"$ref":"#/definitions/Annotation"},"valueAttachment":{"$ref":"#/definitions/Attachment"},"valueCodeableConcept":{"$ref":"#/definitions/CodeableConcept"},"valueCodeableReference":{"$ref":"#/definitions/CodeableReference"},"valueCoding":{"$ref":"#/definitions/Coding"},"valueContactPoint":{"$ref":"#/definitions/ContactPoint"},"valueCount":{"$ref":"#/definitions/Count"},"valueDistance":{"$ref":"#/definitions/Distance"},"valueDuration":{"$ref":"#/definitions/Duration"},"valueHumanName":{"$ref":"#/definitions/HumanName"},"valueIdentifier":{"$ref":"#/definitions/Identifier"},"valueMoney":{"$ref":"#/definitions/Money"},"valuePeriod":{"$ref":"#/definitions/Period"},"valueQuantity":{"$ref":"#/definitions/Quantity"},"valueRange":{"$ref":"#/definitions/Range"},"valueRatio":{"$ref":"#/definitions/Ratio"},"valueRatioRange":{"$ref":"#/definitions/RatioRange"},"valueReference":{"$ref":"#/definitions/Reference"},"valueSampledData":{"$ref":"#/definitions/SampledData"},"valueSignature":{"$ref":"#/definitions/Signature"},"valueTiming":{"$ref":"#/definitions/Timing"},"valueContactDetail":{"$ref":"#/definitions/ContactDetail"},"valueDataRequirement":{"$ref":"#/definitions/DataRequirement"},"valueExpression":{"$ref":"#/definitions/Expression"},"valueParameterDefinition":{"$ref":"#/definitions/ParameterDefinition"},"valueRelatedArtifact":{"$ref":"#/definitions/RelatedArtifact"},"valueTriggerDefinition":{"$ref":"#/definitions/TriggerDefinition"},"valueUsageContext":{"$ref":"#/definitions/UsageContext"},"valueAvailability":{"$ref":"#/definitions/Availability"},"valueExtendedContactDetail":{"$ref":"#/definitions/ExtendedContactDetail"},"valueDosage":{"$ref":"#/definitions/Dosage"},"valueMeta":{"$ref":"#/definitions/Meta"}},"type":"object","additionalProperties":false,"required":["type"]};
+const schema86 = {"properties":{"id":{"$ref":"#/definitions/string"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"modifierExtension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"type":{"$ref":"#/definitions/CodeableConcept"},"valueBase64Binary":{"pattern":"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$","type":"string"},"_valueBase64Binary":{"$ref":"#/definitions/Element"},"valueBoolean":{"pattern":"^true|false$","type":"boolean"},"_valueBoolean":{"$ref":"#/definitions/Element"},"valueCanonical":{"pattern":"^\\S*$","type":"string"},"_valueCanonical":{"$ref":"#/definitions/Element"},"valueCode":{"pattern":"^[^\\s]+( [^\\s]+)*$","type":"string"},"_valueCode":{"$ref":"#/definitions/Element"},"valueDate":{"pattern":"^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1]))?)?$","type":"string"},"_valueDate":{"$ref":"#/definitions/Element"},"valueDateTime":{"pattern":"^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1])(T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]{1,9})?(Z|(\\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?)?)?$","type":"string"},"_valueDateTime":{"$ref":"#/definitions/Element"},"valueDecimal":{"pattern":"^-?(0|[1-9][0-9]{0,17})(\\.[0-9]{1,17})?([eE][+-]?[0-9]{1,9}})?$","type":"number"},"_valueDecimal":{"$ref":"#/definitions/Element"},"valueId":{"pattern":"^[A-Za-z0-9\\-\\.]{1,64}$","type":"string"},"_valueId":{"$ref":"#/definitions/Element"},"valueInstant":{"pattern":"^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)-(0[1-9]|1[0-2])-(0[1-9]|[1-2][0-9]|3[0-1])T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]{1,9})?(Z|(\\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))$","type":"string"},"_valueInstant":{"$ref":"#/definitions/Element"},"valueInteger":{"type":"integer","minimum":-2147483648,"maximum":2147483647},"_valueInteger":{"$ref":"#/definitions/Element"},"valueInteger64":{"pattern":"^[0]|[-+]?[1-9][0-9]*$","type":"string"},"_valueInteger64":{"$ref":"#/definitions/Element"},"valueMarkdown":{"pattern":"^^[\\s\\S]+$$","type":"string"},"_valueMarkdown":{"$ref":"#/definitions/Element"},"valueOid":{"pattern":"^urn:oid:[0-2](\\.(0|[1-9][0-9]*))+$","type":"string"},"_valueOid":{"$ref":"#/definitions/Element"},"valuePositiveInt":{"type":"integer","minimum":1,"maximum":2147483647},"_valuePositiveInt":{"$ref":"#/definitions/Element"},"valueString":{"pattern":"^^[\\s\\S]+$$","type":"string"},"_valueString":{"$ref":"#/definitions/Element"},"valueTime":{"pattern":"^([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]{1,9})?$","type":"string"},"_valueTime":{"$ref":"#/definitions/Element"},"valueUnsignedInt":{"type":"integer","minimum":0,"maximum":2147483647},"_valueUnsignedInt":{"$ref":"#/definitions/Element"},"valueUri":{"pattern":"^\\S*$","type":"string"},"_valueUri":{"$ref":"#/definitions/Element"},"valueUrl":{"pattern":"^\\S*$","type":"string"},"_valueUrl":{"$ref":"#/definitions/Element"},"valueUuid":{"pattern":"^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$","type":"string"},"_valueUuid":{"$ref":"#/definitions/Element"},"valueAddress":{"$ref":"#/definitions/Address"},"valueAge":{"$ref":"#/definitions/Age"},"valueAnnotation":{"$ref":"#/definitions/Annotation"},"valueAttachment":{"$ref":"#/definitions/Attachment"},"valueCodeableConcept":{"$ref":"#/definitions/CodeableConcept"},"valueCodeableReference":{"$ref":"#/definitions/CodeableReference"},"valueCoding":{"$ref":"#/definitions/Coding"},"valueContactPoint":{"$ref":"#/definitions/ContactPoint"},"valueCount":{"$ref":"#/definitions/Count"},"valueDistance":{"$ref":"#/definitions/Distance"},"valueDuration":{"$ref":"#/definitions/Duration"},"valueHumanName":{"$ref":"#/definitions/HumanName"},"valueIdentifier":{"$ref":"#/definitions/Identifier"},"valueMoney":{"$ref":"#/definitions/Money"},"valuePeriod":{"$ref":"#/definitions/Period"},"valueQuantity":{"$ref":"#/definitions/Quantity"},"valueRange":{"$ref":"#/definitions/Range"},"valueRatio":{"$ref":"#/definitions/Ratio"},"valueRatioRange":{"$ref":"#/definitions/RatioRange"},"valueReference":{"$ref":"#/definitions/Reference"},"valueSampledData":{"$ref":"#/definitions/SampledData"},"valueSignature":{"$ref":"#/definitions/Signature"},"valueTiming":{"$ref":"#/definitions/Timing"},"valueContactDetail":{"$ref":"#/definitions/ContactDetail"},"valueDataRequirement":{"$ref":"#/definitions/DataRequirement"},"valueExpression":{"$ref":"#/definitions/Expression"},"valueParameterDefinition":{"$ref":"#/definitions/ParameterDefinition"},"valueRelatedArtifact":{"$ref":"#/definitions/RelatedArtifact"},"valueTriggerDefinition":{"$ref":"#/definitions/TriggerDefinition"},"valueUsageContext":{"$ref":"#/definitions/UsageContext"},"valueAvailability":{"$ref":"#/definitions/Availability"},"valueExtendedContactDetail":{"$ref":"#/definitions/ExtendedContactDetail"},"valueDosage":{"$ref":"#/definitions/Dosage"},"valueMeta":{"$ref":"#/definitions/Meta"}},"type":"object","additionalProperties":false,"required":["type"]};
 
 function validate817(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -11258,7 +11009,7 @@ vErrors.push(err0);
 errors++;
 }
 for(const key0 in data){
-if(!(func2.call(schema84.properties, key0))){
+if(!(func2.call(schema86.properties, key0))){
 const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err1];
@@ -12194,8 +11945,961 @@ validate817.errors = vErrors;
 return errors === 0;
 }
 
+const schema87 = {"properties":{"id":{"$ref":"#/definitions/string"},"extension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"modifierExtension":{"items":{"$ref":"#/definitions/Extension"},"type":"array"},"type":{"$ref":"#/definitions/CodeableConcept"},"valueBase64Binary":{"pattern":"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$","type":"string"},"_valueBase64Binary":{"$ref":"#/definitions/Element"},"valueBoolean":{"pattern":"^true|false$","type":"boolean"},"_valueBoolean":{"$ref":"#/definitions/Element"},"valueCanonical":{"pattern":"^\\S*$","type":"string"},"_valueCanonical":{"$ref":"#/definitions/Element"},"valueCode":{"pattern":"^[^\\s]+( [^\\s]+)*$","type":"string"},"_valueCode":{"$ref":"#/definitions/Element"},"valueDate":{"pattern":"^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1]))?)?$","type":"string"},"_valueDate":{"$ref":"#/definitions/Element"},"valueDateTime":{"pattern":"^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1])(T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]{1,9})?(Z|(\\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?)?)?$","type":"string"},"_valueDateTime":{"$ref":"#/definitions/Element"},"valueDecimal":{"pattern":"^-?(0|[1-9][0-9]{0,17})(\\.[0-9]{1,17})?([eE][+-]?[0-9]{1,9}})?$","type":"number"},"_valueDecimal":{"$ref":"#/definitions/Element"},"valueId":{"pattern":"^[A-Za-z0-9\\-\\.]{1,64}$","type":"string"},"_valueId":{"$ref":"#/definitions/Element"},"valueInstant":{"pattern":"^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)-(0[1-9]|1[0-2])-(0[1-9]|[1-2][0-9]|3[0-1])T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]{1,9})?(Z|(\\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))$","type":"string"},"_valueInstant":{"$ref":"#/definitions/Element"},"valueInteger":{"type":"integer","minimum":-2147483648,"maximum":2147483647},"_valueInteger":{"$ref":"#/definitions/Element"},"valueInteger64":{"pattern":"^[0]|[-+]?[1-9][0-9]*$","type":"string"},"_valueInteger64":{"$ref":"#/definitions/Element"},"valueMarkdown":{"pattern":"^^[\\s\\S]+$$","type":"string"},"_valueMarkdown":{"$ref":"#/definitions/Element"},"valueOid":{"pattern":"^urn:oid:[0-2](\\.(0|[1-9][0-9]*))+$","type":"string"},"_valueOid":{"$ref":"#/definitions/Element"},"valuePositiveInt":{"type":"integer","minimum":1,"maximum":2147483647},"_valuePositiveInt":{"$ref":"#/definitions/Element"},"valueString":{"pattern":"^^[\\s\\S]+$$","type":"string"},"_valueString":{"$ref":"#/definitions/Element"},"valueTime":{"pattern":"^([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]{1,9})?$","type":"string"},"_valueTime":{"$ref":"#/definitions/Element"},"valueUnsignedInt":{"type":"integer","minimum":0,"maximum":2147483647},"_valueUnsignedInt":{"$ref":"#/definitions/Element"},"valueUri":{"pattern":"^\\S*$","type":"string"},"_valueUri":{"$ref":"#/definitions/Element"},"valueUrl":{"pattern":"^\\S*$","type":"string"},"_valueUrl":{"$ref":"#/definitions/Element"},"valueUuid":{"pattern":"^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$","type":"string"},"_valueUuid":{"$ref":"#/definitions/Element"},"valueAddress":{"$ref":"#/definitions/Address"},"valueAge":{"$ref":"#/definitions/Age"},"valueAnnotation":{"$ref":"#/definitions/Annotation"},"valueAttachment":{"$ref":"#/definitions/Attachment"},"valueCodeableConcept":{"$ref":"#/definitions/CodeableConcept"},"valueCodeableReference":{"$ref":"#/definitions/CodeableReference"},"valueCoding":{"$ref":"#/definitions/Coding"},"valueContactPoint":{"$ref":"#/definitions/ContactPoint"},"valueCount":{"$ref":"#/definitions/Count"},"valueDistance":{"$ref":"#/definitions/Distance"},"valueDuration":{"$ref":"#/definitions/Duration"},"valueHumanName":{"$ref":"#/definitions/HumanName"},"valueIdentifier":{"$ref":"#/definitions/Identifier"},"valueMoney":{"$ref":"#/definitions/Money"},"valuePeriod":{"$ref":"#/definitions/Period"},"valueQuantity":{"$ref":"#/definitions/Quantity"},"valueRange":{"$ref":"#/definitions/Range"},"valueRatio":{"$ref":"#/definitions/Ratio"},"valueRatioRange":{"$ref":"#/definitions/RatioRange"},"valueReference":{"$ref":"#/definitions/Reference"},"valueSampledData":{"$ref":"#/definitions/SampledData"},"valueSignature":{"$ref":"#/definitions/Signature"},"valueTiming":{"$ref":"#/definitions/Timing"},"valueContactDetail":{"$ref":"#/definitions/ContactDetail"},"valueDataRequirement":{"$ref":"#/definitions/DataRequirement"},"valueExpression":{"$ref":"#/definitions/Expression"},"valueParameterDefinition":{"$ref":"#/definitions/ParameterDefinition"},"valueRelatedArtifact":{"$ref":"#/definitions/RelatedArtifact"},"valueTriggerDefinition":{"$ref":"#/definitions/TriggerDefinition"},"valueUsageContext":{"$ref":"#/definitions/UsageContext"},"valueAvailability":{"$ref":"#/definitions/Availability"},"valueExtendedContactDetail":{"$ref":"#/definitions/ExtendedContactDetail"},"valueDosage":{"$ref":"#/definitions/Dosage"},"valueMeta":{"$ref":"#/definitions/Meta"}},"type":"object","additionalProperties":false,"required":["type"]};
 
-function validate693(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate877(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.type === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(func2.call(schema87.properties, key0))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.id !== undefined){
+if(!(validate26(data.id, {instancePath:instancePath+"/id",parentData:data,parentDataProperty:"id",rootData}))){
+vErrors = vErrors === null ? validate26.errors : vErrors.concat(validate26.errors);
+errors = vErrors.length;
+}
+}
+if(data.extension !== undefined){
+let data1 = data.extension;
+if(Array.isArray(data1)){
+const len0 = data1.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate28(data1[i0], {instancePath:instancePath+"/extension/" + i0,parentData:data1,parentDataProperty:i0,rootData}))){
+vErrors = vErrors === null ? validate28.errors : vErrors.concat(validate28.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err2 = {instancePath:instancePath+"/extension",schemaPath:"#/properties/extension/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.modifierExtension !== undefined){
+let data3 = data.modifierExtension;
+if(Array.isArray(data3)){
+const len1 = data3.length;
+for(let i1=0; i1<len1; i1++){
+if(!(validate28(data3[i1], {instancePath:instancePath+"/modifierExtension/" + i1,parentData:data3,parentDataProperty:i1,rootData}))){
+vErrors = vErrors === null ? validate28.errors : vErrors.concat(validate28.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err3 = {instancePath:instancePath+"/modifierExtension",schemaPath:"#/properties/modifierExtension/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.type !== undefined){
+if(!(validate107(data.type, {instancePath:instancePath+"/type",parentData:data,parentDataProperty:"type",rootData}))){
+vErrors = vErrors === null ? validate107.errors : vErrors.concat(validate107.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueBase64Binary !== undefined){
+let data6 = data.valueBase64Binary;
+if(typeof data6 === "string"){
+if(!pattern3.test(data6)){
+const err4 = {instancePath:instancePath+"/valueBase64Binary",schemaPath:"#/properties/valueBase64Binary/pattern",keyword:"pattern",params:{pattern: "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"},message:"must match pattern \""+"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"+"\""};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+else {
+const err5 = {instancePath:instancePath+"/valueBase64Binary",schemaPath:"#/properties/valueBase64Binary/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data._valueBase64Binary !== undefined){
+if(!(validate32(data._valueBase64Binary, {instancePath:instancePath+"/_valueBase64Binary",parentData:data,parentDataProperty:"_valueBase64Binary",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueBoolean !== undefined){
+let data8 = data.valueBoolean;
+if(typeof data8 !== "boolean"){
+const err6 = {instancePath:instancePath+"/valueBoolean",schemaPath:"#/properties/valueBoolean/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(typeof data8 === "string"){
+if(!pattern4.test(data8)){
+const err7 = {instancePath:instancePath+"/valueBoolean",schemaPath:"#/properties/valueBoolean/pattern",keyword:"pattern",params:{pattern: "^true|false$"},message:"must match pattern \""+"^true|false$"+"\""};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+}
+if(data._valueBoolean !== undefined){
+if(!(validate32(data._valueBoolean, {instancePath:instancePath+"/_valueBoolean",parentData:data,parentDataProperty:"_valueBoolean",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueCanonical !== undefined){
+let data10 = data.valueCanonical;
+if(typeof data10 === "string"){
+if(!pattern2.test(data10)){
+const err8 = {instancePath:instancePath+"/valueCanonical",schemaPath:"#/properties/valueCanonical/pattern",keyword:"pattern",params:{pattern: "^\\S*$"},message:"must match pattern \""+"^\\S*$"+"\""};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+else {
+const err9 = {instancePath:instancePath+"/valueCanonical",schemaPath:"#/properties/valueCanonical/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data._valueCanonical !== undefined){
+if(!(validate32(data._valueCanonical, {instancePath:instancePath+"/_valueCanonical",parentData:data,parentDataProperty:"_valueCanonical",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueCode !== undefined){
+let data12 = data.valueCode;
+if(typeof data12 === "string"){
+if(!pattern6.test(data12)){
+const err10 = {instancePath:instancePath+"/valueCode",schemaPath:"#/properties/valueCode/pattern",keyword:"pattern",params:{pattern: "^[^\\s]+( [^\\s]+)*$"},message:"must match pattern \""+"^[^\\s]+( [^\\s]+)*$"+"\""};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+else {
+const err11 = {instancePath:instancePath+"/valueCode",schemaPath:"#/properties/valueCode/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data._valueCode !== undefined){
+if(!(validate32(data._valueCode, {instancePath:instancePath+"/_valueCode",parentData:data,parentDataProperty:"_valueCode",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueDate !== undefined){
+let data14 = data.valueDate;
+if(typeof data14 === "string"){
+if(!pattern7.test(data14)){
+const err12 = {instancePath:instancePath+"/valueDate",schemaPath:"#/properties/valueDate/pattern",keyword:"pattern",params:{pattern: "^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1]))?)?$"},message:"must match pattern \""+"^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1]))?)?$"+"\""};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+else {
+const err13 = {instancePath:instancePath+"/valueDate",schemaPath:"#/properties/valueDate/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+if(data._valueDate !== undefined){
+if(!(validate32(data._valueDate, {instancePath:instancePath+"/_valueDate",parentData:data,parentDataProperty:"_valueDate",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueDateTime !== undefined){
+let data16 = data.valueDateTime;
+if(typeof data16 === "string"){
+if(!pattern8.test(data16)){
+const err14 = {instancePath:instancePath+"/valueDateTime",schemaPath:"#/properties/valueDateTime/pattern",keyword:"pattern",params:{pattern: "^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1])(T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]{1,9})?(Z|(\\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?)?)?$"},message:"must match pattern \""+"^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1])(T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]{1,9})?(Z|(\\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?)?)?$"+"\""};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+else {
+const err15 = {instancePath:instancePath+"/valueDateTime",schemaPath:"#/properties/valueDateTime/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+if(data._valueDateTime !== undefined){
+if(!(validate32(data._valueDateTime, {instancePath:instancePath+"/_valueDateTime",parentData:data,parentDataProperty:"_valueDateTime",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueDecimal !== undefined){
+let data18 = data.valueDecimal;
+if(!((typeof data18 == "number") && (isFinite(data18)))){
+const err16 = {instancePath:instancePath+"/valueDecimal",schemaPath:"#/properties/valueDecimal/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+if(typeof data18 === "string"){
+if(!pattern9.test(data18)){
+const err17 = {instancePath:instancePath+"/valueDecimal",schemaPath:"#/properties/valueDecimal/pattern",keyword:"pattern",params:{pattern: "^-?(0|[1-9][0-9]{0,17})(\\.[0-9]{1,17})?([eE][+-]?[0-9]{1,9}})?$"},message:"must match pattern \""+"^-?(0|[1-9][0-9]{0,17})(\\.[0-9]{1,17})?([eE][+-]?[0-9]{1,9}})?$"+"\""};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+}
+if(data._valueDecimal !== undefined){
+if(!(validate32(data._valueDecimal, {instancePath:instancePath+"/_valueDecimal",parentData:data,parentDataProperty:"_valueDecimal",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueId !== undefined){
+let data20 = data.valueId;
+if(typeof data20 === "string"){
+if(!pattern0.test(data20)){
+const err18 = {instancePath:instancePath+"/valueId",schemaPath:"#/properties/valueId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9\\-\\.]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9\\-\\.]{1,64}$"+"\""};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+else {
+const err19 = {instancePath:instancePath+"/valueId",schemaPath:"#/properties/valueId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+if(data._valueId !== undefined){
+if(!(validate32(data._valueId, {instancePath:instancePath+"/_valueId",parentData:data,parentDataProperty:"_valueId",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueInstant !== undefined){
+let data22 = data.valueInstant;
+if(typeof data22 === "string"){
+if(!pattern11.test(data22)){
+const err20 = {instancePath:instancePath+"/valueInstant",schemaPath:"#/properties/valueInstant/pattern",keyword:"pattern",params:{pattern: "^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)-(0[1-9]|1[0-2])-(0[1-9]|[1-2][0-9]|3[0-1])T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]{1,9})?(Z|(\\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))$"},message:"must match pattern \""+"^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)-(0[1-9]|1[0-2])-(0[1-9]|[1-2][0-9]|3[0-1])T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]{1,9})?(Z|(\\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))$"+"\""};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+else {
+const err21 = {instancePath:instancePath+"/valueInstant",schemaPath:"#/properties/valueInstant/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+if(data._valueInstant !== undefined){
+if(!(validate32(data._valueInstant, {instancePath:instancePath+"/_valueInstant",parentData:data,parentDataProperty:"_valueInstant",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueInteger !== undefined){
+let data24 = data.valueInteger;
+if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
+const err22 = {instancePath:instancePath+"/valueInteger",schemaPath:"#/properties/valueInteger/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+if((typeof data24 == "number") && (isFinite(data24))){
+if(data24 > 2147483647 || isNaN(data24)){
+const err23 = {instancePath:instancePath+"/valueInteger",schemaPath:"#/properties/valueInteger/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2147483647},message:"must be <= 2147483647"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+if(data24 < -2147483648 || isNaN(data24)){
+const err24 = {instancePath:instancePath+"/valueInteger",schemaPath:"#/properties/valueInteger/minimum",keyword:"minimum",params:{comparison: ">=", limit: -2147483648},message:"must be >= -2147483648"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+}
+}
+if(data._valueInteger !== undefined){
+if(!(validate32(data._valueInteger, {instancePath:instancePath+"/_valueInteger",parentData:data,parentDataProperty:"_valueInteger",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueInteger64 !== undefined){
+let data26 = data.valueInteger64;
+if(typeof data26 === "string"){
+if(!pattern12.test(data26)){
+const err25 = {instancePath:instancePath+"/valueInteger64",schemaPath:"#/properties/valueInteger64/pattern",keyword:"pattern",params:{pattern: "^[0]|[-+]?[1-9][0-9]*$"},message:"must match pattern \""+"^[0]|[-+]?[1-9][0-9]*$"+"\""};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+else {
+const err26 = {instancePath:instancePath+"/valueInteger64",schemaPath:"#/properties/valueInteger64/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+if(data._valueInteger64 !== undefined){
+if(!(validate32(data._valueInteger64, {instancePath:instancePath+"/_valueInteger64",parentData:data,parentDataProperty:"_valueInteger64",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueMarkdown !== undefined){
+let data28 = data.valueMarkdown;
+if(typeof data28 === "string"){
+if(!pattern1.test(data28)){
+const err27 = {instancePath:instancePath+"/valueMarkdown",schemaPath:"#/properties/valueMarkdown/pattern",keyword:"pattern",params:{pattern: "^^[\\s\\S]+$$"},message:"must match pattern \""+"^^[\\s\\S]+$$"+"\""};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+}
+else {
+const err28 = {instancePath:instancePath+"/valueMarkdown",schemaPath:"#/properties/valueMarkdown/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+}
+if(data._valueMarkdown !== undefined){
+if(!(validate32(data._valueMarkdown, {instancePath:instancePath+"/_valueMarkdown",parentData:data,parentDataProperty:"_valueMarkdown",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueOid !== undefined){
+let data30 = data.valueOid;
+if(typeof data30 === "string"){
+if(!pattern14.test(data30)){
+const err29 = {instancePath:instancePath+"/valueOid",schemaPath:"#/properties/valueOid/pattern",keyword:"pattern",params:{pattern: "^urn:oid:[0-2](\\.(0|[1-9][0-9]*))+$"},message:"must match pattern \""+"^urn:oid:[0-2](\\.(0|[1-9][0-9]*))+$"+"\""};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+}
+else {
+const err30 = {instancePath:instancePath+"/valueOid",schemaPath:"#/properties/valueOid/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+}
+if(data._valueOid !== undefined){
+if(!(validate32(data._valueOid, {instancePath:instancePath+"/_valueOid",parentData:data,parentDataProperty:"_valueOid",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.valuePositiveInt !== undefined){
+let data32 = data.valuePositiveInt;
+if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
+const err31 = {instancePath:instancePath+"/valuePositiveInt",schemaPath:"#/properties/valuePositiveInt/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 > 2147483647 || isNaN(data32)){
+const err32 = {instancePath:instancePath+"/valuePositiveInt",schemaPath:"#/properties/valuePositiveInt/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2147483647},message:"must be <= 2147483647"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+if(data32 < 1 || isNaN(data32)){
+const err33 = {instancePath:instancePath+"/valuePositiveInt",schemaPath:"#/properties/valuePositiveInt/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+}
+}
+if(data._valuePositiveInt !== undefined){
+if(!(validate32(data._valuePositiveInt, {instancePath:instancePath+"/_valuePositiveInt",parentData:data,parentDataProperty:"_valuePositiveInt",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueString !== undefined){
+let data34 = data.valueString;
+if(typeof data34 === "string"){
+if(!pattern1.test(data34)){
+const err34 = {instancePath:instancePath+"/valueString",schemaPath:"#/properties/valueString/pattern",keyword:"pattern",params:{pattern: "^^[\\s\\S]+$$"},message:"must match pattern \""+"^^[\\s\\S]+$$"+"\""};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+else {
+const err35 = {instancePath:instancePath+"/valueString",schemaPath:"#/properties/valueString/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+}
+if(data._valueString !== undefined){
+if(!(validate32(data._valueString, {instancePath:instancePath+"/_valueString",parentData:data,parentDataProperty:"_valueString",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueTime !== undefined){
+let data36 = data.valueTime;
+if(typeof data36 === "string"){
+if(!pattern16.test(data36)){
+const err36 = {instancePath:instancePath+"/valueTime",schemaPath:"#/properties/valueTime/pattern",keyword:"pattern",params:{pattern: "^([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]{1,9})?$"},message:"must match pattern \""+"^([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]{1,9})?$"+"\""};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+}
+else {
+const err37 = {instancePath:instancePath+"/valueTime",schemaPath:"#/properties/valueTime/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+}
+if(data._valueTime !== undefined){
+if(!(validate32(data._valueTime, {instancePath:instancePath+"/_valueTime",parentData:data,parentDataProperty:"_valueTime",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueUnsignedInt !== undefined){
+let data38 = data.valueUnsignedInt;
+if(!(((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38))) && (isFinite(data38)))){
+const err38 = {instancePath:instancePath+"/valueUnsignedInt",schemaPath:"#/properties/valueUnsignedInt/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+if((typeof data38 == "number") && (isFinite(data38))){
+if(data38 > 2147483647 || isNaN(data38)){
+const err39 = {instancePath:instancePath+"/valueUnsignedInt",schemaPath:"#/properties/valueUnsignedInt/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2147483647},message:"must be <= 2147483647"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+if(data38 < 0 || isNaN(data38)){
+const err40 = {instancePath:instancePath+"/valueUnsignedInt",schemaPath:"#/properties/valueUnsignedInt/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+}
+}
+if(data._valueUnsignedInt !== undefined){
+if(!(validate32(data._valueUnsignedInt, {instancePath:instancePath+"/_valueUnsignedInt",parentData:data,parentDataProperty:"_valueUnsignedInt",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueUri !== undefined){
+let data40 = data.valueUri;
+if(typeof data40 === "string"){
+if(!pattern2.test(data40)){
+const err41 = {instancePath:instancePath+"/valueUri",schemaPath:"#/properties/valueUri/pattern",keyword:"pattern",params:{pattern: "^\\S*$"},message:"must match pattern \""+"^\\S*$"+"\""};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+}
+else {
+const err42 = {instancePath:instancePath+"/valueUri",schemaPath:"#/properties/valueUri/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+}
+if(data._valueUri !== undefined){
+if(!(validate32(data._valueUri, {instancePath:instancePath+"/_valueUri",parentData:data,parentDataProperty:"_valueUri",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueUrl !== undefined){
+let data42 = data.valueUrl;
+if(typeof data42 === "string"){
+if(!pattern2.test(data42)){
+const err43 = {instancePath:instancePath+"/valueUrl",schemaPath:"#/properties/valueUrl/pattern",keyword:"pattern",params:{pattern: "^\\S*$"},message:"must match pattern \""+"^\\S*$"+"\""};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+}
+}
+else {
+const err44 = {instancePath:instancePath+"/valueUrl",schemaPath:"#/properties/valueUrl/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+}
+if(data._valueUrl !== undefined){
+if(!(validate32(data._valueUrl, {instancePath:instancePath+"/_valueUrl",parentData:data,parentDataProperty:"_valueUrl",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueUuid !== undefined){
+let data44 = data.valueUuid;
+if(typeof data44 === "string"){
+if(!pattern19.test(data44)){
+const err45 = {instancePath:instancePath+"/valueUuid",schemaPath:"#/properties/valueUuid/pattern",keyword:"pattern",params:{pattern: "^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"},message:"must match pattern \""+"^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"+"\""};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+}
+else {
+const err46 = {instancePath:instancePath+"/valueUuid",schemaPath:"#/properties/valueUuid/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+}
+if(data._valueUuid !== undefined){
+if(!(validate32(data._valueUuid, {instancePath:instancePath+"/_valueUuid",parentData:data,parentDataProperty:"_valueUuid",rootData}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueAddress !== undefined){
+if(!(validate55(data.valueAddress, {instancePath:instancePath+"/valueAddress",parentData:data,parentDataProperty:"valueAddress",rootData}))){
+vErrors = vErrors === null ? validate55.errors : vErrors.concat(validate55.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueAge !== undefined){
+if(!(validate82(data.valueAge, {instancePath:instancePath+"/valueAge",parentData:data,parentDataProperty:"valueAge",rootData}))){
+vErrors = vErrors === null ? validate82.errors : vErrors.concat(validate82.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueAnnotation !== undefined){
+if(!(validate96(data.valueAnnotation, {instancePath:instancePath+"/valueAnnotation",parentData:data,parentDataProperty:"valueAnnotation",rootData}))){
+vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueAttachment !== undefined){
+if(!(validate142(data.valueAttachment, {instancePath:instancePath+"/valueAttachment",parentData:data,parentDataProperty:"valueAttachment",rootData}))){
+vErrors = vErrors === null ? validate142.errors : vErrors.concat(validate142.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueCodeableConcept !== undefined){
+if(!(validate107(data.valueCodeableConcept, {instancePath:instancePath+"/valueCodeableConcept",parentData:data,parentDataProperty:"valueCodeableConcept",rootData}))){
+vErrors = vErrors === null ? validate107.errors : vErrors.concat(validate107.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueCodeableReference !== undefined){
+if(!(validate176(data.valueCodeableReference, {instancePath:instancePath+"/valueCodeableReference",parentData:data,parentDataProperty:"valueCodeableReference",rootData}))){
+vErrors = vErrors === null ? validate176.errors : vErrors.concat(validate176.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueCoding !== undefined){
+if(!(validate109(data.valueCoding, {instancePath:instancePath+"/valueCoding",parentData:data,parentDataProperty:"valueCoding",rootData}))){
+vErrors = vErrors === null ? validate109.errors : vErrors.concat(validate109.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueContactPoint !== undefined){
+if(!(validate182(data.valueContactPoint, {instancePath:instancePath+"/valueContactPoint",parentData:data,parentDataProperty:"valueContactPoint",rootData}))){
+vErrors = vErrors === null ? validate182.errors : vErrors.concat(validate182.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueCount !== undefined){
+if(!(validate192(data.valueCount, {instancePath:instancePath+"/valueCount",parentData:data,parentDataProperty:"valueCount",rootData}))){
+vErrors = vErrors === null ? validate192.errors : vErrors.concat(validate192.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueDistance !== undefined){
+if(!(validate204(data.valueDistance, {instancePath:instancePath+"/valueDistance",parentData:data,parentDataProperty:"valueDistance",rootData}))){
+vErrors = vErrors === null ? validate204.errors : vErrors.concat(validate204.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueDuration !== undefined){
+if(!(validate216(data.valueDuration, {instancePath:instancePath+"/valueDuration",parentData:data,parentDataProperty:"valueDuration",rootData}))){
+vErrors = vErrors === null ? validate216.errors : vErrors.concat(validate216.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueHumanName !== undefined){
+if(!(validate228(data.valueHumanName, {instancePath:instancePath+"/valueHumanName",parentData:data,parentDataProperty:"valueHumanName",rootData}))){
+vErrors = vErrors === null ? validate228.errors : vErrors.concat(validate228.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueIdentifier !== undefined){
+if(!(validate104(data.valueIdentifier, {instancePath:instancePath+"/valueIdentifier",parentData:data,parentDataProperty:"valueIdentifier",rootData}))){
+vErrors = vErrors === null ? validate104.errors : vErrors.concat(validate104.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueMoney !== undefined){
+if(!(validate244(data.valueMoney, {instancePath:instancePath+"/valueMoney",parentData:data,parentDataProperty:"valueMoney",rootData}))){
+vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
+errors = vErrors.length;
+}
+}
+if(data.valuePeriod !== undefined){
+if(!(validate73(data.valuePeriod, {instancePath:instancePath+"/valuePeriod",parentData:data,parentDataProperty:"valuePeriod",rootData}))){
+vErrors = vErrors === null ? validate73.errors : vErrors.concat(validate73.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueQuantity !== undefined){
+if(!(validate252(data.valueQuantity, {instancePath:instancePath+"/valueQuantity",parentData:data,parentDataProperty:"valueQuantity",rootData}))){
+vErrors = vErrors === null ? validate252.errors : vErrors.concat(validate252.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueRange !== undefined){
+if(!(validate264(data.valueRange, {instancePath:instancePath+"/valueRange",parentData:data,parentDataProperty:"valueRange",rootData}))){
+vErrors = vErrors === null ? validate264.errors : vErrors.concat(validate264.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueRatio !== undefined){
+if(!(validate269(data.valueRatio, {instancePath:instancePath+"/valueRatio",parentData:data,parentDataProperty:"valueRatio",rootData}))){
+vErrors = vErrors === null ? validate269.errors : vErrors.concat(validate269.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueRatioRange !== undefined){
+if(!(validate274(data.valueRatioRange, {instancePath:instancePath+"/valueRatioRange",parentData:data,parentDataProperty:"valueRatioRange",rootData}))){
+vErrors = vErrors === null ? validate274.errors : vErrors.concat(validate274.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueReference !== undefined){
+if(!(validate98(data.valueReference, {instancePath:instancePath+"/valueReference",parentData:data,parentDataProperty:"valueReference",rootData}))){
+vErrors = vErrors === null ? validate98.errors : vErrors.concat(validate98.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueSampledData !== undefined){
+if(!(validate281(data.valueSampledData, {instancePath:instancePath+"/valueSampledData",parentData:data,parentDataProperty:"valueSampledData",rootData}))){
+vErrors = vErrors === null ? validate281.errors : vErrors.concat(validate281.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueSignature !== undefined){
+if(!(validate303(data.valueSignature, {instancePath:instancePath+"/valueSignature",parentData:data,parentDataProperty:"valueSignature",rootData}))){
+vErrors = vErrors === null ? validate303.errors : vErrors.concat(validate303.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueTiming !== undefined){
+if(!(validate318(data.valueTiming, {instancePath:instancePath+"/valueTiming",parentData:data,parentDataProperty:"valueTiming",rootData}))){
+vErrors = vErrors === null ? validate318.errors : vErrors.concat(validate318.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueContactDetail !== undefined){
+if(!(validate357(data.valueContactDetail, {instancePath:instancePath+"/valueContactDetail",parentData:data,parentDataProperty:"valueContactDetail",rootData}))){
+vErrors = vErrors === null ? validate357.errors : vErrors.concat(validate357.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueDataRequirement !== undefined){
+if(!(validate363(data.valueDataRequirement, {instancePath:instancePath+"/valueDataRequirement",parentData:data,parentDataProperty:"valueDataRequirement",rootData}))){
+vErrors = vErrors === null ? validate363.errors : vErrors.concat(validate363.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueExpression !== undefined){
+if(!(validate412(data.valueExpression, {instancePath:instancePath+"/valueExpression",parentData:data,parentDataProperty:"valueExpression",rootData}))){
+vErrors = vErrors === null ? validate412.errors : vErrors.concat(validate412.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueParameterDefinition !== undefined){
+if(!(validate425(data.valueParameterDefinition, {instancePath:instancePath+"/valueParameterDefinition",parentData:data,parentDataProperty:"valueParameterDefinition",rootData}))){
+vErrors = vErrors === null ? validate425.errors : vErrors.concat(validate425.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueRelatedArtifact !== undefined){
+if(!(validate442(data.valueRelatedArtifact, {instancePath:instancePath+"/valueRelatedArtifact",parentData:data,parentDataProperty:"valueRelatedArtifact",rootData}))){
+vErrors = vErrors === null ? validate442.errors : vErrors.concat(validate442.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueTriggerDefinition !== undefined){
+if(!(validate461(data.valueTriggerDefinition, {instancePath:instancePath+"/valueTriggerDefinition",parentData:data,parentDataProperty:"valueTriggerDefinition",rootData}))){
+vErrors = vErrors === null ? validate461.errors : vErrors.concat(validate461.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueUsageContext !== undefined){
+if(!(validate475(data.valueUsageContext, {instancePath:instancePath+"/valueUsageContext",parentData:data,parentDataProperty:"valueUsageContext",rootData}))){
+vErrors = vErrors === null ? validate475.errors : vErrors.concat(validate475.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueAvailability !== undefined){
+if(!(validate483(data.valueAvailability, {instancePath:instancePath+"/valueAvailability",parentData:data,parentDataProperty:"valueAvailability",rootData}))){
+vErrors = vErrors === null ? validate483.errors : vErrors.concat(validate483.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueExtendedContactDetail !== undefined){
+if(!(validate503(data.valueExtendedContactDetail, {instancePath:instancePath+"/valueExtendedContactDetail",parentData:data,parentDataProperty:"valueExtendedContactDetail",rootData}))){
+vErrors = vErrors === null ? validate503.errors : vErrors.concat(validate503.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueDosage !== undefined){
+if(!(validate512(data.valueDosage, {instancePath:instancePath+"/valueDosage",parentData:data,parentDataProperty:"valueDosage",rootData}))){
+vErrors = vErrors === null ? validate512.errors : vErrors.concat(validate512.errors);
+errors = vErrors.length;
+}
+}
+if(data.valueMeta !== undefined){
+if(!(validate25(data.valueMeta, {instancePath:instancePath+"/valueMeta",parentData:data,parentDataProperty:"valueMeta",rootData}))){
+vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err47 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+validate877.errors = vErrors;
+return errors === 0;
+}
+
+
+function validate753(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -12210,7 +12914,7 @@ vErrors.push(err0);
 errors++;
 }
 for(const key0 in data){
-if(!(func2.call(schema80.properties, key0))){
+if(!(func2.call(schema83.properties, key0))){
 const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err1];
@@ -12438,7 +13142,7 @@ vErrors = vErrors === null ? validate92.errors : vErrors.concat(validate92.error
 errors = vErrors.length;
 }
 if(!((((((((((((data24 === "draft") || (data24 === "requested")) || (data24 === "received")) || (data24 === "accepted")) || (data24 === "rejected")) || (data24 === "ready")) || (data24 === "cancelled")) || (data24 === "in-progress")) || (data24 === "on-hold")) || (data24 === "failed")) || (data24 === "completed")) || (data24 === "entered-in-error"))){
-const err9 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema80.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err9 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema83.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -12473,7 +13177,7 @@ vErrors = vErrors === null ? validate92.errors : vErrors.concat(validate92.error
 errors = vErrors.length;
 }
 if(!(((((((((data28 === "unknown") || (data28 === "proposal")) || (data28 === "plan")) || (data28 === "order")) || (data28 === "original-order")) || (data28 === "reflex-order")) || (data28 === "filler-order")) || (data28 === "instance-order")) || (data28 === "option"))){
-const err10 = {instancePath:instancePath+"/intent",schemaPath:"#/properties/intent/enum",keyword:"enum",params:{allowedValues: schema80.properties.intent.enum},message:"must be equal to one of the allowed values"};
+const err10 = {instancePath:instancePath+"/intent",schemaPath:"#/properties/intent/enum",keyword:"enum",params:{allowedValues: schema83.properties.intent.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -12496,7 +13200,7 @@ vErrors = vErrors === null ? validate92.errors : vErrors.concat(validate92.error
 errors = vErrors.length;
 }
 if(!((((data30 === "routine") || (data30 === "urgent")) || (data30 === "asap")) || (data30 === "stat"))){
-const err11 = {instancePath:instancePath+"/priority",schemaPath:"#/properties/priority/enum",keyword:"enum",params:{allowedValues: schema80.properties.priority.enum},message:"must be equal to one of the allowed values"};
+const err11 = {instancePath:instancePath+"/priority",schemaPath:"#/properties/priority/enum",keyword:"enum",params:{allowedValues: schema83.properties.priority.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -12635,8 +13339,8 @@ let data50 = data.performer;
 if(Array.isArray(data50)){
 const len7 = data50.length;
 for(let i7=0; i7<len7; i7++){
-if(!(validate736(data50[i7], {instancePath:instancePath+"/performer/" + i7,parentData:data50,parentDataProperty:i7,rootData}))){
-vErrors = vErrors === null ? validate736.errors : vErrors.concat(validate736.errors);
+if(!(validate796(data50[i7], {instancePath:instancePath+"/performer/" + i7,parentData:data50,parentDataProperty:i7,rootData}))){
+vErrors = vErrors === null ? validate796.errors : vErrors.concat(validate796.errors);
 errors = vErrors.length;
 }
 }
@@ -12747,8 +13451,8 @@ errors++;
 }
 }
 if(data.restriction !== undefined){
-if(!(validate748(data.restriction, {instancePath:instancePath+"/restriction",parentData:data,parentDataProperty:"restriction",rootData}))){
-vErrors = vErrors === null ? validate748.errors : vErrors.concat(validate748.errors);
+if(!(validate808(data.restriction, {instancePath:instancePath+"/restriction",parentData:data,parentDataProperty:"restriction",rootData}))){
+vErrors = vErrors === null ? validate808.errors : vErrors.concat(validate808.errors);
 errors = vErrors.length;
 }
 }
@@ -12757,8 +13461,8 @@ let data62 = data.input;
 if(Array.isArray(data62)){
 const len12 = data62.length;
 for(let i12=0; i12<len12; i12++){
-if(!(validate757(data62[i12], {instancePath:instancePath+"/input/" + i12,parentData:data62,parentDataProperty:i12,rootData}))){
-vErrors = vErrors === null ? validate757.errors : vErrors.concat(validate757.errors);
+if(!(validate817(data62[i12], {instancePath:instancePath+"/input/" + i12,parentData:data62,parentDataProperty:i12,rootData}))){
+vErrors = vErrors === null ? validate817.errors : vErrors.concat(validate817.errors);
 errors = vErrors.length;
 }
 }
@@ -12779,8 +13483,8 @@ let data64 = data.output;
 if(Array.isArray(data64)){
 const len13 = data64.length;
 for(let i13=0; i13<len13; i13++){
-if(!(validate817(data64[i13], {instancePath:instancePath+"/output/" + i13,parentData:data64,parentDataProperty:i13,rootData}))){
-vErrors = vErrors === null ? validate817.errors : vErrors.concat(validate817.errors);
+if(!(validate877(data64[i13], {instancePath:instancePath+"/output/" + i13,parentData:data64,parentDataProperty:i13,rootData}))){
+vErrors = vErrors === null ? validate877.errors : vErrors.concat(validate877.errors);
 errors = vErrors.length;
 }
 }
@@ -12807,7 +13511,7 @@ vErrors.push(err20);
 }
 errors++;
 }
-validate693.errors = vErrors;
+validate753.errors = vErrors;
 return errors === 0;
 }
 

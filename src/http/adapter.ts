@@ -4,7 +4,7 @@
 // with its status.
 import type { AuthorizationConfig, FhirConfig } from '../config';
 import { badRequest, outcome, toOutcome, tooLarge, unauthorized } from '../fhir/outcome';
-import type { Access } from '../interactions/access';
+import type { Access } from '../fhir/access';
 import type { AuditRecord } from '../resources/audit-event';
 import { PATIENT_COMPARTMENT } from '../resources/compartments';
 import { describeFhirRequest, principalFields, requestLine } from './audit-record';

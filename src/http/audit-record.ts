@@ -1,7 +1,7 @@
 // What the audit trail records of a request: the interaction it was (the
 // codes of http://hl7.org/fhir/restful-interaction), on what, by whom and
 // with what outcome. Pure: the edge hands the records to the trail.
-import type { Principal } from '../interactions/access';
+import type { Principal } from '../fhir/access';
 import type { AuditRecord } from '../resources/audit-event';
 
 export interface Described {

@@ -6,7 +6,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { AuthorizationConfig } from '../config';
 import { forbidden, unauthorized, unavailable } from '../fhir/outcome';
-import { adminAccess, parseScopes, type Access } from '../interactions/access';
+import { adminAccess, parseScopes, type Access } from '../fhir/access';
 import { TokenError, type TokenVerifier, type VerifiedToken } from './bearer-tokens';
 
 /** Browsers are asked for Basic credentials (a token cannot be typed in). */

@@ -2,7 +2,7 @@
 // DICOMweb plugin will read it, so that a patient-context token can be held
 // to its patient's studies. Pure. The query is taken raw, as Orthanc 1.10
 // hands it to the DICOMweb plugin (still percent-encoded).
-import type { Permission } from '../interactions/access';
+import type { Permission } from '../fhir/access';
 import type { UidLevel } from '../resources/image-access';
 
 /** What a DICOMweb URL asks: a permission on ImagingStudy, and the UIDs it names. */

@@ -7,7 +7,7 @@
 // scope or RegisteredUsers credentials.
 import type { FhirConfig } from '../config';
 import { OperationOutcomeError } from '../fhir/outcome';
-import { reach, type Access } from '../interactions/access';
+import { reach, type Access } from '../fhir/access';
 import type { NativeAnswer, NativeRequest } from '../native';
 import type { AuditRecord } from '../resources/audit-event';
 import { ImageAccess } from '../resources/image-access';

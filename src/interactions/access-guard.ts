@@ -4,8 +4,8 @@
 // (matches, _include, _revinclude, history, operation results).
 import { forbidden, notFound } from '../fhir/outcome';
 import type { Bundle, Resource } from '../fhir/types';
-import { compartmentFilter, inCompartment } from '../resources/compartments';
-import { neededScope, reach, type Access, type Permission, type Reach } from './access';
+import { compartmentFilter, readableBy, withinReach } from '../resources/compartments';
+import { neededScope, reach, type Access, type Permission, type Reach } from '../fhir/access';
 
 const ORDER: readonly Reach[] = ['none', 'compartment', 'all'];
 
@@ -57,15 +57,14 @@ export class AccessGuard {
 
   /** Whether `resource` may be answered under `found` (its type's reach). */
   private within(resource: Resource, found: Reach): boolean {
-    return found === 'all' || (found === 'compartment' && inCompartment(resource, this.access.patient!));
+    return withinReach(resource, found, this.access.patient);
   }
 
   /** Whether the token may read `resource` (an included one, say). */
   readable(resource: Resource): boolean {
     if (resource.resourceType === 'OperationOutcome') return true;
     if (!this.access.admin && this.adminOnly(resource.resourceType)) return false;
-    return this.within(resource, reach(this.access, resource.resourceType, 'r')) ||
-      this.within(resource, reach(this.access, resource.resourceType, 's'));
+    return readableBy(this.access, resource);
   }
 
   /** A read outside the compartment is answered as if the resource did not exist. */

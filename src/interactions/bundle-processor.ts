@@ -10,7 +10,7 @@ import type { ResourceProvider } from '../resources/provider';
 import { conditionKey } from '../resources/stored-resource';
 import type { Store, StoreWriter } from '../store/store';
 import type { FhirRequest, FhirResponse, Method } from './request';
-import type { Permission } from './access';
+import type { Permission } from '../fhir/access';
 import { AccessGuard } from './access-guard';
 import { conditionQuery, interactionContext, type BundleProcessor } from './router';
 

@@ -1,7 +1,7 @@
 // The plain request and response the FHIR layer works with: it never sees
 // HTTP, Orthanc or the native binding.
 import type { InteractionResult } from '../resources/provider';
-import type { Access } from './access';
+import type { Access } from '../fhir/access';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 

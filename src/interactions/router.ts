@@ -6,7 +6,7 @@ import { badRequest, methodNotAllowed, notFound, OperationOutcomeError, outcome 
 import type { Bundle, Resource } from '../fhir/types';
 import { preferLenient, readSubset, subset } from '../search';
 import type { InteractionContext, ResourceProvider, SystemOperation, TypeInteraction } from '../resources/provider';
-import type { Reach } from './access';
+import type { Reach } from '../fhir/access';
 import { AccessGuard } from './access-guard';
 import { buildCapabilityStatement, type ServerDescription } from './capability';
 import type { FhirRequest, FhirResponse, Method } from './request';
@@ -78,6 +78,7 @@ export function interactionContext(request: FhirRequest): InteractionContext {
   if (request.assignedId !== undefined) context.assignedId = request.assignedId;
   if (request.body !== undefined) context.body = request.body;
   if (request.fhirVersion !== undefined) context.fhirVersion = request.fhirVersion;
+  if (request.access !== undefined) context.access = request.access;
   return context;
 }
 

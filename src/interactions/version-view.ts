@@ -11,7 +11,7 @@ import { validateR4Resource, type R4ValidatedType } from '../validation';
 import type { FhirRequest, FhirResponse, RequestHandler } from './request';
 import { R4 } from './versions';
 
-const VALIDATED: readonly string[] = ['Patient', 'ServiceRequest', 'Task'];
+const VALIDATED: readonly string[] = ['Patient', 'ServiceRequest', 'Subscription', 'Task'];
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

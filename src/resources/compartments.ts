@@ -2,6 +2,7 @@
 // CompartmentDefinition, for the types served here): how a search is
 // narrowed to one patient, and how a resource read is checked against it.
 // A type absent here holds no patient's data (the DICOMweb Endpoint).
+import { reach, type Access, type Reach } from '../fhir/access';
 import type { Reference, Resource } from '../fhir/types';
 
 export interface CompartmentMembership {
@@ -43,4 +44,15 @@ export function compartmentFilter(type: string, patient: string): Array<[string,
   const membership = PATIENT_COMPARTMENT[type];
   if (membership === undefined) return [];
   return [[membership.param, membership.param === '_id' ? patient : `Patient/${patient}`]];
+}
+
+/** Whether `resource` may be answered under `found`, its type's reach for a token of patient context `patient`. */
+export function withinReach(resource: Resource, found: Reach, patient: string | undefined): boolean {
+  return found === 'all' || (found === 'compartment' && patient !== undefined && inCompartment(resource, patient));
+}
+
+/** Whether a token may read `resource` (read or search reaches it): what an include, or a notification, may carry. */
+export function readableBy(access: Access, resource: Resource): boolean {
+  return withinReach(resource, reach(access, resource.resourceType, 'r'), access.patient) ||
+    withinReach(resource, reach(access, resource.resourceType, 's'), access.patient);
 }

@@ -25,6 +25,8 @@ import type { OrthancStudy } from './imaging';
 import type { ImagingReader } from './imaging-reader';
 import { gapRanges, gapsAfter, parseGaps, type Gap } from './change-gaps';
 import { mergePatient } from './patient-identity';
+import type { StudyChange } from './subscription-events';
+import type { TopicEvent } from './subscription-topics';
 
 const CURSOR = 'orthanc-changes-seq';
 /** Numbers skipped in the change log, waited for (change-gaps.ts). */
@@ -64,6 +66,23 @@ export interface StudyEvent {
 }
 
 export type StudyEventHandler = (events: readonly StudyEvent[]) => Promise<void>;
+/** Told, inside a page's transaction and before the index is written, what the page did to each study. */
+export type StudyChangeHandler = (writer: StoreWriter, changes: readonly StudyChange[]) => Promise<void>;
+
+const STUDY_EVENTS: Readonly<Record<string, TopicEvent>> = { NewStudy: 'create', StableStudy: 'stable', Deleted: 'delete' };
+
+/**
+ * The events of one study in a page: a new study's instances are part of its
+ * creation, a deleted study's changes before its deletion are moot.
+ */
+function studyChange(studyId: string, found: ReadonlySet<TopicEvent>, resource: Resource | undefined): StudyChange {
+  let events = [...found].sort((a, b) => EVENT_ORDER.indexOf(a) - EVENT_ORDER.indexOf(b));
+  if (found.has('create')) events = events.filter((event) => event !== 'update');
+  if (found.has('delete') || resource === undefined) events = found.has('delete') ? ['delete'] : [];
+  return { studyId, events, ...(resource ? { resource } : {}) };
+}
+
+const EVENT_ORDER: readonly TopicEvent[] = ['create', 'update', 'stable', 'delete'];
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -96,6 +115,7 @@ export class ImagingIndex {
   private failing = false;
   private timer?: ReturnType<typeof setInterval>;
   private onStudies: StudyEventHandler = async () => undefined;
+  private onChanges: StudyChangeHandler = async () => undefined;
   private starting?: Promise<void>;
   private refreshing: Promise<void> = Promise.resolve();
 
@@ -111,6 +131,11 @@ export class ImagingIndex {
   /** Who hears of studies arriving (the order tracker); called inside the page's transaction. */
   onStudyEvents(handler: StudyEventHandler): void {
     this.onStudies = handler;
+  }
+
+  /** Who hears what each page of changes did to the studies (the Subscriptions' events). */
+  onStudyChanges(handler: StudyChangeHandler): void {
+    this.onChanges = handler;
   }
 
   /** Whether searches may use the index (it holds every study). */
@@ -264,10 +289,11 @@ export class ImagingIndex {
     const gaps = gapsAfter(pending, since, fresh.map((c) => c.Seq), new Set(late.map((c) => c.Seq)), now);
     // Nothing new (what most searches find): no transaction, no disk write.
     if (fresh.length === 0 && late.length === 0 && gaps.length === pending.length) return true;
-    const { indexed, events } = await this.effects([...late, ...fresh]);
+    const { indexed, events, changes } = await this.effects([...late, ...fresh]);
     const applied = await this.store.transaction(async (writer) => {
       // Applied by another Orthanc meanwhile: this page is done, once.
       if (((await writer.setting(CURSOR)) ?? '0') !== String(since) || (await writer.setting(GAPS)) !== gapsText) return false;
+      if (changes.length > 0) await this.onChanges(writer, changes);
       await this.write(writer, indexed);
       if (events.length > 0) await this.onStudies(events);
       await writer.putSetting(CURSOR, String(fresh.length > 0 ? page!.Last : since));
@@ -288,14 +314,19 @@ export class ImagingIndex {
   }
 
   /** What changes do to the index: the studies and patients they name, read live, and the arrivals for the order tracker. */
-  private async effects(changes: readonly Change[]): Promise<{ indexed: Indexed; events: StudyEvent[] }> {
+  private async effects(changes: readonly Change[]): Promise<{ indexed: Indexed; events: StudyEvent[]; changes: StudyChange[] }> {
     const studyIds = new Set<string>();
     const patientIds = new Set<string>();
     const arrivals = new Map<string, boolean>();
     const instancesOrSeries: Change[] = [];
+    // What happened to each study, in the order of the log (for the Subscriptions' topic).
+    const happened = new Map<string, Set<TopicEvent>>();
+    const mark = (id: string, event: TopicEvent) => happened.set(id, (happened.get(id) ?? new Set()).add(event));
     for (const change of changes) {
       const reindexing = REINDEXING.has(change.ChangeType);
       if (change.ResourceType === 'Study') {
+        const event = STUDY_EVENTS[change.ChangeType];
+        if (event) mark(change.ID, event);
         if (reindexing) studyIds.add(change.ID);
         if (change.ChangeType === 'NewStudy' || change.ChangeType === 'StableStudy') {
           arrivals.set(change.ID, (arrivals.get(change.ID) ?? false) || change.ChangeType === 'StableStudy');
@@ -312,7 +343,11 @@ export class ImagingIndex {
       const level = change.ResourceType === 'Series' ? 'series' : 'instances';
       return (await this.orthanc.getJson<{ ID: string }>(`/${level}/${encodeURIComponent(change.ID)}/study`))?.ID;
     });
-    for (const id of parents) if (id) studyIds.add(id);
+    for (const id of parents) {
+      if (!id) continue;
+      studyIds.add(id);
+      mark(id, 'update');
+    }
     const indexed = await this.read([...studyIds], patientIds);
     // A study that only became stable is not read again in full: its summary is what the order tracker needs.
     const summaries = new Map(indexed.studies.map(({ id, study }) => [id, study]));
@@ -323,7 +358,8 @@ export class ImagingIndex {
       const study = summaries.get(id);
       if (study) events.push({ studyId: id, stable, study });
     }
-    return { indexed, events };
+    const resources = new Map(indexed.studies.map(({ id, resource }) => [id, resource]));
+    return { indexed, events, changes: [...happened].map(([studyId, found]) => studyChange(studyId, found, resources.get(studyId))) };
   }
 
   /** Live reads of the studies (and of their patients, and of `patientIds`), outside any transaction. */

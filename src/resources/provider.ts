@@ -2,6 +2,7 @@
 // That one declaration drives the router's checks (an unsupported
 // interaction is a 405, an unknown parameter a 400) and the
 // CapabilityStatement.
+import type { Access } from '../fhir/access';
 import type { Bundle, Resource } from '../fhir/types';
 
 /**
@@ -25,6 +26,12 @@ export interface InteractionContext {
   body?: unknown;
   /** The FHIR version the client speaks ('4.0' or '5.0'); resource modules always answer R5, the edge converts. */
   fhirVersion?: string;
+  /**
+   * What the client's credentials allow (authorization on). The router
+   * enforces it; a module only records it where it acts later on the
+   * client's behalf (a Subscription's notifications carry what it may read).
+   */
+  access?: Access;
 }
 
 /** What an interaction answers: a status, maybe a resource, and its version headers (ETag, Location...). */

@@ -20,6 +20,9 @@ export const SEARCH_DECLARATIONS = {
     params: ['_id', '_lastUpdated', 'identifier', 'patient', 'subject', 'status', 'intent', 'code-concept', 'authored',
       'occurrence', 'requisition', 'performer', 'based-on'],
   },
+  Subscription: {
+    params: ['_id', '_lastUpdated', 'identifier', 'name', 'status', 'topic', 'type', 'url', 'content-level'],
+  },
   Task: {
     params: ['_id', '_lastUpdated', 'identifier', 'status', 'intent', 'based-on', 'focus', 'patient', 'subject', 'owner',
       'code', 'authored-on', 'modified', 'period', 'business-status'],

@@ -23,6 +23,12 @@ export interface StoredTypeSetup {
   prepare?(resource: Resource, previous: Resource | undefined): Resource;
   /** After a write commits (before it is answered): what derives from it elsewhere. `current` undefined: deleted. */
   written?(previous: Resource | undefined, current: Resource | undefined): Promise<void>;
+  /**
+   * Inside the write's transaction, after the version is stored: what must
+   * commit or roll back with it (the events it fires, a Subscription's
+   * delivery row). `current` undefined: deleted.
+   */
+  changed?(writer: StoreWriter, previous: Resource | undefined, current: ResourceVersion, context: InteractionContext): Promise<void>;
 }
 
 /** Measured on Orthanc 1.10.1: its HTTP server parses the query string of GET requests only. */
@@ -125,8 +131,9 @@ export function createStoredResource(setup: StoredTypeSetup, store: Store, regis
     return version;
   }
 
-  function afterWrite(writer: StoreWriter, previous: Resource | undefined, current: Resource | undefined): void {
-    if (setup.written) writer.afterCommit(() => setup.written!(previous, current));
+  async function afterWrite(writer: StoreWriter, previous: Resource | undefined, version: ResourceVersion, context: InteractionContext): Promise<void> {
+    await setup.changed?.(writer, previous, version, context);
+    if (setup.written) writer.afterCommit(() => setup.written!(previous, version.resource));
   }
 
   function written(version: ResourceVersion, status: number, baseUrl: string): InteractionResult {
@@ -167,7 +174,7 @@ export function createStoredResource(setup: StoredTypeSetup, store: Store, regis
         const { id: _ignored, ...body } = resource;
         const prepared = setup.prepare ? setup.prepare(body as Resource, undefined) : (body as Resource);
         const version = await writer.put(type, context.assignedId ?? randomUUID(), prepared, { baseUrl: context.baseUrl, fresh: true });
-        afterWrite(writer, undefined, version.resource);
+        await afterWrite(writer, undefined, version, context);
         return written(version, 201, context.baseUrl);
       });
     },
@@ -216,7 +223,7 @@ export function createStoredResource(setup: StoredTypeSetup, store: Store, regis
         checkVersion(type, id, current, context.ifMatch);
         const prepared = setup.prepare ? setup.prepare(resource, current?.resource) : resource;
         const version = await writer.put(type, id, prepared, { baseUrl: context.baseUrl });
-        afterWrite(writer, current?.resource, version.resource);
+        await afterWrite(writer, current?.resource, version, context);
         return written(version, current?.resource ? 200 : 201, context.baseUrl);
       });
     },
@@ -228,7 +235,7 @@ export function createStoredResource(setup: StoredTypeSetup, store: Store, regis
         checkVersion(type, id, current, context.ifMatch);
         if (!current.resource) return { status: 204 };
         const version = await writer.put(type, id, undefined);
-        afterWrite(writer, current.resource, undefined);
+        await afterWrite(writer, current.resource, version, context);
         return { status: 204, headers: { etag: `W/"${version.versionId}"` } };
       });
     },

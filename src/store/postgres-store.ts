@@ -35,6 +35,7 @@ import {
   type HistoryPage, type HistoryQuery, type IndexedSearch, type KeyCondition, type PutOptions, type ResourceIndexer, type ResourceVersion,
   type SearchIds, type Store, type StoreWriter,
 } from './store';
+import { subscriptionSchema, subscriptionWrites } from './subscription-queue';
 import { bodyOf, indexedAs, stamped, toVersion, VERSION_STATEMENTS, type VersionRow } from './versions';
 
 /** The schema's own version: a step is added (never edited) for each change of the tables. */
@@ -54,6 +55,8 @@ const MIGRATIONS: readonly string[] = [
   CREATE TABLE current (type TEXT COLLATE "C" NOT NULL, id TEXT COLLATE "C" NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (type, id));`,
   // 2: the audit trail's append-only table (#12).
   auditSchema('postgresql'),
+  // 3: the Subscriptions' delivery state and event queue (#13).
+  subscriptionSchema('postgresql'),
 ];
 
 /** The search index tables, dropped and made again when INDEX_VERSION changes. */
@@ -602,6 +605,7 @@ export class PostgresStore implements Store {
       putSetting: async (key, value) => {
         await c.query(numbered(VERSION_STATEMENTS.putSetting), [key, value]);
       },
+      subscriptions: subscriptionWrites((text, params) => c.query(numbered(text), params), 'postgresql'),
     };
   }
 

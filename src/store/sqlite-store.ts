@@ -14,6 +14,7 @@ import { keyedIds, lookupQuery, runSearch, type SqlRunner } from './index-search
 import { AUDIT_INSERT, AUDIT_READ, auditCountSql, auditSchema, auditSearchSql, auditValues, type AuditLog, type AuditRow } from './audit-log';
 import { INDEX_TABLES, INDEX_VERSION, INDEX_VERSION_KEY, NO_INDEXER, rebuildingError, reindexInBatches } from './reindex';
 import { CommitHooks, type HistoryPage, type HistoryQuery, type IndexedSearch, type KeyCondition, type PutOptions, type ResourceIndexer, type ResourceVersion, type SearchIds, type Store, type StoreWriter } from './store';
+import { subscriptionSchema, subscriptionWrites, type SubscriptionWrites } from './subscription-queue';
 import { bodyOf, indexedAs, stamped, toVersion, VERSION_STATEMENTS, type VersionRow } from './versions';
 
 
@@ -126,6 +127,14 @@ class Queries implements SqlRunner {
     return this.prepared(query.text).all(...(query.params as SqlValue[])) as T[];
   }
 
+  /** Runs any statement: its rows when it answers some (a SELECT, a RETURNING). */
+  async execute<T>(text: string, params: readonly SqlValue[]): Promise<T[]> {
+    const statement = this.prepared(text);
+    if (statement.reader) return statement.all(...(params as SqlValue[])) as T[];
+    statement.run(...(params as SqlValue[]));
+    return [];
+  }
+
   async count(query: Sql): Promise<number> {
     return (this.prepared(query.text).get(...(query.params as SqlValue[])) as { n: number }).n;
   }
@@ -222,6 +231,7 @@ export class SqliteStore implements Store {
   private readonly writes: Queries;
   private readonly reads: Queries;
   private readonly indexWrites: IndexWrites;
+  private readonly subscriptionWrites: SubscriptionWrites;
   private readonly ambient = new AsyncLocalStorage<StoreWriter>();
   private readonly indexer: ResourceIndexer;
   private queue: Promise<unknown> = Promise.resolve();
@@ -238,6 +248,7 @@ export class SqliteStore implements Store {
     // Index writes touch many pages per resource: a larger page cache (bounded, in KiB) keeps the upper B-tree levels.
     this.writer.pragma('cache_size = -32768');
     this.writer.exec(SCHEMA);
+    this.writer.exec(subscriptionSchema('sqlite'));
     const fresh = this.indexOutdated();
     if (fresh) for (const table of ['sp_resource', ...INDEX_TABLES]) this.writer.exec(`DROP TABLE IF EXISTS ${table}`);
     this.writer.exec(INDEX_SCHEMA);
@@ -247,6 +258,7 @@ export class SqliteStore implements Store {
     this.writes = new Queries(this.writer, Object.values(VERSION_STATEMENTS));
     this.reads = new Queries(this.reader, READS.map((key) => VERSION_STATEMENTS[key]));
     this.indexWrites = new IndexWrites(this.writer);
+    this.subscriptionWrites = subscriptionWrites((text, params) => this.writes.execute(text, params), 'sqlite');
     if (fresh) {
       // The imaging index is rebuilt by its own module, from Orthanc.
       this.writer.prepare("DELETE FROM settings WHERE key LIKE 'imaging-index%'").run();
@@ -391,6 +403,7 @@ export class SqliteStore implements Store {
       putSetting: async (key, value) => {
         this.writes.run(VERSION_STATEMENTS.putSetting, key, value);
       },
+      subscriptions: this.subscriptionWrites,
     };
     this.writer.exec('BEGIN IMMEDIATE');
     try {

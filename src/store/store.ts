@@ -7,6 +7,7 @@
 // (sqlite-store.ts); the PostgreSQL back end (postgres-store.ts) implements
 // the same contract for several Orthancs sharing one database.
 import type { AuditLog } from './audit-log';
+import type { SubscriptionWrites } from './subscription-queue';
 import type { Resource } from '../fhir/types';
 import type { IndexRows } from '../search/index-rows';
 import type { SearchRequest } from '../search/types';
@@ -106,6 +107,8 @@ export interface StoreWriter {
    * logged, the write stands.
    */
   afterCommit(work: () => Promise<void>): void;
+  /** The Subscriptions' delivery state and event queue, in this transaction. */
+  readonly subscriptions: SubscriptionWrites;
 }
 
 /** The afterCommit work of one transaction attempt. */

@@ -1,5 +1,5 @@
 // Validation of what R4 (4.0.1) clients write: Patient, ServiceRequest, Task,
-// before src/fhir/r4 converts them to R5.
+// Subscription (the backport IG's form), before src/fhir/r4 converts them to R5.
 //
 //   validateR4Resource(type, body, options?)
 //     Returns when `body` is a valid R4 `type` resource; throws the same
@@ -14,7 +14,7 @@
 //         ('structure'), missing elements of min >= 1 ('required'; a choice
 //         such as Task.input.value[x] once, at Task.input[0].value), bad
 //         primitive values ('value'), codes outside a required binding
-//         ('code-invalid'); contained Patient, ServiceRequest and Task too;
+//         ('code-invalid'); contained resources of these types too;
 //       * the FHIR JSON rules (no null, no empty string, array or object; at
 //         most 64 levels of nesting).
 //     The worklist's business rules are not checked here: they run on the
@@ -23,9 +23,16 @@ import type { ErrorObject } from 'ajv';
 import type * as Generated from '../../schemas/validators/fhir-r4-writes';
 import { MAX_ISSUES, expectedResource, structureIssues, throwIssues } from './outcome';
 import { type Path, fromPointer } from './paths';
-import { type Issue, type SchemaRelease, type ValidatedType, VALIDATED_TYPES, issueFromAjv } from './schema';
+import { type Issue, type SchemaRelease, issueFromAjv } from './schema';
 
-export type R4ValidatedType = ValidatedType;
+/**
+ * The types scripts/gen-r4-validators.js generates a validator for (its
+ * WRITE_TYPES), not R5's VALIDATED_TYPES: the R4 form of a Subscription
+ * (criteria, channel) is checked here whatever R5 validation covers.
+ */
+export type R4ValidatedType = keyof Omit<typeof Generated, 'patternTypes'>;
+
+export const R4_VALIDATED_TYPES: readonly R4ValidatedType[] = ['Patient', 'ServiceRequest', 'Subscription', 'Task'];
 
 export interface R4ValidationOptions {
   /** Most issues in the OperationOutcome (MAX_ISSUES, 50, by default, as validateResource). */
@@ -42,7 +49,7 @@ function validators(): typeof Generated {
 
 const R4: SchemaRelease = { name: 'R4', patternTypes: () => validators().patternTypes };
 
-const isR4ValidatedType = (type: string): type is R4ValidatedType => (VALIDATED_TYPES as readonly string[]).includes(type);
+const isR4ValidatedType = (type: string): type is R4ValidatedType => (R4_VALIDATED_TYPES as readonly string[]).includes(type);
 
 /** The branch of a required choice an error comes from: '#/anyOf/3/required' -> '#/anyOf'. */
 const CHOICE_BRANCH = /^(.*\/anyOf)\/\d+\/required$/;

@@ -5,9 +5,9 @@ import type { ErrorObject } from 'ajv';
 import type * as Generated from '../../schemas/validators/fhir-r5-writes';
 import { type Path, fromPointer, show, valueAt } from './paths';
 
-export type ValidatedType = 'Patient' | 'ServiceRequest' | 'Task';
+export type ValidatedType = 'Patient' | 'ServiceRequest' | 'Subscription' | 'Task';
 
-export const VALIDATED_TYPES: readonly ValidatedType[] = ['Patient', 'ServiceRequest', 'Task'];
+export const VALIDATED_TYPES: readonly ValidatedType[] = ['Patient', 'ServiceRequest', 'Subscription', 'Task'];
 
 /** A problem found in a resource, located by its path from the resource root. */
 export interface Issue {

@@ -99,8 +99,8 @@ describe('several Orthancs on one PostgreSQL', function () {
   it('keeps its tables in a schema of their own, in the database of Orthanc\'s index', async () => {
     const tables = (await cluster.psql("SELECT table_schema || '.' || table_name FROM information_schema.tables WHERE table_name IN ('versions', 'sp_token', 'resources') ORDER BY 1")).trim().split('\n');
     expect(tables).to.deep.equal(['fhir.sp_token', 'fhir.versions', 'public.resources']);
-    // Migration 2 added the audit trail's table (#12).
-    expect((await cluster.psql('SELECT version FROM fhir.schema_version')).trim()).to.equal('2');
+    // Migration 2 added the audit trail's table (#12), 3 the Subscriptions' queue (#13).
+    expect((await cluster.psql('SELECT version FROM fhir.schema_version')).trim()).to.equal('3');
     expect((await cluster.psql("SELECT table_schema || '.' || table_name FROM information_schema.tables WHERE table_name = 'audit_event'")).trim()).to.equal('fhir.audit_event');
   });
 

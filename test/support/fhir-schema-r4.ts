@@ -1,12 +1,12 @@
 // Validation of R4 (4.0.1) resources against the R4 schema
 // scripts/gen-r4-validators.js derives from HL7's R4 files
 // (schemas/validators/fhir-r4.schema.json: Patient, ServiceRequest, Task,
-// ImagingStudy, Endpoint, Bundle, OperationOutcome, CapabilityStatement,
-// Parameters and what they reference), compiled once per process, plus the
-// FHIR JSON rules the schema does not check: no empty strings, arrays or
-// objects, no nulls. The resources of a Bundle's entries (resource and
-// response.outcome), of a Parameters' parameters and contained resources are
-// validated with the schema of their own type.
+// ImagingStudy, Endpoint, Subscription, Bundle, OperationOutcome,
+// CapabilityStatement, Parameters and what they reference), compiled once
+// per process, plus the FHIR JSON rules the schema does not check: no empty
+// strings, arrays or objects, no nulls. The resources of a Bundle's entries
+// (resource and response.outcome), of a Parameters' parameters and contained
+// resources are validated with the schema of their own type.
 import Ajv, { type ValidateFunction } from 'ajv';
 import { readFileSync } from 'fs';
 import path from 'path';
@@ -26,6 +26,7 @@ export const R4_SCHEMA_TYPES = [
   'Parameters',
   'Patient',
   'ServiceRequest',
+  'Subscription',
   'Task',
 ] as const;
 

@@ -5,7 +5,7 @@ import { OperationOutcomeError } from '../../src/fhir/outcome';
 import type { Bundle, Resource } from '../../src/fhir/types';
 import { describeFhirRequest } from '../../src/http/audit-record';
 import { classifyDicomWeb, classifyWadoUri, identityTag, narrowing } from '../../src/http/dicomweb-rules';
-import { adminAccess, parseScopes, reach, type Access } from '../../src/interactions/access';
+import { adminAccess, parseScopes, reach, type Access } from '../../src/fhir/access';
 import type { FhirRequest } from '../../src/interactions/request';
 import { Router } from '../../src/interactions/router';
 import { patientIdOfReference } from '../../src/resources/compartments';

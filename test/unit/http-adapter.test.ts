@@ -6,7 +6,7 @@ import { publicBaseUrl } from '../../src/http/base-url';
 import type { FhirRequest, FhirResponse } from '../../src/interactions/request';
 import type { NativeRequest } from '../../src/native';
 
-const config: FhirConfig = { requestTimeoutSeconds: 30, maxBodySize: 100, defaultCount: 10, maxCount: 100, dicomWebRoot: '/dicom-web', wadoRoot: '/wado', databaseDirectory: '/tmp', worklist: { enable: false, filterIssuerAet: false, limitAnswers: 0 }, heapLimitMiB: 1024, cacheBytes: 1 << 20, store: { kind: 'sqlite' } };
+const config: FhirConfig = { requestTimeoutSeconds: 30, maxBodySize: 100, defaultCount: 10, maxCount: 100, dicomWebRoot: '/dicom-web', wadoRoot: '/wado', databaseDirectory: '/tmp', worklist: { enable: false, filterIssuerAet: false, limitAnswers: 0 }, heapLimitMiB: 1024, cacheBytes: 1 << 20, store: { kind: 'sqlite' }, subscriptions: { allowedEndpoints: [], maxRetrySeconds: 300, eventRetentionHours: 168 } };
 
 function nativeRequest(overrides: Partial<NativeRequest>): NativeRequest {
   return { id: 1, channel: 'http', method: 'GET', url: '/fhir/metadata', query: [], headers: { host: 'pacs:8042' }, body: Buffer.alloc(0), ip: '', ...overrides };

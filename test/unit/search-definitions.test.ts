@@ -55,7 +55,7 @@ describe('search parameter definitions (scripts/gen-search-params.js)', () => {
   });
 
   it('covers the served types and keeps only their part of combined definitions', () => {
-    expect(Object.keys(generated.resources)).to.deep.equal(['AuditEvent', 'Endpoint', 'ImagingStudy', 'Patient', 'ServiceRequest', 'Task']);
+    expect(Object.keys(generated.resources)).to.deep.equal(['AuditEvent', 'Endpoint', 'ImagingStudy', 'Patient', 'ServiceRequest', 'Subscription', 'SubscriptionTopic', 'Task']);
     // A combined definition keeps AuditEvent's member only (clinical-date lists many types).
     expect(generated.resources.AuditEvent!.date!.expression).to.equal('AuditEvent.recorded');
     const patientOfStudy = generated.resources.ImagingStudy!.patient!;

@@ -69,8 +69,8 @@ describe('validation: generated validators', function () {
   });
 
   it('export one validator per resource type', () => {
-    expect(generator.RESOURCE_TYPES).to.deep.equal(['Patient', 'ServiceRequest', 'Task']);
-    const minimal: Record<string, Json> = { ServiceRequest: { subject: { reference: 'Patient/p' } } };
+    expect(generator.RESOURCE_TYPES).to.deep.equal(['Patient', 'ServiceRequest', 'Subscription', 'Task']);
+    const minimal: Record<string, Json> = { ServiceRequest: { subject: { reference: 'Patient/p' } }, Subscription: { status: 'requested', topic: 'urn:t', channelType: { code: 'rest-hook' } } };
     for (const type of generator.RESOURCE_TYPES) {
       const validate = (generated as unknown as Record<string, typeof generated.Patient>)[type];
       expect(validate({ resourceType: type, ...minimal[type] }), type).to.equal(true);

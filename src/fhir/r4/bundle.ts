@@ -4,13 +4,32 @@
 // in a searchset it becomes the R4 form, an entry with search.mode
 // 'outcome', marked with the cross-version extension (valueBoolean true) on
 // the entry so that it goes back to `issues`; in other Bundle types it is
-// dropped. R5 type 'subscription-notification' is 'collection' in R4, the
-// code kept in the primitive's extension. The search names in link URLs
-// (self, next...), and in conditional request URLs and ifNoneExist of
-// transaction/batch entries, are renamed (search-names.ts).
+// dropped. The search names in link URLs (self, next...), and in
+// conditional request URLs and ifNoneExist of transaction/batch entries, are
+// renamed (search-names.ts).
+//
+// R5 type 'subscription-notification' is the Subscriptions R5 Backport IG's
+// R4 notification: a 'history' Bundle with the profile
+// backport-subscription-notification-r4, its first entry the
+// SubscriptionStatus as Parameters (subscription.ts). A history Bundle's
+// entries need a request and a response in R4: the status entry gets the IG's
+// GET <subscription>/$status, 200; a focus entry without them GET Type/id
+// (what the IG allows where the triggering interaction is not known), 200
+// (201 for a POST). Going back, the profile marks the notification; the
+// status Parameters becomes the SubscriptionStatus again, and a request or
+// response equal to the one that would have been filled in is dropped (the
+// core sets none: an R5 one that happens to equal it is said the same way).
 import { codeBackward, codeForward, crossVersionUrl } from './extensions';
-import { type Json, isObject } from './json';
+import { type Json, deepEqual, isObject } from './json';
 import { type SearchVersion, rewriteQueryString } from './search-names';
+import {
+  BACKPORT_NOTIFICATION_PROFILE,
+  BACKPORT_STATUS_PROFILE,
+  hasProfile,
+  subscriptionStatusFromR4,
+  withProfile,
+  withoutProfile,
+} from './subscription';
 
 export type Converter = (resource: Json) => Json;
 
@@ -78,6 +97,43 @@ function convertEntry(entry: Json, convert: Converter, to: SearchVersion): Json 
   return result;
 }
 
+/** The request a notification entry gets in R4 when it has none (computed on the R5 entry). */
+function notificationRequest(entry: Json, index: number): Json | undefined {
+  const resource = isObject(entry.resource) ? entry.resource : undefined;
+  if (index === 0 && resource?.resourceType === 'SubscriptionStatus') {
+    const subscription = isObject(resource.subscription) ? resource.subscription.reference : undefined;
+    // Without a reference, the type-level $status (all the client's Subscriptions).
+    return { method: 'GET', url: `${typeof subscription === 'string' ? subscription : 'Subscription'}/$status` };
+  }
+  if (typeof resource?.resourceType === 'string' && typeof resource.id === 'string') {
+    return { method: 'GET', url: `${resource.resourceType}/${resource.id}` };
+  }
+  if (typeof entry.fullUrl !== 'string') return undefined;
+  // An id-only entry: its fullUrl, relative when it is a RESTful one.
+  const relative = /(?:^|\/)([A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/.exec(entry.fullUrl)?.[1];
+  return { method: 'GET', url: relative ?? entry.fullUrl };
+}
+
+function notificationResponse(request: unknown): Json {
+  return { status: isObject(request) && request.method === 'POST' ? '201' : '200' };
+}
+
+/** A converted notification entry with the request and response R4's history Bundle needs. */
+function withHistoryRequest(r5Entry: Json, converted: Json, index: number): Json {
+  const request = converted.request ?? notificationRequest(r5Entry, index);
+  if (request === undefined) return converted;
+  return { ...converted, request, response: converted.response ?? notificationResponse(request) };
+}
+
+/** The reverse of withHistoryRequest, on the entry converted back to R5. */
+function withoutHistoryRequest(entry: Json, index: number): Json {
+  const { request, response, ...rest } = entry;
+  const result: Json = { ...rest };
+  if (request !== undefined && !deepEqual(request, notificationRequest(rest, index))) result.request = request;
+  if (response !== undefined && !deepEqual(response, notificationResponse(request))) result.response = response;
+  return result;
+}
+
 function isIssuesEntry(entry: unknown): entry is Json {
   return (
     isObject(entry) &&
@@ -88,9 +144,14 @@ function isIssuesEntry(entry: unknown): entry is Json {
 
 export function bundleToR4(bundle: Json, convert: Converter): Json {
   const { issues, ...rest } = bundle;
+  const notification = bundle.type === 'subscription-notification';
   let result: Json = convertLinks(rest, 'R4');
   const entries = Array.isArray(bundle.entry)
-    ? bundle.entry.map((entry: unknown) => (isObject(entry) ? convertEntry(entry, convert, 'R4') : entry))
+    ? bundle.entry.map((entry: unknown, index) => {
+        if (!isObject(entry)) return entry;
+        const converted = convertEntry(entry, convert, 'R4');
+        return notification ? withHistoryRequest(entry, converted, index) : converted;
+      })
     : undefined;
   if (isObject(issues) && bundle.type === 'searchset') {
     const outcome: Json = {
@@ -102,16 +163,32 @@ export function bundleToR4(bundle: Json, convert: Converter): Json {
   } else if (entries) {
     result = { ...result, entry: entries };
   }
+  if (notification) return withProfile({ ...result, type: 'history' }, BACKPORT_NOTIFICATION_PROFILE);
+  // R4 has the other R5 codes: kept for the codes of a later release.
   return codeForward(result, 'type', 'Bundle', R4_BUNDLE_TYPES, 'collection', 'R5');
 }
 
+/** A notification entry back to R5: the status Parameters as the SubscriptionStatus. */
+function notificationEntryFromR4(entry: Json, converted: Json, index: number): Json {
+  const status = index === 0 && isObject(entry.resource) && hasProfile(entry.resource, BACKPORT_STATUS_PROFILE);
+  const result = status && isObject(entry.resource) ? { ...converted, resource: subscriptionStatusFromR4(entry.resource) } : converted;
+  return withoutHistoryRequest(result, index);
+}
+
 export function bundleFromR4(bundle: Json, convert: Converter): Json {
+  const notification = bundle.type === 'history' && hasProfile(bundle, BACKPORT_NOTIFICATION_PROFILE);
+  // A code R4 lacks, in the primitive's extension (how earlier versions of this view wrote a notification).
   let result: Json = convertLinks(codeBackward(bundle, 'type', 'Bundle', 'collection', 'R5'), 'R5');
+  if (notification) result = { ...withoutProfile(result, BACKPORT_NOTIFICATION_PROFILE), type: 'subscription-notification' };
   if (!Array.isArray(bundle.entry)) return result;
   const issuesEntry = bundle.entry.find(isIssuesEntry);
   const entries = bundle.entry
     .filter((entry: unknown) => entry !== issuesEntry)
-    .map((entry: unknown) => (isObject(entry) ? convertEntry(entry, convert, 'R5') : entry));
+    .map((entry: unknown, index) => {
+      if (!isObject(entry)) return entry;
+      const converted = convertEntry(entry, convert, 'R5');
+      return notification ? notificationEntryFromR4(entry, converted, index) : converted;
+    });
   const { entry: _entry, ...withoutEntries } = result;
   result = entries.length > 0 ? { ...withoutEntries, entry: entries } : withoutEntries;
   if (issuesEntry && isObject(issuesEntry.resource)) {

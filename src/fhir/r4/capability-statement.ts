@@ -19,9 +19,11 @@ export const R5_FHIR_VERSION = '5.0.0';
  * them 404: AuditEvent, whose R4 shape differs in most elements (type and
  * subtype for category and code, outcome a code, agent.network, no patient;
  * see auditevent-version-maps.html) and is written by the server alone, so
- * that there is no R4 client data to keep.
+ * that there is no R4 client data to keep; SubscriptionTopic, which R4 does
+ * not have (an R4 Subscription of the backport IG names its topic by the
+ * canonical URL alone, in criteria).
  */
-export const R5_ONLY_TYPES: readonly string[] = ['AuditEvent'];
+export const R5_ONLY_TYPES: readonly string[] = ['AuditEvent', 'SubscriptionTopic'];
 
 /** An include value ('Source:param[:Target]') that names an R5-only type. */
 function namesR5Only(value: unknown): boolean {

@@ -5,7 +5,9 @@
 // the server holds and R4 -> R5 -> R4 gives an R4 client back what it wrote.
 // Neither function mutates its input; types with no differences are deep
 // copies. Contained resources, Bundle entries and Parameters resources are
-// converted too.
+// converted too. Subscription takes the form of the Subscriptions R5 Backport
+// IG, and SubscriptionStatus, which R4 lacks, becomes its Parameters
+// (subscription.ts).
 import type { Resource } from '../types';
 import { bundleFromR4, bundleToR4 } from './bundle';
 import { capabilityStatementFromR4, capabilityStatementToR4 } from './capability-statement';
@@ -15,11 +17,18 @@ import { type Json, deepCopy, isObject } from './json';
 import { operationOutcomeFromR4, operationOutcomeToR4 } from './operation-outcome';
 import { parametersFromR4, parametersToR4 } from './parameters';
 import { serviceRequestFromR4, serviceRequestToR4 } from './service-request';
+import { subscriptionFromR4, subscriptionStatusToR4, subscriptionToR4 } from './subscription';
 import { taskFromR4, taskToR4 } from './task';
 
 export { DEFAULT_R4_PAYLOAD_TYPE } from './endpoint';
 export { R4_FHIR_VERSION, R5_FHIR_VERSION, R5_ONLY_TYPES } from './capability-statement';
 export { R4_EXTENSION_BASE, R5_EXTENSION_BASE, crossVersionUrl } from './extensions';
+export {
+  BACKPORT_NOTIFICATION_PROFILE,
+  BACKPORT_STATUS_PROFILE,
+  BACKPORT_SUBSCRIPTION_PROFILE,
+  SUBSCRIPTION_ERROR_EXTENSION,
+} from './subscription';
 export {
   queryFromR4,
   queryToR4,
@@ -41,6 +50,11 @@ const CONVERSIONS: Readonly<Record<string, TypeConversion>> = {
   Endpoint: { toR4: endpointToR4, fromR4: endpointFromR4 },
   ServiceRequest: { toR4: serviceRequestToR4, fromR4: serviceRequestFromR4 },
   Task: { toR4: taskToR4, fromR4: taskFromR4 },
+  Subscription: { toR4: subscriptionToR4, fromR4: subscriptionFromR4 },
+  // R4 has no SubscriptionStatus (its Parameters form stays a Parameters
+  // going back, but in a notification Bundle: bundle.ts): one that an R4
+  // client sends all the same is left for the core to refuse.
+  SubscriptionStatus: { toR4: subscriptionStatusToR4, fromR4: (resource) => resource },
   Bundle: { toR4: bundleToR4, fromR4: bundleFromR4 },
   OperationOutcome: { toR4: operationOutcomeToR4, fromR4: operationOutcomeFromR4 },
   CapabilityStatement: { toR4: capabilityStatementToR4, fromR4: capabilityStatementFromR4 },

@@ -1,0 +1,267 @@
+// Delivers what the queue holds (store/subscription-queue.ts), in the
+// background: a handshake when a Subscription is requested, its events in
+// order (at most maxCount per notification), heartbeats when it is quiet.
+// Each delivery takes the Subscription's lease in the store first, so one
+// Orthanc of several delivers it at a time, and another takes over when
+// one dies mid-way (a receiver may then get a notification twice: the
+// event numbers tell). A failure is retried with a growing, jittered wait,
+// capped at MaxRetryInterval; the events stay queued meanwhile, so a
+// receiver that comes back gets every one. Nothing here waits on a
+// receiver while serving /fhir: at most PARALLEL deliveries are in flight,
+// at most PER_ORIGIN to one host, each bounded by its timeout, each holding
+// at most maxCount events.
+import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { randomUUID } from 'node:crypto';
+import type { Resource } from '../fhir/types';
+import type { Store } from '../store/store';
+import type { DeliveryState, EventRow, Settlement } from '../store/subscription-queue';
+import { focusEntries, notificationBundle, subscriptionStatus, type NotificationType } from './notifications';
+import type { SubscriptionSpec } from './subscription-spec';
+
+export interface DeliveryHooks {
+  /** An event's focus now (a versioned reference: that version); undefined when it is gone. */
+  focus(reference: string, baseUrl: string): Promise<Resource | undefined>;
+  /** Records a status the server decides (a new version of the Subscription), unless the client changed it meanwhile. */
+  setStatus(id: string, status: 'active' | 'error' | 'off', error?: string): Promise<void>;
+  /** The R4 (backport) form of a notification, for an R4 subscriber. */
+  toR4(resource: Resource): Resource;
+  log(message: string): void;
+}
+
+export interface DeliveryOptions {
+  maxRetrySeconds: number;
+  eventRetentionHours: number;
+  /** How often the queue is looked at without being woken (another Orthanc may have queued events). */
+  pollMs: number;
+}
+
+const PARALLEL = 32;
+const PER_ORIGIN = 4;
+/** A lease outlives its delivery's timeout by this much. */
+const LEASE_MARGIN_MS = 5000;
+/** Failed handshakes before a requested Subscription is in error. */
+const HANDSHAKE_ATTEMPTS = 3;
+/** Failed deliveries in a row before an active Subscription is in error (it keeps being retried). */
+const ERROR_AFTER = 5;
+const CANDIDATES = 10000;
+const PRUNE_EVERY_MS = 10 * 60 * 1000;
+const PRUNE_BATCH = 1000;
+
+type Work = 'handshake' | 'events' | 'heartbeat' | 'end';
+
+/** What a Subscription needs next, and from when; undefined: nothing. */
+export function dueWork(state: DeliveryState, spec: SubscriptionSpec, now: number): { work: Work; at: number } | undefined {
+  if (spec.end !== undefined && now >= spec.end) return { work: 'end', at: now };
+  const later = (found: { work: Work; at: number } | undefined) =>
+    spec.end !== undefined && (found === undefined || spec.end < found.at) ? { work: 'end' as const, at: spec.end } : found;
+  if (state.status === 'requested') return later({ work: 'handshake', at: state.nextAttempt });
+  if (state.events > state.delivered) return later({ work: 'events', at: state.nextAttempt });
+  // In error and quiet: probed again, to come back to active.
+  if (state.status === 'error') return later({ work: state.lastSent === 0 ? 'handshake' : 'heartbeat', at: state.nextAttempt });
+  if (state.status === 'active' && spec.heartbeatSeconds !== undefined) {
+    return later({ work: 'heartbeat', at: Math.max(state.lastSent + spec.heartbeatSeconds * 1000, state.nextAttempt) });
+  }
+  return later(undefined);
+}
+
+/** The wait before attempt `attempts + 1`: doubling from one second, jittered, capped. */
+export function retryDelayMs(attempts: number, maxSeconds: number, random: () => number = Math.random): number {
+  const base = Math.min(maxSeconds, 2 ** Math.min(attempts - 1, 20)) * 1000;
+  return Math.round(Math.min(maxSeconds * 1000, base * (0.75 + random() * 0.5)));
+}
+
+const agents = { http: new HttpAgent({ keepAlive: true, maxSockets: PER_ORIGIN }), https: new HttpsAgent({ keepAlive: true, maxSockets: PER_ORIGIN }) };
+
+/** POSTs a notification; resolves on a 2xx answer, rejects with why otherwise (a redirect is not followed). */
+function post(spec: SubscriptionSpec, body: string): Promise<void> {
+  const url = new URL(spec.endpoint);
+  const secure = url.protocol === 'https:';
+  const headers: Record<string, string> = {};
+  for (const [name, value] of spec.headers) headers[name] = value;
+  headers['content-type'] = spec.contentType === 'application/json' ? 'application/json' : 'application/fhir+json';
+  headers['content-length'] = String(Buffer.byteLength(body));
+  return new Promise<void>((resolve, reject) => {
+    const send = secure ? httpsRequest : httpRequest;
+    const request: ClientRequest = send(url, { method: 'POST', headers, agent: secure ? agents.https : agents.http }, (response: IncomingMessage) => {
+      response.resume(); // the answer's body is not read, only drained
+      response.on('end', () => {
+        const status = response.statusCode ?? 0;
+        if (status >= 200 && status < 300) resolve();
+        else reject(new Error(`the endpoint answered ${status}${status >= 300 && status < 400 ? ' (redirects are not followed)' : ''}`));
+      });
+      response.on('error', reject);
+    });
+    request.setTimeout(spec.timeoutSeconds * 1000, () => request.destroy(new Error(`no answer within ${spec.timeoutSeconds} s`)));
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
+export class SubscriptionDelivery {
+  /** Identifies this process's leases. */
+  private readonly owner = randomUUID();
+  private readonly inFlight = new Set<string>();
+  private readonly perOrigin = new Map<string, number>();
+  private timer?: ReturnType<typeof setTimeout>;
+  private timerAt = Infinity;
+  private ticking = false;
+  private again = false;
+  private stopped = false;
+  private failing = false;
+  private lastPrune = 0;
+
+  constructor(private readonly store: Store, private readonly hooks: DeliveryHooks, private readonly options: DeliveryOptions) {}
+
+  start(): void {
+    this.schedule(0);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  /** Events were queued, or a delivery ended: look at the queue again soon. */
+  wake(): void {
+    this.schedule(0);
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    const at = Date.now() + delayMs;
+    if (this.timer && at >= this.timerAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      void this.tick();
+    }, delayMs);
+    this.timer.unref?.();
+  }
+
+  private async tick(): Promise<void> {
+    if (this.ticking) {
+      this.again = true;
+      return;
+    }
+    this.ticking = true;
+    try {
+      do {
+        this.again = false;
+        await this.scan();
+      } while (this.again && !this.stopped);
+      if (this.failing) this.hooks.log('delivering notifications again');
+      this.failing = false;
+    } catch (error) {
+      if (!this.failing) this.hooks.log(`reading the notification queue failed (retried): ${(error as Error)?.stack ?? String(error)}`);
+      this.failing = true;
+      this.schedule(this.options.pollMs);
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private async scan(): Promise<void> {
+    const now = Date.now();
+    const states = await this.store.transaction((writer) => writer.subscriptions.candidates(now, CANDIDATES));
+    let next = now + this.options.pollMs;
+    for (const state of states) {
+      if (this.inFlight.has(state.id)) continue;
+      const spec = JSON.parse(state.spec) as SubscriptionSpec;
+      const due = dueWork(state, spec, now);
+      if (!due) continue;
+      if (due.at > now) {
+        next = Math.min(next, due.at);
+        continue;
+      }
+      const origin = new URL(spec.endpoint).origin;
+      if (this.inFlight.size >= PARALLEL || (this.perOrigin.get(origin) ?? 0) >= PER_ORIGIN) continue; // woken when one ends
+      this.inFlight.add(state.id);
+      this.perOrigin.set(origin, (this.perOrigin.get(origin) ?? 0) + 1);
+      void this.deliver(state.id).finally(() => {
+        this.inFlight.delete(state.id);
+        this.perOrigin.set(origin, (this.perOrigin.get(origin) ?? 1) - 1);
+        this.wake();
+      });
+    }
+    this.schedule(Math.max(0, next - Date.now()));
+    if (now - this.lastPrune > PRUNE_EVERY_MS) {
+      this.lastPrune = now;
+      void this.prune(now).catch((error) => this.hooks.log(`pruning delivered events failed: ${(error as Error)?.message ?? String(error)}`));
+    }
+  }
+
+  private async prune(now: number): Promise<void> {
+    const before = now - this.options.eventRetentionHours * 3600 * 1000;
+    while ((await this.store.transaction((writer) => writer.subscriptions.prune(before, PRUNE_BATCH))) === PRUNE_BATCH) {
+      // next batch
+    }
+  }
+
+  private settle(id: string, settlement: Settlement): Promise<boolean> {
+    return this.store.transaction((writer) => writer.subscriptions.settle(id, this.owner, settlement));
+  }
+
+  /** One delivery of one Subscription, under its lease. */
+  private async deliver(id: string): Promise<void> {
+    const now = Date.now();
+    const peek = await this.store.transaction((writer) => writer.subscriptions.state(id));
+    if (!peek) return;
+    const until = now + (JSON.parse(peek.spec) as SubscriptionSpec).timeoutSeconds * 1000 + LEASE_MARGIN_MS;
+    const state = await this.store.transaction((writer) => writer.subscriptions.claim(id, this.owner, now, until));
+    if (!state) return;
+    const spec = JSON.parse(state.spec) as SubscriptionSpec;
+    const due = dueWork(state, spec, now);
+    const keep: Settlement = { attempts: state.attempts, nextAttempt: state.nextAttempt };
+    if (!due || due.at > now) {
+      await this.settle(id, keep);
+      return;
+    }
+    if (due.work === 'end') {
+      await this.settle(id, keep);
+      await this.hooks.setStatus(id, 'off');
+      return;
+    }
+    try {
+      const delivered = await this.send(state, spec, due.work);
+      await this.settle(id, { ...(delivered !== undefined ? { delivered } : {}), attempts: 0, nextAttempt: 0, lastSent: Date.now(), error: null });
+      if (state.status !== 'active') await this.hooks.setStatus(id, 'active');
+    } catch (error) {
+      const message = (error as Error)?.message ?? String(error);
+      const attempts = state.attempts + 1;
+      await this.settle(id, { attempts, nextAttempt: Date.now() + retryDelayMs(attempts, this.options.maxRetrySeconds), error: message });
+      const giveUp = state.status === 'requested' ? attempts >= HANDSHAKE_ATTEMPTS : state.status === 'active' && attempts >= ERROR_AFTER;
+      if (giveUp) {
+        this.hooks.log(`Subscription/${id}: ${message}; it is in error (still retried every ${this.options.maxRetrySeconds} s at most)`);
+        await this.hooks.setStatus(id, 'error', message);
+      }
+    }
+  }
+
+  /** Sends the notification `work` calls for; the last event number it carried, if any. */
+  private async send(state: DeliveryState, spec: SubscriptionSpec, work: Exclude<Work, 'end'>): Promise<number | undefined> {
+    let type: NotificationType = work === 'events' ? 'event-notification' : work;
+    let events: EventRow[] = [];
+    if (work === 'events') {
+      events = await this.store.transaction((writer) => writer.subscriptions.events(state.id, state.delivered + 1, state.events, spec.maxCount));
+      // Pruned meanwhile (cannot be: only acknowledged events are), or none: a heartbeat says where the count is.
+      if (events.length === 0) type = 'heartbeat';
+    }
+    const resources = new Map<string, Resource>();
+    if (spec.content === 'full-resource') {
+      for (const event of events) {
+        const found = event.event === 'delete' ? undefined : await this.hooks.focus(event.focus, spec.baseUrl);
+        if (found) resources.set(event.focus, found);
+      }
+    }
+    const status = subscriptionStatus({
+      baseUrl: spec.baseUrl, subscriptionId: state.id, topic: spec.topic, status: state.status === 'requested' ? 'requested' : 'active', type,
+      eventsSinceSubscriptionStart: state.events, events, content: spec.content,
+    });
+    const bundle = notificationBundle(status, focusEntries(spec.baseUrl, events, spec.content, resources));
+    await post(spec, JSON.stringify(spec.fhirVersion === '4.0' ? this.hooks.toR4(bundle) : bundle));
+    return events.length > 0 ? events[events.length - 1]!.number : undefined;
+  }
+}

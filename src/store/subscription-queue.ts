@@ -1,0 +1,203 @@
+// The durable side of topic-based Subscriptions: one row per Subscription
+// with its delivery state, and its queue of events. An event is queued in
+// the transaction of the change that caused it (a write through /fhir, or
+// the advance of the imaging index over Orthanc's change log), numbered per
+// Subscription from its counter, which the same transaction increments: the
+// numbers follow the commit order, without gaps, and a receiver drops a
+// duplicate by its number. Delivery takes a lease on the row (so that one
+// Orthanc of several sharing the store delivers a Subscription at a time,
+// and another takes over when it dies), then settles it.
+import type { SqlValue } from '../search/search-sql';
+
+/** A Subscription as the queue knows it: what changes fire it, and how to deliver (JSON, kept opaque here). */
+export interface SubscriberRow {
+  id: string;
+  status: string;
+  spec: string;
+}
+
+export interface QueuedEvent {
+  subscription: string;
+  /** Epoch milliseconds. */
+  recorded: number;
+  /** What happened to the focus: create, update, delete, or a topic's event code. */
+  event: string;
+  /** `Type/id/_history/version`, or `Type/id` for a resource read live. */
+  focus: string;
+}
+
+export interface DeliveryState extends SubscriberRow {
+  topic: string;
+  /** Events queued since the Subscription started (eventsSinceSubscriptionStart). */
+  events: number;
+  /** The highest event number the receiver acknowledged. */
+  delivered: number;
+  /** Failed attempts in a row. */
+  attempts: number;
+  /** Epoch ms: no attempt before. */
+  nextAttempt: number;
+  /** Epoch ms of the last notification the receiver acknowledged (heartbeats count from it). */
+  lastSent: number;
+  error?: string;
+}
+
+export interface EventRow {
+  number: number;
+  recorded: number;
+  event: string;
+  focus: string;
+}
+
+/** What a delivery attempt ends with; fields left out are kept. */
+export interface Settlement {
+  delivered?: number;
+  attempts: number;
+  nextAttempt: number;
+  lastSent?: number;
+  /** null clears it. */
+  error?: string | null;
+}
+
+/** The queue's statements, run inside a store transaction (StoreWriter.subscriptions). */
+export interface SubscriptionWrites {
+  /** The Subscriptions of `topic` that are not off. */
+  subscribers(topic: string): Promise<SubscriberRow[]>;
+  /** Queues events, numbering each after its Subscription's last. */
+  enqueue(events: readonly QueuedEvent[]): Promise<void>;
+  /** Creates or updates a Subscription's row; a new request (status requested) is attempted at once. Counters are kept. */
+  register(id: string, topic: string, status: string, spec: string): Promise<void>;
+  /** Forgets a Subscription and its events. */
+  remove(id: string): Promise<void>;
+  state(id: string): Promise<DeliveryState | undefined>;
+  /** Subscriptions with work possibly due (not off, not leased): the deliverer decides. */
+  candidates(now: number, limit: number): Promise<DeliveryState[]>;
+  /** Takes the delivery of a Subscription until `until` (epoch ms); undefined when another holds it. */
+  claim(id: string, owner: string, now: number, until: number): Promise<DeliveryState | undefined>;
+  /** Events numbered from..to (inclusive), in order, at most `limit`. */
+  events(id: string, from: number, to: number, limit: number): Promise<EventRow[]>;
+  /** Ends a claimed delivery: the lease is released. False when the lease was lost meanwhile. */
+  settle(id: string, owner: string, settlement: Settlement): Promise<boolean>;
+  /** Deletes up to `limit` acknowledged events recorded before `before`; how many. */
+  prune(before: number, limit: number): Promise<number>;
+}
+
+export type Dialect = 'sqlite' | 'postgresql';
+
+export function subscriptionSchema(dialect: Dialect): string {
+  const text = dialect === 'sqlite' ? 'TEXT' : 'TEXT COLLATE "C"';
+  return `CREATE TABLE IF NOT EXISTS subscription_state (
+  id ${text} PRIMARY KEY, topic ${text} NOT NULL, status ${text} NOT NULL, spec TEXT NOT NULL,
+  events BIGINT NOT NULL DEFAULT 0, delivered BIGINT NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt BIGINT NOT NULL DEFAULT 0, last_sent BIGINT NOT NULL DEFAULT 0,
+  lease_until BIGINT NOT NULL DEFAULT 0, lease_owner ${text}, error TEXT);
+CREATE INDEX IF NOT EXISTS subscription_by_topic ON subscription_state (topic, status);
+CREATE TABLE IF NOT EXISTS subscription_event (
+  subscription ${text} NOT NULL, number BIGINT NOT NULL, recorded BIGINT NOT NULL, event ${text} NOT NULL, focus ${text} NOT NULL,
+  PRIMARY KEY (subscription, number));
+CREATE INDEX IF NOT EXISTS subscription_event_by_recorded ON subscription_event (recorded);`;
+}
+
+interface StateRow {
+  id: string;
+  topic: string;
+  status: string;
+  spec: string;
+  events: number | string;
+  delivered: number | string;
+  attempts: number;
+  next_attempt: number | string;
+  last_sent: number | string;
+  error: string | null;
+}
+
+const STATE_COLUMNS = 'id, topic, status, spec, events, delivered, attempts, next_attempt, last_sent, error';
+
+function stateOf(row: StateRow): DeliveryState {
+  return {
+    id: row.id, topic: row.topic, status: row.status, spec: row.spec,
+    events: Number(row.events), delivered: Number(row.delivered), attempts: row.attempts,
+    nextAttempt: Number(row.next_attempt), lastSent: Number(row.last_sent),
+    ...(row.error !== null ? { error: row.error } : {}),
+  };
+}
+
+/** Runs one statement (`?` placeholders) on the transaction's connection, answering its rows. */
+export type Execute = <T>(text: string, params: readonly SqlValue[]) => Promise<T[]>;
+
+/** The queue's statements over a transaction's connection, for either dialect. */
+export function subscriptionWrites(execute: Execute, dialect: Dialect): SubscriptionWrites {
+  const greatest = dialect === 'sqlite' ? 'max' : 'GREATEST';
+  return {
+    subscribers: (topic) => execute<SubscriberRow>("SELECT id, status, spec FROM subscription_state WHERE topic = ? AND status <> 'off' ORDER BY id", [topic]),
+
+    async enqueue(events) {
+      // Grouped by Subscription, in id order: one counter update each, and the
+      // same lock order in every transaction (no deadlock between two).
+      const bySubscription = new Map<string, QueuedEvent[]>();
+      for (const event of events) bySubscription.set(event.subscription, [...(bySubscription.get(event.subscription) ?? []), event]);
+      for (const id of [...bySubscription.keys()].sort()) {
+        const queued = bySubscription.get(id)!;
+        const [row] = await execute<{ events: number | string }>('UPDATE subscription_state SET events = events + ? WHERE id = ? RETURNING events', [queued.length, id]);
+        if (!row) continue; // deleted in this transaction
+        const first = Number(row.events) - queued.length + 1;
+        const values = queued.map(() => '(?, ?, ?, ?, ?)').join(', ');
+        await execute(`INSERT INTO subscription_event (subscription, number, recorded, event, focus) VALUES ${values}`,
+          queued.flatMap((event, i) => [id, first + i, event.recorded, event.event, event.focus]));
+      }
+    },
+
+    async register(id, topic, status, spec) {
+      await execute(`INSERT INTO subscription_state (id, topic, status, spec) VALUES (?, ?, ?, ?)
+        ON CONFLICT (id) DO UPDATE SET topic = excluded.topic, status = excluded.status, spec = excluded.spec,
+          attempts = CASE WHEN excluded.status = 'requested' THEN 0 ELSE subscription_state.attempts END,
+          next_attempt = CASE WHEN excluded.status = 'requested' THEN 0 ELSE subscription_state.next_attempt END,
+          error = CASE WHEN excluded.status = 'requested' THEN NULL ELSE subscription_state.error END`, [id, topic, status, spec]);
+    },
+
+    async remove(id) {
+      await execute('DELETE FROM subscription_event WHERE subscription = ?', [id]);
+      await execute('DELETE FROM subscription_state WHERE id = ?', [id]);
+    },
+
+    async state(id) {
+      const [row] = await execute<StateRow>(`SELECT ${STATE_COLUMNS} FROM subscription_state WHERE id = ?`, [id]);
+      return row ? stateOf(row) : undefined;
+    },
+
+    async candidates(now, limit) {
+      const rows = await execute<StateRow>(`SELECT ${STATE_COLUMNS} FROM subscription_state
+        WHERE status <> 'off' AND lease_until < ? ORDER BY next_attempt, id LIMIT ?`, [now, limit]);
+      return rows.map(stateOf);
+    },
+
+    async claim(id, owner, now, until) {
+      const [row] = await execute<StateRow>(`UPDATE subscription_state SET lease_until = ?, lease_owner = ?
+        WHERE id = ? AND lease_until < ? RETURNING ${STATE_COLUMNS}`, [until, owner, id, now]);
+      return row ? stateOf(row) : undefined;
+    },
+
+    async events(id, from, to, limit) {
+      const rows = await execute<{ number: number | string; recorded: number | string; event: string; focus: string }>(
+        'SELECT number, recorded, event, focus FROM subscription_event WHERE subscription = ? AND number >= ? AND number <= ? ORDER BY number LIMIT ?',
+        [id, from, to, limit]);
+      return rows.map((row) => ({ number: Number(row.number), recorded: Number(row.recorded), event: row.event, focus: row.focus }));
+    },
+
+    async settle(id, owner, settlement) {
+      const rows = await execute(`UPDATE subscription_state SET
+          delivered = ${greatest}(delivered, ?), attempts = ?, next_attempt = ?, last_sent = ${greatest}(last_sent, ?),
+          error = CASE WHEN ? = 1 THEN ? ELSE error END, lease_until = 0, lease_owner = NULL
+        WHERE id = ? AND lease_owner = ? RETURNING id`, [
+        settlement.delivered ?? 0, settlement.attempts, settlement.nextAttempt, settlement.lastSent ?? 0,
+        settlement.error !== undefined ? 1 : 0, settlement.error ?? null, id, owner]);
+      return rows.length > 0;
+    },
+
+    async prune(before, limit) {
+      const rows = await execute(`DELETE FROM subscription_event WHERE (subscription, number) IN (
+          SELECT e.subscription, e.number FROM subscription_event e JOIN subscription_state s ON s.id = e.subscription
+          WHERE e.recorded < ? AND e.number <= s.delivered LIMIT ?) RETURNING number`, [before, limit]);
+      return rows.length;
+    },
+  };
+}
