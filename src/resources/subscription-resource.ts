@@ -99,7 +99,7 @@ function operations(deps: SubscriptionDeps): InstanceOperation[] {
   };
   return [
     {
-      name: '$status',
+      name: 'status',
       definition: 'http://hl7.org/fhir/OperationDefinition/Subscription-status',
       documentation: 'The SubscriptionStatus: status, events since the start, the last delivery error',
       async invoke(id, context) {
@@ -114,7 +114,7 @@ function operations(deps: SubscriptionDeps): InstanceOperation[] {
       },
     },
     {
-      name: '$events',
+      name: 'events',
       definition: 'http://hl7.org/fhir/OperationDefinition/Subscription-events',
       documentation: 'The events still kept (EventRetention), by number: eventsSinceNumber, eventsUntilNumber, content',
       async invoke(id, context) {

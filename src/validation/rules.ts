@@ -164,6 +164,7 @@ export function ruleIssues(type: ValidatedType, resource: Json, options: RuleOpt
   const check = new Checker(resource);
   if (type === 'ServiceRequest') serviceRequestRules(check);
   else if (type === 'Task') taskRules(check);
-  else patientRules(check, options);
+  else if (type === 'Patient') patientRules(check, options);
+  // A Subscription's rules (its topic, filters, endpoint) are the Subscription module's: subscription-spec.ts.
   return check.issues;
 }
