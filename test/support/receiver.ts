@@ -6,11 +6,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 
 type Json = Record<string, any>;
+/** A parsed notification: a FHIR resource (a Bundle). */
+type Body = { resourceType: string; [key: string]: any };
 
 export interface Received {
   path: string;
   headers: IncomingMessage['headers'];
-  body: Json;
+  body: Body;
   at: number;
 }
 
@@ -70,11 +72,11 @@ export class Receiver {
         response.writeHead(503).end();
         return;
       }
-      let body: Json = {};
+      let body: Body;
       try {
-        body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Json;
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Body;
       } catch {
-        body = { unparsable: true };
+        body = { resourceType: 'unparsable' };
       }
       this.received.push({ path: request.url ?? '', headers: request.headers, body, at: Date.now() });
       response.writeHead(200).end();
