@@ -37,7 +37,7 @@ export interface DeliveryOptions {
 }
 
 const PARALLEL = 32;
-const PER_ORIGIN = 4;
+const PER_ORIGIN = 8;
 /** A lease outlives its delivery's timeout by this much. */
 const LEASE_MARGIN_MS = 5000;
 /** Failed handshakes before a requested Subscription is in error. */
@@ -45,6 +45,9 @@ const HANDSHAKE_ATTEMPTS = 3;
 /** Failed deliveries in a row before an active Subscription is in error (it keeps being retried). */
 const ERROR_AFTER = 5;
 const CANDIDATES = 10000;
+const SPEC_CACHE = 1000;
+/** Leases and acknowledgements are not worth a disk sync each: lost in a power cut, a notification is only sent again. */
+const LAZY = { durable: false } as const;
 const PRUNE_EVERY_MS = 10 * 60 * 1000;
 const PRUNE_BATCH = 1000;
 
@@ -110,6 +113,9 @@ export class SubscriptionDelivery {
   private stopped = false;
   private failing = false;
   private lastPrune = 0;
+  /** Parsed specs by their text (a few hundred Subscriptions; bounded). */
+  private readonly specs = new Map<string, SubscriptionSpec>();
+  private settling: Array<{ id: string; settlement: Settlement; resolve: (settled: boolean) => void; reject: (error: unknown) => void }> = [];
 
   constructor(private readonly store: Store, private readonly hooks: DeliveryHooks, private readonly options: DeliveryOptions) {}
 
@@ -165,31 +171,71 @@ export class SubscriptionDelivery {
 
   private async scan(): Promise<void> {
     const now = Date.now();
-    const states = await this.store.transaction((writer) => writer.subscriptions.candidates(now, CANDIDATES));
+    const states = await this.store.subscriptions.candidates(now, CANDIDATES);
     let next = now + this.options.pollMs;
+    const due: Array<{ id: string; origin: string; timeoutSeconds: number }> = [];
     for (const state of states) {
       if (this.inFlight.has(state.id)) continue;
-      const spec = JSON.parse(state.spec) as SubscriptionSpec;
-      const due = dueWork(state, spec, now);
-      if (!due) continue;
-      if (due.at > now) {
-        next = Math.min(next, due.at);
+      const spec = this.specOf(state);
+      const work = dueWork(state, spec, now);
+      if (!work) continue;
+      if (work.at > now) {
+        next = Math.min(next, work.at);
         continue;
       }
       const origin = new URL(spec.endpoint).origin;
       if (this.inFlight.size >= PARALLEL || (this.perOrigin.get(origin) ?? 0) >= PER_ORIGIN) continue; // woken when one ends
-      this.inFlight.add(state.id);
-      this.perOrigin.set(origin, (this.perOrigin.get(origin) ?? 0) + 1);
-      void this.deliver(state.id).finally(() => {
-        this.inFlight.delete(state.id);
-        this.perOrigin.set(origin, (this.perOrigin.get(origin) ?? 1) - 1);
-        this.wake();
-      });
+      this.reserve(state.id, origin, 1);
+      due.push({ id: state.id, origin, timeoutSeconds: spec.timeoutSeconds });
     }
+    if (due.length > 0) await this.claimAndDeliver(due, now);
     this.schedule(Math.max(0, next - Date.now()));
     if (now - this.lastPrune > PRUNE_EVERY_MS) {
       this.lastPrune = now;
       void this.prune(now).catch((error) => this.hooks.log(`pruning delivered events failed: ${(error as Error)?.message ?? String(error)}`));
+    }
+  }
+
+  private specOf(state: DeliveryState): SubscriptionSpec {
+    let spec = this.specs.get(state.spec);
+    if (!spec) {
+      spec = JSON.parse(state.spec) as SubscriptionSpec;
+      if (this.specs.size >= SPEC_CACHE) this.specs.delete(this.specs.keys().next().value as string);
+      this.specs.set(state.spec, spec);
+    }
+    return spec;
+  }
+
+  private reserve(id: string, origin: string, delta: 1 | -1): void {
+    if (delta > 0) this.inFlight.add(id);
+    else this.inFlight.delete(id);
+    this.perOrigin.set(origin, (this.perOrigin.get(origin) ?? 0) + delta);
+    if (this.perOrigin.get(origin) === 0) this.perOrigin.delete(origin);
+  }
+
+  /** Takes the leases of the due Subscriptions in one transaction, then delivers each. */
+  private async claimAndDeliver(due: ReadonlyArray<{ id: string; origin: string; timeoutSeconds: number }>, now: number): Promise<void> {
+    const until = now + Math.max(...due.map((d) => d.timeoutSeconds)) * 1000 + LEASE_MARGIN_MS;
+    let claimed: DeliveryState[];
+    try {
+      claimed = await this.store.transaction((writer) => writer.subscriptions.claim(due.map((d) => d.id), this.owner, now, until), LAZY);
+    } catch (error) {
+      for (const d of due) this.reserve(d.id, d.origin, -1);
+      throw error;
+    }
+    const byId = new Map(claimed.map((state) => [state.id, state]));
+    for (const d of due) {
+      const state = byId.get(d.id);
+      if (!state) {
+        this.reserve(d.id, d.origin, -1); // another Orthanc holds it
+        continue;
+      }
+      void this.deliver(state)
+        .catch((error) => this.hooks.log(`Subscription/${d.id}: delivery failed: ${(error as Error)?.stack ?? String(error)}`))
+        .finally(() => {
+          this.reserve(d.id, d.origin, -1);
+          this.wake();
+        });
     }
   }
 
@@ -200,19 +246,37 @@ export class SubscriptionDelivery {
     }
   }
 
+  /**
+   * Ends a delivery. The settlements of the deliveries that end together
+   * share one transaction (one commit instead of one each): a settlement
+   * lost in a crash only means the receiver gets that notification again.
+   */
   private settle(id: string, settlement: Settlement): Promise<boolean> {
-    return this.store.transaction((writer) => writer.subscriptions.settle(id, this.owner, settlement));
+    return new Promise<boolean>((resolve, reject) => {
+      this.settling.push({ id, settlement, resolve, reject });
+      if (this.settling.length === 1) setImmediate(() => void this.flush());
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.settling.splice(0);
+    try {
+      const results = await this.store.transaction(async (writer) => {
+        const settled: boolean[] = [];
+        for (const item of batch) settled.push(await writer.subscriptions.settle(item.id, this.owner, item.settlement));
+        return settled;
+      }, LAZY);
+      batch.forEach((item, i) => item.resolve(results[i]!));
+    } catch (error) {
+      for (const item of batch) item.reject(error);
+    }
   }
 
   /** One delivery of one Subscription, under its lease. */
-  private async deliver(id: string): Promise<void> {
+  private async deliver(state: DeliveryState): Promise<void> {
+    const id = state.id;
     const now = Date.now();
-    const peek = await this.store.transaction((writer) => writer.subscriptions.state(id));
-    if (!peek) return;
-    const until = now + (JSON.parse(peek.spec) as SubscriptionSpec).timeoutSeconds * 1000 + LEASE_MARGIN_MS;
-    const state = await this.store.transaction((writer) => writer.subscriptions.claim(id, this.owner, now, until));
-    if (!state) return;
-    const spec = JSON.parse(state.spec) as SubscriptionSpec;
+    const spec = this.specOf(state);
     const due = dueWork(state, spec, now);
     const keep: Settlement = { attempts: state.attempts, nextAttempt: state.nextAttempt };
     if (!due || due.at > now) {
@@ -224,19 +288,24 @@ export class SubscriptionDelivery {
       await this.hooks.setStatus(id, 'off');
       return;
     }
+    let failure: string | undefined;
+    let delivered: number | undefined;
     try {
-      const delivered = await this.send(state, spec, due.work);
+      delivered = await this.send(state, spec, due.work);
+    } catch (error) {
+      failure = (error as Error)?.message ?? String(error);
+    }
+    if (failure === undefined) {
       await this.settle(id, { ...(delivered !== undefined ? { delivered } : {}), attempts: 0, nextAttempt: 0, lastSent: Date.now(), error: null });
       if (state.status !== 'active') await this.hooks.setStatus(id, 'active');
-    } catch (error) {
-      const message = (error as Error)?.message ?? String(error);
-      const attempts = state.attempts + 1;
-      await this.settle(id, { attempts, nextAttempt: Date.now() + retryDelayMs(attempts, this.options.maxRetrySeconds), error: message });
-      const giveUp = state.status === 'requested' ? attempts >= HANDSHAKE_ATTEMPTS : state.status === 'active' && attempts >= ERROR_AFTER;
-      if (giveUp) {
-        this.hooks.log(`Subscription/${id}: ${message}; it is in error (still retried every ${this.options.maxRetrySeconds} s at most)`);
-        await this.hooks.setStatus(id, 'error', message);
-      }
+      return;
+    }
+    const attempts = state.attempts + 1;
+    await this.settle(id, { attempts, nextAttempt: Date.now() + retryDelayMs(attempts, this.options.maxRetrySeconds), error: failure });
+    const giveUp = state.status === 'requested' ? attempts >= HANDSHAKE_ATTEMPTS : state.status === 'active' && attempts >= ERROR_AFTER;
+    if (giveUp) {
+      this.hooks.log(`Subscription/${id}: ${failure}; it is in error (still retried every ${this.options.maxRetrySeconds} s at most)`);
+      await this.hooks.setStatus(id, 'error', failure);
     }
   }
 
@@ -245,7 +314,7 @@ export class SubscriptionDelivery {
     let type: NotificationType = work === 'events' ? 'event-notification' : work;
     let events: EventRow[] = [];
     if (work === 'events') {
-      events = await this.store.transaction((writer) => writer.subscriptions.events(state.id, state.delivered + 1, state.events, spec.maxCount));
+      events = await this.store.subscriptions.events(state.id, state.delivered + 1, state.events, spec.maxCount);
       // Pruned meanwhile (cannot be: only acknowledged events are), or none: a heartbeat says where the count is.
       if (events.length === 0) type = 'heartbeat';
     }

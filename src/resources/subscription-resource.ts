@@ -18,7 +18,7 @@ import type { InstanceOperation, InteractionContext, ResourceProvider } from './
 import { readableBy } from './compartments';
 import type { ResourceRegistry } from './registry';
 import { createStoredResource, type StoredTypeSetup } from './stored-resource';
-import { MAX_MAX_COUNT, requestedStatus, subscriptionSpec, type Content, type SubscriptionSpec } from './subscription-spec';
+import { isTimed, MAX_MAX_COUNT, requestedStatus, subscriptionSpec, type Content, type SubscriptionSpec } from './subscription-spec';
 
 
 export interface SubscriptionDeps {
@@ -56,7 +56,7 @@ function subscriptionSetup(deps: SubscriptionDeps): StoredTypeSetup {
           allowedEndpoints, baseUrl: context.baseUrl, ...(context.fhirVersion ? { fhirVersion: context.fhirVersion } : {}),
           ...(context.access ? { access: context.access } : {}),
         });
-        await writer.subscriptions.register(version.id, spec.topic, version.resource.status as string, JSON.stringify(spec));
+        await writer.subscriptions.register(version.id, spec.topic, version.resource.status as string, JSON.stringify(spec), isTimed(spec));
       }
       writer.afterCommit(async () => deps.wake());
     },
@@ -76,7 +76,7 @@ export async function setSubscriptionStatus(store: Store, id: string, status: 'a
       ? { extension: [...((body.extension as unknown[] | undefined) ?? []), { url: SUBSCRIPTION_ERROR_EXTENSION, valueString: error }] } : {}) };
     await writer.put('Subscription', id, updated);
     const state = await writer.subscriptions.state(id);
-    if (state) await writer.subscriptions.register(id, state.topic, status, state.spec);
+    if (state) await writer.subscriptions.register(id, state.topic, status, state.spec, isTimed(JSON.parse(state.spec) as SubscriptionSpec));
   });
 }
 
@@ -93,7 +93,7 @@ function eventNumber(context: InteractionContext, name: string): number | undefi
 
 function operations(deps: SubscriptionDeps): InstanceOperation[] {
   const stateOf = async (id: string) => {
-    const state = await deps.store.transaction((writer) => writer.subscriptions.state(id));
+    const state = await deps.store.subscriptions.state(id);
     if (!state) throw notFound(`Subscription/${id} is not known`);
     return { state, spec: JSON.parse(state.spec) as SubscriptionSpec };
   };
@@ -123,7 +123,7 @@ function operations(deps: SubscriptionDeps): InstanceOperation[] {
         const until = eventNumber(context, 'eventsUntilNumber') ?? state.events;
         const content = (parameter(context, 'content') ?? spec.content) as Content;
         if (!['empty', 'id-only', 'full-resource'].includes(content)) throw badRequest('content must be empty, id-only or full-resource', ['content']);
-        const events = await deps.store.transaction((writer) => writer.subscriptions.events(id, since, until, MAX_MAX_COUNT));
+        const events = await deps.store.subscriptions.events(id, since, until, MAX_MAX_COUNT);
         const resources = new Map<string, Resource>();
         if (content === 'full-resource') {
           for (const event of events) {

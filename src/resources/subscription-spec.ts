@@ -75,6 +75,11 @@ export function storedAccess(access: Access): SubscriberAccess {
   return kept;
 }
 
+/** Whether the deliverer looks at a Subscription even when nothing is queued for it: a heartbeat or an end is due some day. */
+export function isTimed(spec: SubscriptionSpec): boolean {
+  return spec.heartbeatSeconds !== undefined || spec.end !== undefined;
+}
+
 /** Whether `endpoint` falls under one of the allowed prefixes, compared on the parsed URLs. */
 export function endpointAllowed(endpoint: string, allowed: readonly string[]): boolean {
   let url: URL;

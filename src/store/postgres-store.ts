@@ -33,9 +33,9 @@ import { INDEX_TABLES, INDEX_VERSION, INDEX_VERSION_KEY, NO_INDEXER, rebuildingE
 import {
   CommitHooks,
   type HistoryPage, type HistoryQuery, type IndexedSearch, type KeyCondition, type PutOptions, type ResourceIndexer, type ResourceVersion,
-  type SearchIds, type Store, type StoreWriter,
+  type SearchIds, type Store, type StoreWriter, type TransactionOptions,
 } from './store';
-import { subscriptionSchema, subscriptionWrites } from './subscription-queue';
+import { subscriptionSchema, subscriptionWrites, type SubscriptionReads } from './subscription-queue';
 import { bodyOf, indexedAs, stamped, toVersion, VERSION_STATEMENTS, type VersionRow } from './versions';
 
 /** The schema's own version: a step is added (never edited) for each change of the tables. */
@@ -284,6 +284,8 @@ export class PostgresStore implements Store {
     read: (seq) => this.reading((connection) => connection.one<AuditRow>(AUDIT_READ, seq)),
   };
   readonly shared = true;
+  readonly subscriptions: SubscriptionReads = subscriptionWrites(
+    (text, params) => this.reading((connection) => connection.query(numbered(text), params)), 'postgresql');
   private readonly pool: Pool;
   private readonly reads: Connection;
   private readonly ambient = new AsyncLocalStorage<{ connection: Connection; writer: StoreWriter }>();
@@ -533,7 +535,7 @@ export class PostgresStore implements Store {
     }
   }
 
-  async transaction<T>(work: (writer: StoreWriter) => Promise<T> | T): Promise<T> {
+  async transaction<T>(work: (writer: StoreWriter) => Promise<T> | T, options: TransactionOptions = {}): Promise<T> {
     const joined = this.ambient.getStore();
     if (joined) return work(joined.writer);
     const deadline = Date.now() + RETRY_BUDGET_MS;
@@ -546,6 +548,7 @@ export class PostgresStore implements Store {
       let committed: { result: T } | undefined;
       try {
         await connection.query('BEGIN');
+        if (options.durable === false) await connection.query('SET LOCAL synchronous_commit TO OFF');
         const result = await this.ambient.run({ connection, writer }, () => work(writer));
         // A failed statement aborts the transaction, even if `work` went on past it.
         if (connection.failure) throw connection.failure;

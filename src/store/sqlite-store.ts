@@ -13,8 +13,8 @@ import type { Sql, SqlValue } from '../search/search-sql';
 import { keyedIds, lookupQuery, runSearch, type SqlRunner } from './index-search';
 import { AUDIT_INSERT, AUDIT_READ, auditCountSql, auditSchema, auditSearchSql, auditValues, type AuditLog, type AuditRow } from './audit-log';
 import { INDEX_TABLES, INDEX_VERSION, INDEX_VERSION_KEY, NO_INDEXER, rebuildingError, reindexInBatches } from './reindex';
-import { CommitHooks, type HistoryPage, type HistoryQuery, type IndexedSearch, type KeyCondition, type PutOptions, type ResourceIndexer, type ResourceVersion, type SearchIds, type Store, type StoreWriter } from './store';
-import { subscriptionSchema, subscriptionWrites, type SubscriptionWrites } from './subscription-queue';
+import { CommitHooks, type HistoryPage, type HistoryQuery, type IndexedSearch, type KeyCondition, type PutOptions, type ResourceIndexer, type ResourceVersion, type SearchIds, type Store, type StoreWriter, type TransactionOptions } from './store';
+import { subscriptionSchema, subscriptionWrites, type SubscriptionReads, type SubscriptionWrites } from './subscription-queue';
 import { bodyOf, indexedAs, stamped, toVersion, VERSION_STATEMENTS, type VersionRow } from './versions';
 
 
@@ -232,6 +232,7 @@ export class SqliteStore implements Store {
   private readonly reads: Queries;
   private readonly indexWrites: IndexWrites;
   private readonly subscriptionWrites: SubscriptionWrites;
+  readonly subscriptions: SubscriptionReads;
   private readonly ambient = new AsyncLocalStorage<StoreWriter>();
   private readonly indexer: ResourceIndexer;
   private queue: Promise<unknown> = Promise.resolve();
@@ -259,6 +260,8 @@ export class SqliteStore implements Store {
     this.reads = new Queries(this.reader, READS.map((key) => VERSION_STATEMENTS[key]));
     this.indexWrites = new IndexWrites(this.writer);
     this.subscriptionWrites = subscriptionWrites((text, params) => this.writes.execute(text, params), 'sqlite');
+    // On the reading connection: the deliverer's reads never queue behind the writes.
+    this.subscriptions = subscriptionWrites((text, params) => this.reads.execute(text, params), 'sqlite');
     if (fresh) {
       // The imaging index is rebuilt by its own module, from Orthanc.
       this.writer.prepare("DELETE FROM settings WHERE key LIKE 'imaging-index%'").run();
@@ -374,12 +377,12 @@ export class SqliteStore implements Store {
     return run;
   }
 
-  transaction<T>(work: (writer: StoreWriter) => Promise<T> | T): Promise<T> {
+  transaction<T>(work: (writer: StoreWriter) => Promise<T> | T, options: TransactionOptions = {}): Promise<T> {
     const joined = this.ambient.getStore();
     if (joined) return Promise.resolve(work(joined));
     // One transaction at a time on the writing connection: serializable by construction.
     const hooks = new CommitHooks();
-    const run = this.queue.then(() => this.runTransaction(work, hooks));
+    const run = this.queue.then(() => this.runTransaction(work, hooks, options.durable !== false));
     this.queue = run.catch(() => undefined);
     // After the commit, and off the queue: the hooks may start transactions of their own.
     return run.then(async (result) => {
@@ -388,7 +391,7 @@ export class SqliteStore implements Store {
     });
   }
 
-  private async runTransaction<T>(work: (writer: StoreWriter) => Promise<T> | T, hooks: CommitHooks): Promise<T> {
+  private async runTransaction<T>(work: (writer: StoreWriter) => Promise<T> | T, hooks: CommitHooks, durable: boolean): Promise<T> {
     const writer: StoreWriter = {
       afterCommit: (hook) => hooks.add(hook),
       current: async (type, id) => {
@@ -405,6 +408,8 @@ export class SqliteStore implements Store {
       },
       subscriptions: this.subscriptionWrites,
     };
+    // In WAL mode, NORMAL commits without syncing the log; the next FULL commit syncs it, earlier frames included.
+    if (!durable) this.writer.pragma('synchronous = NORMAL');
     this.writer.exec('BEGIN IMMEDIATE');
     try {
       const result = await this.ambient.run(writer, () => work(writer));
@@ -413,6 +418,8 @@ export class SqliteStore implements Store {
     } catch (error) {
       if (this.writer.inTransaction) this.writer.exec('ROLLBACK');
       throw error;
+    } finally {
+      if (!durable) this.writer.pragma('synchronous = FULL');
     }
   }
 

@@ -7,7 +7,7 @@
 // (sqlite-store.ts); the PostgreSQL back end (postgres-store.ts) implements
 // the same contract for several Orthancs sharing one database.
 import type { AuditLog } from './audit-log';
-import type { SubscriptionWrites } from './subscription-queue';
+import type { SubscriptionReads, SubscriptionWrites } from './subscription-queue';
 import type { Resource } from '../fhir/types';
 import type { IndexRows } from '../search/index-rows';
 import type { SearchRequest } from '../search/types';
@@ -130,9 +130,22 @@ export class CommitHooks {
   }
 }
 
+export interface TransactionOptions {
+  /**
+   * false: the commit need not be on disk when the promise resolves (it is
+   * once a later durable commit is, or the database's own flush ran): only
+   * for bookkeeping whose loss in a power cut is harmless (a delivery's
+   * lease, a notification's acknowledgement: at worst sent again). A
+   * transaction joined by another keeps the outer one's durability.
+   */
+  durable?: boolean;
+}
+
 export interface Store {
   /** The audit trail's append-only table. */
   readonly audit: AuditLog;
+  /** The Subscriptions' queue as committed (its writes go through StoreWriter.subscriptions). */
+  readonly subscriptions: SubscriptionReads;
   /** The latest version (possibly a deletion), or undefined if the id never existed. */
   current(resourceType: string, id: string): Promise<ResourceVersion | undefined>;
   /** The latest versions of several resources of a type, in one read: those that exist, in the order of `ids`. */
@@ -159,7 +172,7 @@ export interface Store {
    * conflict with another process's transaction is retried): it must have
    * no effect outside the store.
    */
-  transaction<T>(work: (writer: StoreWriter) => Promise<T> | T): Promise<T>;
+  transaction<T>(work: (writer: StoreWriter) => Promise<T> | T, options?: TransactionOptions): Promise<T>;
   /**
    * Runs `work` while holding the lock `name`, shared by every process on
    * this store (a page of Orthanc's change log is applied by one Orthanc at a

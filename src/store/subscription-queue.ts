@@ -58,23 +58,31 @@ export interface Settlement {
   error?: string | null;
 }
 
+/** What the deliverer reads of the committed queue (Store.subscriptions), outside any transaction. */
+export interface SubscriptionReads {
+  state(id: string): Promise<DeliveryState | undefined>;
+  /** Subscriptions with work possibly due (not off, not leased; events queued, not active, or timed): the deliverer decides. */
+  candidates(now: number, limit: number): Promise<DeliveryState[]>;
+  /** Events numbered from..to (inclusive), in order, at most `limit`. */
+  events(id: string, from: number, to: number, limit: number): Promise<EventRow[]>;
+}
+
 /** The queue's statements, run inside a store transaction (StoreWriter.subscriptions). */
-export interface SubscriptionWrites {
+export interface SubscriptionWrites extends SubscriptionReads {
   /** The Subscriptions of `topic` that are not off. */
   subscribers(topic: string): Promise<SubscriberRow[]>;
   /** Queues events, numbering each after its Subscription's last. */
   enqueue(events: readonly QueuedEvent[]): Promise<void>;
-  /** Creates or updates a Subscription's row; a new request (status requested) is attempted at once. Counters are kept. */
-  register(id: string, topic: string, status: string, spec: string): Promise<void>;
+  /**
+   * Creates or updates a Subscription's row; a new request (status
+   * requested) is attempted at once. Counters are kept. `timed`: it has a
+   * heartbeat or an end, so it is looked at even with nothing queued.
+   */
+  register(id: string, topic: string, status: string, spec: string, timed: boolean): Promise<void>;
   /** Forgets a Subscription and its events. */
   remove(id: string): Promise<void>;
-  state(id: string): Promise<DeliveryState | undefined>;
-  /** Subscriptions with work possibly due (not off, not leased): the deliverer decides. */
-  candidates(now: number, limit: number): Promise<DeliveryState[]>;
-  /** Takes the delivery of a Subscription until `until` (epoch ms); undefined when another holds it. */
-  claim(id: string, owner: string, now: number, until: number): Promise<DeliveryState | undefined>;
-  /** Events numbered from..to (inclusive), in order, at most `limit`. */
-  events(id: string, from: number, to: number, limit: number): Promise<EventRow[]>;
+  /** Takes the delivery of these Subscriptions until `until` (epoch ms): those no other holds. */
+  claim(ids: readonly string[], owner: string, now: number, until: number): Promise<DeliveryState[]>;
   /** Ends a claimed delivery: the lease is released. False when the lease was lost meanwhile. */
   settle(id: string, owner: string, settlement: Settlement): Promise<boolean>;
   /** Deletes up to `limit` acknowledged events recorded before `before`; how many. */
@@ -88,7 +96,7 @@ export function subscriptionSchema(dialect: Dialect): string {
   return `CREATE TABLE IF NOT EXISTS subscription_state (
   id ${text} PRIMARY KEY, topic ${text} NOT NULL, status ${text} NOT NULL, spec TEXT NOT NULL,
   events BIGINT NOT NULL DEFAULT 0, delivered BIGINT NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
-  next_attempt BIGINT NOT NULL DEFAULT 0, last_sent BIGINT NOT NULL DEFAULT 0,
+  next_attempt BIGINT NOT NULL DEFAULT 0, last_sent BIGINT NOT NULL DEFAULT 0, timed INTEGER NOT NULL DEFAULT 0,
   lease_until BIGINT NOT NULL DEFAULT 0, lease_owner ${text}, error TEXT);
 CREATE INDEX IF NOT EXISTS subscription_by_topic ON subscription_state (topic, status);
 CREATE TABLE IF NOT EXISTS subscription_event (
@@ -146,12 +154,12 @@ export function subscriptionWrites(execute: Execute, dialect: Dialect): Subscrip
       }
     },
 
-    async register(id, topic, status, spec) {
-      await execute(`INSERT INTO subscription_state (id, topic, status, spec) VALUES (?, ?, ?, ?)
-        ON CONFLICT (id) DO UPDATE SET topic = excluded.topic, status = excluded.status, spec = excluded.spec,
+    async register(id, topic, status, spec, timed) {
+      await execute(`INSERT INTO subscription_state (id, topic, status, spec, timed) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT (id) DO UPDATE SET topic = excluded.topic, status = excluded.status, spec = excluded.spec, timed = excluded.timed,
           attempts = CASE WHEN excluded.status = 'requested' THEN 0 ELSE subscription_state.attempts END,
           next_attempt = CASE WHEN excluded.status = 'requested' THEN 0 ELSE subscription_state.next_attempt END,
-          error = CASE WHEN excluded.status = 'requested' THEN NULL ELSE subscription_state.error END`, [id, topic, status, spec]);
+          error = CASE WHEN excluded.status = 'requested' THEN NULL ELSE subscription_state.error END`, [id, topic, status, spec, timed ? 1 : 0]);
     },
 
     async remove(id) {
@@ -166,14 +174,16 @@ export function subscriptionWrites(execute: Execute, dialect: Dialect): Subscrip
 
     async candidates(now, limit) {
       const rows = await execute<StateRow>(`SELECT ${STATE_COLUMNS} FROM subscription_state
-        WHERE status <> 'off' AND lease_until < ? ORDER BY next_attempt, id LIMIT ?`, [now, limit]);
+        WHERE status <> 'off' AND lease_until < ? AND (events > delivered OR status <> 'active' OR timed = 1)
+        ORDER BY next_attempt, id LIMIT ?`, [now, limit]);
       return rows.map(stateOf);
     },
 
-    async claim(id, owner, now, until) {
-      const [row] = await execute<StateRow>(`UPDATE subscription_state SET lease_until = ?, lease_owner = ?
-        WHERE id = ? AND lease_until < ? RETURNING ${STATE_COLUMNS}`, [until, owner, id, now]);
-      return row ? stateOf(row) : undefined;
+    async claim(ids, owner, now, until) {
+      if (ids.length === 0) return [];
+      const rows = await execute<StateRow>(`UPDATE subscription_state SET lease_until = ?, lease_owner = ?
+        WHERE id IN (${ids.map(() => '?').join(', ')}) AND lease_until < ? RETURNING ${STATE_COLUMNS}`, [until, owner, ...ids, now]);
+      return rows.map(stateOf);
     },
 
     async events(id, from, to, limit) {

@@ -85,3 +85,60 @@ describe('configuration', () => {
     }
   });
 });
+
+describe('configuration: "Fhir.Subscriptions"', () => {
+  const subscriptions = (section: unknown) => readConfig({ Fhir: { Subscriptions: section } }).subscriptions;
+
+  it('allows no endpoint by default, and retries for 300 s at most, keeping events 168 h', () => {
+    const defaults = { allowedEndpoints: [], maxRetrySeconds: 300, eventRetentionHours: 168 };
+    expect(readConfig({}).subscriptions).to.deep.equal(defaults);
+    expect(subscriptions({})).to.deep.equal(defaults);
+    expect(subscriptions({ AllowedEndpoints: [] })).to.deep.equal(defaults);
+  });
+
+  it('reads the endpoint prefixes as parsed URLs, and the retry and retention settings', () => {
+    expect(subscriptions({
+      AllowedEndpoints: ['https://ris.example.org/hooks', 'HTTPS://RIS.Example.org:443/other/', 'http://[0:0:0:0:0:0:0:1]:8080', 'http://127.0.0.1:9000/a/../notify'],
+      MaxRetryInterval: 60,
+      EventRetention: 24,
+    })).to.deep.equal({
+      allowedEndpoints: ['https://ris.example.org/hooks', 'https://ris.example.org/other/', 'http://[::1]:8080/', 'http://127.0.0.1:9000/notify'],
+      maxRetrySeconds: 60,
+      eventRetentionHours: 24,
+    });
+  });
+
+  it('takes the bounds of MaxRetryInterval (1 s to a day) and EventRetention (1 h to 366 days)', () => {
+    expect(subscriptions({ MaxRetryInterval: 1, EventRetention: 1 })).to.include({ maxRetrySeconds: 1, eventRetentionHours: 1 });
+    expect(subscriptions({ MaxRetryInterval: 86400, EventRetention: 8784 })).to.include({ maxRetrySeconds: 86400, eventRetentionHours: 8784 });
+    for (const section of [
+      { MaxRetryInterval: 0 }, { MaxRetryInterval: 86401 }, { MaxRetryInterval: 1.5 }, { MaxRetryInterval: '300' }, { MaxRetryInterval: -5 },
+      { EventRetention: 0 }, { EventRetention: 8785 }, { EventRetention: 2.5 }, { EventRetention: null },
+    ]) {
+      const [key] = Object.keys(section);
+      expect(() => subscriptions(section), JSON.stringify(section)).to.throw(ConfigurationError, new RegExp(`"Fhir\\.Subscriptions\\.${key}"`));
+    }
+  });
+
+  it('refuses prefixes that are not a list of plain http(s) URLs', () => {
+    for (const allowed of ['https://ris.example.org/hooks', { url: 'https://ris.example.org/' }, 42, true]) {
+      expect(() => subscriptions({ AllowedEndpoints: allowed }), JSON.stringify(allowed)).to.throw(ConfigurationError, /AllowedEndpoints" must be a list/);
+    }
+    for (const prefix of ['ftp://ris.example.org/', 'file:///tmp/hooks', 'ws://ris.example.org/', 'not a url', '/hooks', '', 42, null]) {
+      expect(() => subscriptions({ AllowedEndpoints: ['https://ok.example.org/', prefix] }), JSON.stringify(prefix)).to.throw(ConfigurationError, /http or https URL/);
+    }
+    for (const prefix of ['https://user@ris.example.org/hooks', 'https://user:pw@ris.example.org/hooks', 'https://:pw@ris.example.org/',
+      'https://ris.example.org/hooks?token=1', 'https://ris.example.org/hooks#part']) {
+      expect(() => subscriptions({ AllowedEndpoints: [prefix] }), prefix).to.throw(ConfigurationError, /no user info, query or fragment/);
+    }
+  });
+
+  it('refuses unknown options and a section that is not an object', () => {
+    for (const section of [{ AllowedEndpoint: [] }, { AllowedEndpoints: [], Enable: true }, { maxRetryInterval: 10 }]) {
+      expect(() => subscriptions(section), JSON.stringify(section)).to.throw(ConfigurationError, /Unknown option "Fhir\.Subscriptions\./);
+    }
+    for (const section of [[], 'https://ris.example.org/', 1, null]) {
+      expect(() => subscriptions(section), JSON.stringify(section)).to.throw(ConfigurationError, /"Fhir\.Subscriptions" must be an object/);
+    }
+  });
+});
