@@ -131,7 +131,7 @@ function createResources(native: NativeBinding, config: FhirConfig, store: Store
   registry.add(createEndpointResource(endpoints, registry, config));
   // Topic events are queued in the transaction of the write or of the page of Orthanc's changes that causes them.
   let delivery: SubscriptionDelivery | undefined;
-  const events = new SubscriptionEvents(store, () => delivery?.wake());
+  const events = new SubscriptionEvents(store, () => delivery?.wake(), (message) => native.log(LogLevel.Error, message));
   imagingIndex.onStudyChanges((writer, changes) => events.studies(writer, changes));
   registry.add(createStoredResource(firingEvents(serviceRequestSetup(validatorFor('ServiceRequest', config), (keys) => imagingIndex.refreshStudies(keys)), events),
     store, registry, config));
@@ -141,10 +141,10 @@ function createResources(native: NativeBinding, config: FhirConfig, store: Store
   registry.add(createSubscriptionResource({ store, registry, config, wake: () => delivery?.wake(), focus }));
   delivery = new SubscriptionDelivery(store, {
     focus,
-    setStatus: (id, status, error) => setSubscriptionStatus(store, id, status, error),
+    setStatus: (id, status, claimed, error) => setSubscriptionStatus(store, id, status, claimed, error),
     toR4,
     log: (message) => native.log(LogLevel.Warning, message),
-  }, { maxRetrySeconds: config.subscriptions.maxRetrySeconds, eventRetentionHours: config.subscriptions.eventRetentionHours, pollMs: store.shared ? 1000 : 5000 });
+  }, { allowedEndpoints: config.subscriptions.allowedEndpoints, maxRetrySeconds: config.subscriptions.maxRetrySeconds, eventRetentionHours: config.subscriptions.eventRetentionHours, pollMs: store.shared ? 1000 : 5000 });
   // The audit trail is served only where it is written: with authorization on.
   if (config.authorization) registry.add(createAuditEventResource(store, config));
   return { orthanc, registry, imagingIndex, delivery };

@@ -62,7 +62,8 @@ export class AccessGuard {
 
   /** Whether the token may read `resource` (an included one, say). */
   readable(resource: Resource): boolean {
-    if (resource.resourceType === 'OperationOutcome') return true;
+    // What the server says of the request itself (an outcome, a Subscription's status) holds no one's data.
+    if (resource.resourceType === 'OperationOutcome' || resource.resourceType === 'SubscriptionStatus') return true;
     if (!this.access.admin && this.adminOnly(resource.resourceType)) return false;
     return readableBy(this.access, resource);
   }

@@ -15,21 +15,24 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { randomUUID } from 'node:crypto';
 import type { Resource } from '../fhir/types';
 import type { Store } from '../store/store';
-import type { DeliveryState, EventRow, Settlement } from '../store/subscription-queue';
+import { MAX_BACKLOG, type DeliveryState, type EventRow, type Settlement } from '../store/subscription-queue';
 import { focusEntries, notificationBundle, subscriptionStatus, type NotificationType } from './notifications';
-import type { SubscriptionSpec } from './subscription-spec';
+import { readableBy } from './compartments';
+import { accessOf, endpointAllowed, type SubscriptionSpec } from './subscription-spec';
 
 export interface DeliveryHooks {
   /** An event's focus now (a versioned reference: that version); undefined when it is gone. */
   focus(reference: string, baseUrl: string): Promise<Resource | undefined>;
-  /** Records a status the server decides (a new version of the Subscription), unless the client changed it meanwhile. */
-  setStatus(id: string, status: 'active' | 'error' | 'off', error?: string): Promise<void>;
+  /** Records a status the server decides (a new version of the Subscription), unless it changed since `claimed`. */
+  setStatus(id: string, status: 'active' | 'error' | 'off', claimed: { status: string; spec: string }, error?: string): Promise<void>;
   /** The R4 (backport) form of a notification, for an R4 subscriber. */
   toR4(resource: Resource): Resource;
   log(message: string): void;
 }
 
 export interface DeliveryOptions {
+  /** Checked again at each delivery: an endpoint the configuration no longer allows gets nothing. */
+  allowedEndpoints: readonly string[];
   maxRetrySeconds: number;
   eventRetentionHours: number;
   /** How often the queue is looked at without being woken (another Orthanc may have queued events). */
@@ -95,7 +98,9 @@ function post(spec: SubscriptionSpec, body: string): Promise<void> {
       });
       response.on('error', reject);
     });
-    request.setTimeout(spec.timeoutSeconds * 1000, () => request.destroy(new Error(`no answer within ${spec.timeoutSeconds} s`)));
+    // A deadline for the whole exchange (name lookup, connection, answer), not an idle timer: a receiver that trickles is cut off too.
+    const deadline = setTimeout(() => request.destroy(new Error(`no answer within ${spec.timeoutSeconds} s`)), spec.timeoutSeconds * 1000);
+    request.on('close', () => clearTimeout(deadline));
     request.on('error', reject);
     request.end(body);
   });
@@ -283,9 +288,17 @@ export class SubscriptionDelivery {
       await this.settle(id, keep);
       return;
     }
+    const claimed = { status: state.status, spec: state.spec };
     if (due.work === 'end') {
-      await this.settle(id, keep);
-      await this.hooks.setStatus(id, 'off');
+      if (await this.settle(id, keep)) await this.hooks.setStatus(id, 'off', claimed);
+      return;
+    }
+    if (!endpointAllowed(spec.endpoint, this.options.allowedEndpoints)) {
+      const reason = `the endpoint ${spec.endpoint} is no longer in "Fhir.Subscriptions.AllowedEndpoints": nothing is sent to it`;
+      if (await this.settle(id, { attempts: state.attempts, nextAttempt: now + this.options.maxRetrySeconds * 1000, error: reason }) && state.status !== 'error') {
+        this.hooks.log(`Subscription/${id}: ${reason}`);
+        await this.hooks.setStatus(id, 'error', claimed, reason);
+      }
       return;
     }
     let failure: string | undefined;
@@ -295,17 +308,19 @@ export class SubscriptionDelivery {
     } catch (error) {
       failure = (error as Error)?.message ?? String(error);
     }
+    // A lease lost meanwhile (another Orthanc took over): that one decides the status.
     if (failure === undefined) {
-      await this.settle(id, { ...(delivered !== undefined ? { delivered } : {}), attempts: 0, nextAttempt: 0, lastSent: Date.now(), error: null });
-      if (state.status !== 'active') await this.hooks.setStatus(id, 'active');
+      const settled = await this.settle(id, { ...(delivered !== undefined ? { delivered } : {}), attempts: 0, nextAttempt: 0, lastSent: Date.now(), error: null });
+      if (settled && state.status !== 'active') await this.hooks.setStatus(id, 'active', claimed);
       return;
     }
+    if (state.events - state.delivered >= MAX_BACKLOG) failure += `; ${MAX_BACKLOG} events wait: newer ones are not queued until these are delivered`;
     const attempts = state.attempts + 1;
-    await this.settle(id, { attempts, nextAttempt: Date.now() + retryDelayMs(attempts, this.options.maxRetrySeconds), error: failure });
+    const settled = await this.settle(id, { attempts, nextAttempt: Date.now() + retryDelayMs(attempts, this.options.maxRetrySeconds), error: failure });
     const giveUp = state.status === 'requested' ? attempts >= HANDSHAKE_ATTEMPTS : state.status === 'active' && attempts >= ERROR_AFTER;
-    if (giveUp) {
+    if (settled && giveUp) {
       this.hooks.log(`Subscription/${id}: ${failure}; it is in error (still retried every ${this.options.maxRetrySeconds} s at most)`);
-      await this.hooks.setStatus(id, 'error', failure);
+      await this.hooks.setStatus(id, 'error', claimed, failure);
     }
   }
 
@@ -315,22 +330,25 @@ export class SubscriptionDelivery {
     let events: EventRow[] = [];
     if (work === 'events') {
       events = await this.store.subscriptions.events(state.id, state.delivered + 1, state.events, spec.maxCount);
-      // Pruned meanwhile (cannot be: only acknowledged events are), or none: a heartbeat says where the count is.
+      // None left to send (a retired Subscription's): a heartbeat says where the count is, and acknowledges them all.
       if (events.length === 0) type = 'heartbeat';
     }
     const resources = new Map<string, Resource>();
     if (spec.content === 'full-resource') {
-      for (const event of events) {
-        const found = event.event === 'delete' ? undefined : await this.hooks.focus(event.focus, spec.baseUrl);
-        if (found) resources.set(event.focus, found);
+      const access = spec.access && accessOf(spec.access);
+      const latest = new Map(events.filter((event) => event.event !== 'delete').map((event) => [event.focus.split('/').slice(0, 2).join('/'), event.focus]));
+      for (const focus of latest.values()) {
+        const found = await this.hooks.focus(focus, spec.baseUrl);
+        // Read now (a study is read live): what the owner may no longer read goes as id-only.
+        if (found && (!access || readableBy(access, found))) resources.set(focus, found);
       }
     }
     const status = subscriptionStatus({
-      baseUrl: spec.baseUrl, subscriptionId: state.id, topic: spec.topic, status: state.status === 'requested' ? 'requested' : 'active', type,
+      baseUrl: spec.baseUrl, subscriptionId: state.id, topic: spec.topic, status: state.status, type,
       eventsSinceSubscriptionStart: state.events, events, content: spec.content,
     });
     const bundle = notificationBundle(status, focusEntries(spec.baseUrl, events, spec.content, resources));
     await post(spec, JSON.stringify(spec.fhirVersion === '4.0' ? this.hooks.toR4(bundle) : bundle));
-    return events.length > 0 ? events[events.length - 1]!.number : undefined;
+    return work === 'events' ? (events.length > 0 ? events[events.length - 1]!.number : state.events) : undefined;
   }
 }

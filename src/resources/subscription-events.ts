@@ -48,6 +48,7 @@ export class SubscriptionEvents {
     private readonly store: Store,
     /** Called after a transaction that queued events has committed. */
     private readonly queued: () => void,
+    private readonly log: (message: string) => void = () => undefined,
   ) {}
 
   /** A write of a stored type: the events of its topics. */
@@ -72,12 +73,16 @@ export class SubscriptionEvents {
     if (subscribers.length === 0) return;
     const recorded = Date.now();
     const events: QueuedEvent[] = [];
-    for (const item of focus) {
-      for (const subscriber of subscribers) {
-        if (await this.matches(this.compile(subscriber), topic, item)) {
-          events.push({ subscription: subscriber.id, recorded, event: item.event, focus: item.reference });
-        }
+    for (const subscriber of subscribers) {
+      let matching: Focus[];
+      try {
+        matching = await this.matching(this.compile(subscriber), topic, focus);
+      } catch (error) {
+        // One Subscription that cannot be evaluated must not fail the write (or stall the imaging index): it misses the event, said once here.
+        this.log(`Subscription/${subscriber.id} could not be matched against ${focus.map((f) => f.reference).join(', ')}: ${(error as Error)?.message ?? String(error)}`);
+        continue;
       }
+      for (const item of matching) events.push({ subscription: subscriber.id, recorded, event: item.event, focus: item.reference });
     }
     if (events.length === 0) return;
     await writer.subscriptions.enqueue(events);
@@ -96,18 +101,30 @@ export class SubscriptionEvents {
     return found;
   }
 
-  private async matches({ spec, filters }: Compiled, topic: TopicDeclaration, focus: Focus): Promise<boolean> {
+  /** The focus items a Subscription matches: in memory when the resource is known, else in one search of the index for all of them. */
+  private async matching({ spec, filters }: Compiled, topic: TopicDeclaration, focus: readonly Focus[]): Promise<Focus[]> {
     const access = spec.access && accessOf(spec.access);
-    if (focus.resource) return (!access || readableBy(access, focus.resource)) && matchesSearch(focus.resource, filters);
-    // A study gone from Orthanc: its last indexed state answers, through a search of its id.
-    let narrowing: Array<[string, string]> = [];
-    if (access && !access.admin) {
-      const found = reach(access, topic.type, 'r') !== 'none' ? reach(access, topic.type, 'r') : reach(access, topic.type, 's');
-      if (found === 'none') return false;
-      if (found === 'compartment') narrowing = compartmentFilter(topic.type, access.patient!);
+    const known = focus.filter((item) => item.resource !== undefined);
+    const gone = focus.filter((item) => item.resource === undefined);
+    const matched = new Set(known.filter((item) => (!access || readableBy(access, item.resource!)) && matchesSearch(item.resource!, filters)));
+    if (gone.length > 0) {
+      // Studies gone from Orthanc: their last indexed state answers (this runs before the index forgets them).
+      let narrowing: Array<[string, string]> = [];
+      let reachable = true;
+      if (access && !access.admin) {
+        const found = reach(access, topic.type, 'r') !== 'none' ? reach(access, topic.type, 'r') : reach(access, topic.type, 's');
+        reachable = found !== 'none';
+        if (found === 'compartment') narrowing = compartmentFilter(topic.type, access.patient!);
+      }
+      if (reachable) {
+        const ids = [...new Set(gone.map((item) => item.id))];
+        const search = parseSearchQuery(searchDefinitionOf(topic.type),
+          [['_id', ids.join(',')], ...spec.filters, ...narrowing, ['_count', String(ids.length)]]);
+        const hits = new Set((await this.store.search(search)).ids);
+        for (const item of gone) if (hits.has(item.id)) matched.add(item);
+      }
     }
-    const search = parseSearchQuery(searchDefinitionOf(topic.type as 'ImagingStudy'), [['_id', focus.id], ...spec.filters, ...narrowing, ['_count', '1']]);
-    return (await this.store.search(search)).ids.length > 0;
+    return focus.filter((item) => matched.has(item));
   }
 }
 

@@ -7,10 +7,11 @@
 // error when deliveries keep failing (setSubscriptionStatus). $status and
 // $events answer from the queue.
 import type { FhirConfig } from '../config';
-import { badRequest, notFound } from '../fhir/outcome';
+import type { Access } from '../fhir/access';
+import { badRequest, forbidden, notFound, unprocessable } from '../fhir/outcome';
 // The last delivery error, on the Subscription (R4's Subscription.error; R5 has no element for it).
 import { SUBSCRIPTION_ERROR_EXTENSION } from '../fhir/r4';
-import type { Resource } from '../fhir/types';
+import type { BundleEntry, Resource } from '../fhir/types';
 import type { Store } from '../store/store';
 import { validateResource } from '../validation';
 import { focusEntries, notificationBundle, subscriptionStatus } from './notifications';
@@ -18,7 +19,7 @@ import type { InstanceOperation, InteractionContext, ResourceProvider } from './
 import { readableBy } from './compartments';
 import type { ResourceRegistry } from './registry';
 import { createStoredResource, type StoredTypeSetup } from './stored-resource';
-import { isTimed, MAX_MAX_COUNT, requestedStatus, subscriptionSpec, type Content, type SubscriptionSpec } from './subscription-spec';
+import { isTimed, MAX_MAX_COUNT, ownerOf, requestedStatus, subscriptionSpec, type Content, type SubscriptionSpec } from './subscription-spec';
 
 
 export interface SubscriptionDeps {
@@ -37,6 +38,56 @@ function withoutError(resource: Resource): Resource {
   return extension && extension.length > 0 ? { ...rest, extension } : rest;
 }
 
+/**
+ * What a header's value reads as, whoever reads the Subscription: the values
+ * are credentials for the receiver (Authorization...). Sent back unchanged
+ * in an update, the stored value is kept.
+ */
+export const HIDDEN_VALUE = '(hidden)';
+
+interface Parameter {
+  name?: string;
+  value?: string;
+}
+
+function parametersOf(resource: Resource | undefined): Parameter[] {
+  return (resource?.parameter ?? []) as Parameter[];
+}
+
+/** The Subscription as it is answered: header values hidden. */
+export function masked(resource: Resource): Resource {
+  if (resource.resourceType !== 'Subscription' || parametersOf(resource).length === 0) return resource;
+  return { ...resource, parameter: parametersOf(resource).map((p) => ({ ...p, value: HIDDEN_VALUE })) };
+}
+
+/** A hidden value sent back takes the stored value of the same header. */
+function unmasked(resource: Resource, previous: Resource | undefined): Resource {
+  if (!parametersOf(resource).some((p) => p.value === HIDDEN_VALUE)) return resource;
+  const stored = parametersOf(previous);
+  return {
+    ...resource,
+    parameter: parametersOf(resource).map((p, i) => {
+      if (p.value !== HIDDEN_VALUE) return p;
+      const kept = stored.find((s) => s.name === p.name);
+      if (!kept) throw unprocessable(`The header ${String(p.name)} has no stored value to keep: send its value`, [`Subscription.parameter[${i}].value`]);
+      return { ...p, value: kept.value };
+    }),
+  };
+}
+
+/** What changes where and how notifications go: the new channel is handshaken again. */
+function channelChanged(resource: Resource, previous: Resource): boolean {
+  const channel = (r: Resource) => JSON.stringify([r.topic, r.endpoint, r.channelType, r.parameter, r.filterBy, r.content, r.contentType]);
+  return channel(resource) !== channel(previous);
+}
+
+/** Only whoever wrote a Subscription (or the administrator) changes it, or reads its queue. */
+function checkOwner(spec: SubscriptionSpec | undefined, access: Access | undefined, id: string): void {
+  if (!access || access.admin) return;
+  const owner = ownerOf(spec?.access);
+  if (owner === undefined || owner !== ownerOf(access)) throw forbidden(`Subscription/${id} belongs to another client`);
+}
+
 function subscriptionSetup(deps: SubscriptionDeps): StoredTypeSetup {
   const allowedEndpoints = deps.config.subscriptions.allowedEndpoints;
   return {
@@ -46,11 +97,19 @@ function subscriptionSetup(deps: SubscriptionDeps): StoredTypeSetup {
       validateResource('Subscription', resource);
       subscriptionSpec(resource, { allowedEndpoints, baseUrl: '' });
     },
-    // The client asks (requested) or stops (off); the error text is the server's.
-    prepare: (resource, previous) => ({ ...withoutError(resource), status: requestedStatus(resource.status, previous?.status as string | undefined) }),
+    // The client asks (requested) or stops (off); the error text is the server's; a changed channel is asked again.
+    prepare(resource, previous) {
+      const body = unmasked(withoutError(resource), previous);
+      let status = requestedStatus(body.status, previous?.status as string | undefined);
+      if (previous && (status === 'active' || status === 'error') && channelChanged(body, previous)) status = 'requested';
+      return { ...body, status };
+    },
     async changed(writer, _previous, version, context) {
+      // A new one is the writer's; one that is (or was, deleted) someone's is theirs.
+      const state = await writer.subscriptions.state(version.id);
+      if (state) checkOwner(JSON.parse(state.spec) as SubscriptionSpec, context.access, version.id);
       if (!version.resource) {
-        await writer.subscriptions.remove(version.id);
+        await writer.subscriptions.retire(version.id);
       } else {
         const spec = subscriptionSpec(version.resource, {
           allowedEndpoints, baseUrl: context.baseUrl, ...(context.fhirVersion ? { fhirVersion: context.fhirVersion } : {}),
@@ -63,20 +122,27 @@ function subscriptionSetup(deps: SubscriptionDeps): StoredTypeSetup {
   };
 }
 
+/** The delivery a status change comes from: the status and spec it claimed. */
+export interface ClaimedDelivery {
+  status: string;
+  spec: string;
+}
+
 /**
- * Sets a status the server decides, as a new version of the Subscription:
- * unless the client stopped it meanwhile (off wins), or it is already so.
+ * Sets a status the server decides, as a new version of the Subscription,
+ * when the Subscription is still as the delivery that decided it claimed it
+ * (a client that re-requested, re-pointed or stopped it meanwhile wins).
  */
-export async function setSubscriptionStatus(store: Store, id: string, status: 'active' | 'error' | 'off', error?: string): Promise<void> {
+export async function setSubscriptionStatus(store: Store, id: string, status: 'active' | 'error' | 'off', claimed: ClaimedDelivery, error?: string): Promise<void> {
   await store.transaction(async (writer) => {
     const current = (await writer.current('Subscription', id))?.resource;
-    if (!current || current.status === 'off' || current.status === status) return;
+    const state = await writer.subscriptions.state(id);
+    if (!current || !state || state.status !== claimed.status || state.spec !== claimed.spec || current.status === status) return;
     const { meta: _meta, ...body } = withoutError(current);
     const updated: Resource = { ...body, status, ...(status === 'error' && error
       ? { extension: [...((body.extension as unknown[] | undefined) ?? []), { url: SUBSCRIPTION_ERROR_EXTENSION, valueString: error }] } : {}) };
     await writer.put('Subscription', id, updated);
-    const state = await writer.subscriptions.state(id);
-    if (state) await writer.subscriptions.register(id, state.topic, status, state.spec, isTimed(JSON.parse(state.spec) as SubscriptionSpec));
+    await writer.subscriptions.register(id, state.topic, status, state.spec, isTimed(JSON.parse(state.spec) as SubscriptionSpec));
   });
 }
 
@@ -92,10 +158,12 @@ function eventNumber(context: InteractionContext, name: string): number | undefi
 }
 
 function operations(deps: SubscriptionDeps): InstanceOperation[] {
-  const stateOf = async (id: string) => {
+  const stateOf = async (id: string, context: InteractionContext) => {
     const state = await deps.store.subscriptions.state(id);
-    if (!state) throw notFound(`Subscription/${id} is not known`);
-    return { state, spec: JSON.parse(state.spec) as SubscriptionSpec };
+    if (!state || !(await deps.store.current('Subscription', id))?.resource) throw notFound(`Subscription/${id} is not known`);
+    const spec = JSON.parse(state.spec) as SubscriptionSpec;
+    checkOwner(spec, context.access, id);
+    return { state, spec };
   };
   return [
     {
@@ -103,7 +171,7 @@ function operations(deps: SubscriptionDeps): InstanceOperation[] {
       definition: 'http://hl7.org/fhir/OperationDefinition/Subscription-status',
       documentation: 'The SubscriptionStatus: status, events since the start, the last delivery error',
       async invoke(id, context) {
-        const { state, spec } = await stateOf(id);
+        const { state, spec } = await stateOf(id, context);
         return {
           status: 200,
           resource: subscriptionStatus({
@@ -118,30 +186,63 @@ function operations(deps: SubscriptionDeps): InstanceOperation[] {
       definition: 'http://hl7.org/fhir/OperationDefinition/Subscription-events',
       documentation: 'The events still kept (EventRetention), by number: eventsSinceNumber, eventsUntilNumber, content',
       async invoke(id, context) {
-        const { state, spec } = await stateOf(id);
+        const { state, spec } = await stateOf(id, context);
         const since = eventNumber(context, 'eventsSinceNumber') ?? 1;
         const until = eventNumber(context, 'eventsUntilNumber') ?? state.events;
         const content = (parameter(context, 'content') ?? spec.content) as Content;
         if (!['empty', 'id-only', 'full-resource'].includes(content)) throw badRequest('content must be empty, id-only or full-resource', ['content']);
-        const events = await deps.store.subscriptions.events(id, since, until, MAX_MAX_COUNT);
+        let events = await deps.store.subscriptions.events(id, since, until, MAX_MAX_COUNT);
         const resources = new Map<string, Resource>();
-        if (content === 'full-resource') {
+        // Whoever asks gets only what their own credentials read: a scoped token's events are checked one by one.
+        const checked = context.access !== undefined && !context.access.admin;
+        if (content === 'full-resource' || checked) {
+          const readable = new Set<string>();
           for (const event of events) {
             const found = event.event === 'delete' ? undefined : await deps.focus(event.focus, context.baseUrl);
-            // Whoever asks gets only what their own credentials read.
-            if (found && (!context.access || readableBy(context.access, found))) resources.set(event.focus, found);
+            if (found && (!context.access || readableBy(context.access, found))) {
+              readable.add(event.focus);
+              resources.set(event.focus, found);
+            }
           }
+          if (checked) events = events.filter((event) => readable.has(event.focus));
         }
         const status = subscriptionStatus({
           baseUrl: context.baseUrl, subscriptionId: id, topic: spec.topic, status: state.status, type: 'query-event',
           eventsSinceSubscriptionStart: state.events, events, content,
         });
-        return { status: 200, resource: notificationBundle(status, focusEntries(context.baseUrl, events, content, resources)) };
+        return { status: 200, resource: notificationBundle(status, focusEntries(context.baseUrl, events, content, content === 'full-resource' ? resources : new Map())) };
       },
     },
   ];
 }
 
+/** Hides the header values of the Subscriptions in an answer. */
+function maskedResult<T extends { resource?: Resource }>(result: T): T {
+  return result.resource ? { ...result, resource: maskedResource(result.resource) } : result;
+}
+
+function maskedResource<T extends Resource>(resource: T): T {
+  if (resource.resourceType !== 'Bundle') return masked(resource) as T;
+  if (!Array.isArray(resource.entry)) return resource;
+  const entries = resource.entry as BundleEntry[];
+  return { ...resource, entry: entries.map((entry) => (entry.resource ? { ...entry, resource: masked(entry.resource) } : entry)) };
+}
+
 export function createSubscriptionResource(deps: SubscriptionDeps): ResourceProvider {
-  return { ...createStoredResource(subscriptionSetup(deps), deps.store, deps.registry, deps.config), operations: operations(deps) };
+  const stored = createStoredResource(subscriptionSetup(deps), deps.store, deps.registry, deps.config);
+  // Every answer that holds a Subscription goes out through here: its header values hidden.
+  return {
+    ...stored,
+    operations: operations(deps),
+    read: async (id, context) => masked(await stored.read!(id, context)),
+    vread: async (id, version, context) => masked(await stored.vread!(id, version, context)),
+    search: async (context) => maskedResource(await stored.search!(context)),
+    searchAll: async (query, context, limit) => (await stored.searchAll!(query, context, limit)).map(masked),
+    history: async (id, context) => maskedResource(await stored.history!(id, context)),
+    create: async (resource, context) => maskedResult(await stored.create!(resource, context)),
+    update: async (id, resource, context) => maskedResult(await stored.update!(id, resource, context)),
+    async conditionalUpdate(resource, condition, context) {
+      return maskedResult(await stored.conditionalUpdate!.call(this, resource, condition, context));
+    },
+  };
 }

@@ -4,6 +4,7 @@
 // headers, the payload, the timing, the FHIR version of the subscriber and
 // what its credentials may read. Pure: the Subscription module checks a
 // write with it, the event source and the deliverer read the spec back.
+import { validateHeaderName, validateHeaderValue } from 'node:http';
 import { parseScopes, type Access } from '../fhir/access';
 import { OperationOutcomeError, outcome, unprocessable } from '../fhir/outcome';
 import type { Resource } from '../fhir/types';
@@ -17,6 +18,9 @@ const CONTENTS: readonly Content[] = ['empty', 'id-only', 'full-resource'];
 /** Headers the deliverer sets itself, or that would change how the request is framed. */
 const RESERVED_HEADERS = new Set(['host', 'content-type', 'content-length', 'transfer-encoding', 'connection', 'upgrade', 'te', 'trailer', 'keep-alive', 'expect']);
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+const MAX_HEADERS = 20;
+const MAX_HEADER_BYTES = 4096;
 
 export const DEFAULT_TIMEOUT_SECONDS = 10;
 export const MAX_TIMEOUT_SECONDS = 60;
@@ -60,10 +64,18 @@ const definitions = new Map<TopicType, SearchDefinition>();
 export function searchDefinitionOf(type: TopicType): SearchDefinition {
   let definition = definitions.get(type);
   if (!definition) {
-    definition = defineSearch({ resourceType: type, ...SEARCH_DECLARATIONS[type], defaultCount: 1, maxCount: 1 });
+    definition = defineSearch({ resourceType: type, ...SEARCH_DECLARATIONS[type], defaultCount: 1, maxCount: 1000 });
     definitions.set(type, definition);
   }
   return definition;
+}
+
+/** Who a Subscription belongs to: the token's subject under its issuer, else its client, else the Basic user; none with authorization off. */
+export function ownerOf(access: Pick<SubscriberAccess, 'subject' | 'issuer' | 'client' | 'user'> | undefined): string | undefined {
+  if (!access) return undefined;
+  if (access.subject !== undefined) return `${access.issuer ?? ''}|${access.subject}`;
+  if (access.client !== undefined) return `client:${access.client}`;
+  return access.user !== undefined ? `user:${access.user}` : undefined;
 }
 
 export function accessOf(stored: SubscriberAccess): Access {
@@ -139,11 +151,19 @@ function seconds(resource: Resource, key: string, fallback: number | undefined, 
 
 function headersOf(resource: Resource): Array<[string, string]> {
   const parameters = (resource.parameter ?? []) as Array<{ name?: unknown; value?: unknown }>;
+  if (parameters.length > MAX_HEADERS) throw invalid(`At most ${MAX_HEADERS} headers`, 'parameter');
   return parameters.map((parameter, i) => {
     const name = String(parameter.name);
     const value = String(parameter.value);
     if (!HEADER_NAME.test(name) || RESERVED_HEADERS.has(name.toLowerCase())) throw invalid(`'${name}' cannot be sent as an HTTP header`, `parameter[${i}].name`);
-    if (/[\r\n\0]/.test(value)) throw invalid('A header value holds no line break', `parameter[${i}].value`);
+    // What Node's HTTP client would refuse at every delivery is refused now.
+    try {
+      validateHeaderName(name);
+      validateHeaderValue(name, value);
+    } catch {
+      throw invalid('A header value holds only visible characters, spaces and tabs (no line break, no control character, Latin-1)', `parameter[${i}].value`);
+    }
+    if (value.length > MAX_HEADER_BYTES) throw invalid(`A header value is at most ${MAX_HEADER_BYTES} characters`, `parameter[${i}].value`);
     return [name, value];
   });
 }
@@ -173,7 +193,8 @@ export function subscriptionSpec(resource: Resource, options: SpecOptions): Subs
   if (!CONTENTS.includes(content)) throw invalid(`content must be one of ${CONTENTS.join(', ')}`, 'content');
   const contentType = (resource.contentType as string | undefined) ?? 'application/fhir+json';
   if (!/^application\/(fhir\+)?json$/.test(contentType)) throw invalid('Notifications are sent as application/fhir+json only', 'contentType');
-  const end = resource.end === undefined ? undefined : Date.parse(String(resource.end));
+  // A leap second (…:60) is a valid instant that Date.parse refuses: the moment just before the next second.
+  const end = resource.end === undefined ? undefined : Date.parse(String(resource.end).replace(/:60(\.\d+)?(?=Z|[+-])/, ':59.999'));
   const heartbeatSeconds = seconds(resource, 'heartbeatPeriod', undefined, 86400);
   return {
     topic: topic.url,

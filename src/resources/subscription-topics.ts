@@ -69,7 +69,7 @@ export const TOPICS: readonly TopicDeclaration[] = [
     type: 'Task',
     filters: [
       { param: 'status', description: 'The Task\'s status', modifiers: ['not'] },
-      { param: 'owner', description: 'The station (Device or Organization) that performs it' },
+      { param: 'owner', description: 'The station that performs it: owner:identifier=urn:dicom:ae|CT01 (its AE title), or Organization/[id]', modifiers: ['identifier'] },
       patient,
       { param: 'based-on', description: 'The order (ServiceRequest/[id])' },
     ],

@@ -79,8 +79,12 @@ export interface SubscriptionWrites extends SubscriptionReads {
    * heartbeat or an end, so it is looked at even with nothing queued.
    */
   register(id: string, topic: string, status: string, spec: string, timed: boolean): Promise<void>;
-  /** Forgets a Subscription and its events. */
-  remove(id: string): Promise<void>;
+  /**
+   * A deleted Subscription: its events go, its row stays (off), so that one
+   * made again under the same id numbers its events on from where it was
+   * (a receiver dropping duplicates by number would drop new ones otherwise).
+   */
+  retire(id: string): Promise<void>;
   /** Takes the delivery of these Subscriptions until `until` (epoch ms): those no other holds. */
   claim(ids: readonly string[], owner: string, now: number, until: number): Promise<DeliveryState[]>;
   /** Ends a claimed delivery: the lease is released. False when the lease was lost meanwhile. */
@@ -90,6 +94,9 @@ export interface SubscriptionWrites extends SubscriptionReads {
 }
 
 export type Dialect = 'sqlite' | 'postgresql';
+
+/** Undelivered events one Subscription may have queued. */
+export const MAX_BACKLOG = 100000;
 
 export function subscriptionSchema(dialect: Dialect): string {
   const text = dialect === 'sqlite' ? 'TEXT' : 'TEXT COLLATE "C"';
@@ -136,7 +143,9 @@ export type Execute = <T>(text: string, params: readonly SqlValue[]) => Promise<
 export function subscriptionWrites(execute: Execute, dialect: Dialect): SubscriptionWrites {
   const greatest = dialect === 'sqlite' ? 'max' : 'GREATEST';
   return {
-    subscribers: (topic) => execute<SubscriberRow>("SELECT id, status, spec FROM subscription_state WHERE topic = ? AND status <> 'off' ORDER BY id", [topic]),
+    // A receiver gone for good does not make the queue grow without end: past MAX_BACKLOG undelivered events, no more are queued (the deliverer says so).
+    subscribers: (topic) => execute<SubscriberRow>(
+      "SELECT id, status, spec FROM subscription_state WHERE topic = ? AND status <> 'off' AND events - delivered < ? ORDER BY id", [topic, MAX_BACKLOG]),
 
     async enqueue(events) {
       // Grouped by Subscription, in id order: one counter update each, and the
@@ -162,9 +171,9 @@ export function subscriptionWrites(execute: Execute, dialect: Dialect): Subscrip
           error = CASE WHEN excluded.status = 'requested' THEN NULL ELSE subscription_state.error END`, [id, topic, status, spec, timed ? 1 : 0]);
     },
 
-    async remove(id) {
+    async retire(id) {
       await execute('DELETE FROM subscription_event WHERE subscription = ?', [id]);
-      await execute('DELETE FROM subscription_state WHERE id = ?', [id]);
+      await execute("UPDATE subscription_state SET status = 'off', delivered = events, attempts = 0, next_attempt = 0, error = NULL WHERE id = ?", [id]);
     },
 
     async state(id) {

@@ -241,6 +241,25 @@ function suite(label: string, options: { postgres: boolean }) {
       expect(after.status).to.equal('active');
     });
 
+    it('hides the header values of a Subscription on every read, and keeps them when sent back hidden', async () => {
+      const p = await client().create({ resourceType: 'Patient', body: patient(`HIDE-${Date.now()}`) });
+      const request = await client().create({ resourceType: 'ServiceRequest', body: serviceRequest(`Patient/${p.id}`, `HID-${Date.now()}`) });
+      const headers = [{ name: 'Authorization', value: 'Bearer s3cret' }];
+      const created = await subscribe('hidden', TOPIC.task, { parameter: headers, filterBy: [{ filterParameter: 'patient', value: `Patient/${p.id}` }] });
+      expect(created.parameter).to.deep.equal([{ name: 'Authorization', value: '(hidden)' }]);
+      const read = await client().read({ resourceType: 'Subscription', id: created.id });
+      const searched = await client().search({ resourceType: 'Subscription', searchParams: { _id: created.id } });
+      const history = await client().history({ resourceType: 'Subscription', id: created.id });
+      const r4read = await r4().read({ resourceType: 'Subscription', id: created.id });
+      for (const text of [read, searched, history, r4read].map((r) => JSON.stringify(r))) expect(text).not.to.contain('s3cret');
+      expect(r4read.channel.header).to.deep.equal(['Authorization: (hidden)']);
+      // Sent back as read (a client changing something else), the stored value is kept.
+      await client().update({ resourceType: 'Subscription', id: created.id, body: { ...read, reason: 'renamed' } });
+      await client().create({ resourceType: 'Task', body: task(`ServiceRequest/${request.id}`, `Patient/${p.id}`) });
+      const got = await receiver.waitFor('/hook/hidden', (all) => all.some((r) => statusOf(r.body).type === 'event-notification'));
+      for (const r of got) expect(r.headers.authorization).to.equal('Bearer s3cret');
+    });
+
     it('subscribes an R4 client through the backport and notifies it in R4', async () => {
       const p = await client().create({ resourceType: 'Patient', body: patient(`R4SUB-${Date.now()}`) });
       const request = await client().create({ resourceType: 'ServiceRequest', body: serviceRequest(`Patient/${p.id}`, `R4S-${Date.now()}`) });
@@ -277,6 +296,28 @@ function suite(label: string, options: { postgres: boolean }) {
       const read = await r4().read({ resourceType: 'Subscription', id: created.id });
       expect(read.status).to.equal('active');
       expect(read._criteria.extension[0].valueString).to.equal(`Task?patient=Patient/${p.id}`);
+    });
+
+    it('sends nothing to an endpoint the configuration no longer allows', async () => {
+      const p = await client().create({ resourceType: 'Patient', body: patient(`REVOKED-${Date.now()}`) });
+      const request = await client().create({ resourceType: 'ServiceRequest', body: serviceRequest(`Patient/${p.id}`, `REV-${Date.now()}`) });
+      const created = await subscribe('revoked', TOPIC.task, { filterBy: [{ filterParameter: 'patient', value: `Patient/${p.id}` }] });
+      const configuration = orthanc.configuration() as Json;
+      await orthanc.stop();
+      orthanc = await Orthanc.start({
+        dir: orthanc.dir, withDicomWeb: true, extra: configuration.PostgreSQL ? { PostgreSQL: configuration.PostgreSQL, StableAge: 1 } : { StableAge: 1 },
+        fhir: { ...configuration.Fhir, Subscriptions: { AllowedEndpoints: [`${receiver.url}/elsewhere/`], MaxRetryInterval: 2 } },
+        ...(options.postgres ? { extraPlugins: [POSTGRESQL_INDEX_PLUGIN] } : {}),
+      });
+      await client().create({ resourceType: 'Task', body: task(`ServiceRequest/${request.id}`, `Patient/${p.id}`) });
+      for (let i = 0; i < 100; i++) {
+        if ((await client().read({ resourceType: 'Subscription', id: created.id })).status === 'error') break;
+        await sleep(100);
+      }
+      const status = await client().request(`Subscription/${created.id}/$status`);
+      expect(status.status).to.equal('error');
+      expect(status.error[0].text).to.contain('AllowedEndpoints');
+      expect(receiver.at('/hook/revoked').map((r) => statusOf(r.body).type)).to.deep.equal(['handshake']);
     });
   });
 }
@@ -322,7 +363,7 @@ describe('topic-based Subscriptions with SMART authorization', function () {
     expect(refused.status).to.equal(403);
     const ofA = fhirClient(orthanc.fhirUrl, await issuer.token({ sub: 'app', patient: a.id, scope: 'patient/Task.rs patient/Subscription.cruds' })) as any;
     await ofA.create({ resourceType: 'Subscription', body: subscription(TOPIC.task, `${receiver.url}/hook/patient-a`, { content: 'full-resource' }) });
-    const system = fhirClient(orthanc.fhirUrl, await issuer.token({ sub: 'ris', scope: 'system/Task.rs system/Subscription.c' })) as any;
+    const system = fhirClient(orthanc.fhirUrl, await issuer.token({ sub: 'ris', scope: 'system/Task.rs system/Subscription.crs' })) as any;
     await system.create({ resourceType: 'Subscription', body: subscription(TOPIC.task, `${receiver.url}/hook/system`) });
     await receiver.waitFor('/hook/patient-a', (got) => got.length >= 1);
     await receiver.waitFor('/hook/system', (got) => got.length >= 1);
@@ -334,5 +375,17 @@ describe('topic-based Subscriptions with SMART authorization', function () {
     const onlyA = distinctEvents(receiver.at('/hook/patient-a'));
     expect(onlyA.map((e) => e.entry!.resource.id)).to.deep.equal([taskA.id]);
     for (const { body } of receiver.at('/hook/patient-a')) expect(JSON.stringify(body)).not.to.contain(b.id);
+    // Another client sees the Subscription (its header values hidden) but cannot change it, nor read its queue.
+    const mine = (await system.search({ resourceType: 'Subscription', searchParams: { url: `${receiver.url}/hook/system` } })).entry[0].resource;
+    const intruder = fhirClient(orthanc.fhirUrl, await issuer.token({ sub: 'someone-else', scope: 'system/Subscription.cruds system/Task.rs' })) as any;
+    for (const attempt of [
+      () => intruder.update({ resourceType: 'Subscription', id: mine.id, body: { ...mine, endpoint: `${receiver.url}/hook/stolen` } }),
+      () => intruder.delete({ resourceType: 'Subscription', id: mine.id }),
+      () => intruder.request(`Subscription/${mine.id}/$events`),
+      () => intruder.request(`Subscription/${mine.id}/$status`),
+    ]) expect((await failure(attempt())).status).to.equal(403);
+    expect((await system.read({ resourceType: 'Subscription', id: mine.id })).endpoint).to.equal(`${receiver.url}/hook/system`);
+    // Its owner reads its queue.
+    expect((await system.request(`Subscription/${mine.id}/$status`)).eventsSinceSubscriptionStart).to.equal('2');
   });
 });

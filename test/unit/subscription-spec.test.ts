@@ -8,7 +8,7 @@ import { OperationOutcomeError } from '../../src/fhir/outcome';
 import type { Resource } from '../../src/fhir/types';
 import {
   accessOf, CHANNEL_TYPE_SYSTEM, DEFAULT_MAX_COUNT, DEFAULT_TIMEOUT_SECONDS, endpointAllowed, filterQuery, MAX_MAX_COUNT, MAX_TIMEOUT_SECONDS,
-  requestedStatus, storedAccess, subscriptionSpec, type SpecOptions,
+  ownerOf, requestedStatus, storedAccess, subscriptionSpec, type SpecOptions,
 } from '../../src/resources/subscription-spec';
 import { topicOf, TOPICS, type TopicDeclaration } from '../../src/resources/subscription-topics';
 
@@ -338,6 +338,9 @@ describe('filterBy as a search of the topic\'s type', () => {
     ))).to.deep.equal([['modality', 'http://dicom.nema.org/resources/ontology/DCM|CT'], ['identifier', 'urn:dicom:uid|urn:oid:1.2.3']]);
     expect(filterQuery(task(), subscription())).to.deep.equal([]);
     expect(subscriptionSpec(filters({ filterParameter: 'owner', value: 'Organization/o' }), OPTIONS).filters).to.deep.equal([['owner', 'Organization/o']]);
+    // The worklist's stations are Devices named by their AE title: filtered by identifier.
+    expect(subscriptionSpec(filters({ filterParameter: 'owner', modifier: 'identifier', value: 'urn:dicom:ae|CT01' }), OPTIONS).filters)
+      .to.deep.equal([['owner:identifier', 'urn:dicom:ae|CT01']]);
   });
 
   it('accepts every filter each topic declares, with each modifier it declares', () => {
@@ -449,5 +452,43 @@ describe('the subscriber\'s access, as kept', () => {
     const admin: Access = { admin: true, scopes: [], grants: [], user: 'orthanc' };
     expect(storedAccess(admin)).to.deep.equal({ admin: true, scopes: [], user: 'orthanc' });
     expect(reach(accessOf(storedAccess(admin)), 'AuditEvent', 'r')).to.equal('all');
+  });
+});
+
+describe('Subscription spec: headers Node could not send, owners, leap seconds', () => {
+  const OPTIONS = { allowedEndpoints: ['https://ris.example.org/notify/'], baseUrl: 'https://pacs/fhir' };
+  const base = (extra: Record<string, unknown> = {}): Resource => ({
+    resourceType: 'Subscription', status: 'requested', topic: 'urn:orthanc-fhir:topic:task',
+    channelType: { code: 'rest-hook' }, endpoint: 'https://ris.example.org/notify/1', ...extra,
+  });
+  const refusal = (resource: Resource): string[] => {
+    try {
+      subscriptionSpec(resource, OPTIONS);
+    } catch (error) {
+      if (error instanceof OperationOutcomeError) return error.outcome.issue.flatMap((issue) => issue.expression ?? []);
+      throw error;
+    }
+    return [];
+  };
+
+  it('refuses control characters and characters beyond Latin-1 in a header value, and too many headers', () => {
+    for (const value of ['a\u0001b', 'del\u007f', 'caf€']) {
+      expect(refusal(base({ parameter: [{ name: 'X-A', value }] })), JSON.stringify(value)).to.deep.equal(['Subscription.parameter[0].value']);
+    }
+    expect(refusal(base({ parameter: [{ name: 'X-A', value: 'café' }] }))).to.deep.equal([]);
+    expect(refusal(base({ parameter: Array.from({ length: 21 }, (_, i) => ({ name: `X-${i}`, value: 'v' })) }))).to.deep.equal(['Subscription.parameter']);
+  });
+
+  it('names the owner by subject and issuer, else client, else Basic user, and none with authorization off', () => {
+    expect(ownerOf({ issuer: 'https://idp', subject: 'u1', client: 'c' })).to.equal('https://idp|u1');
+    expect(ownerOf({ client: 'c' })).to.equal('client:c');
+    expect(ownerOf({ user: 'clerk' })).to.equal('user:clerk');
+    expect(ownerOf(undefined)).to.equal(undefined);
+    expect(ownerOf({ issuer: 'https://a', subject: 'u1' })).not.to.equal(ownerOf({ issuer: 'https://b', subject: 'u1' }));
+  });
+
+  it('reads a leap-second end as the moment before the next second', () => {
+    expect(subscriptionSpec(base({ end: '2026-06-30T23:59:60Z' }), OPTIONS).end).to.equal(Date.parse('2026-06-30T23:59:59.999Z'));
+    expect(subscriptionSpec(base({ end: '2026-06-30T23:59:60.5+02:00' }), OPTIONS).end).to.equal(Date.parse('2026-06-30T23:59:59.999+02:00'));
   });
 });

@@ -134,7 +134,7 @@ describe('SubscriptionTopic resources', function () {
   it('declare the modifiers a filter takes, and none on the others', () => {
     const canFilterBy = (id: string) => topicResource(topic(id), DATE).canFilterBy as Array<Record<string, unknown>>;
     const modifiers = (id: string) => Object.fromEntries(canFilterBy(id).map((f) => [f.filterParameter, f.modifier]));
-    expect(modifiers('task')).to.deep.equal({ status: ['not'], owner: undefined, patient: undefined, 'based-on': undefined });
+    expect(modifiers('task')).to.deep.equal({ status: ['not'], owner: ['identifier'], patient: undefined, 'based-on': undefined });
     expect(modifiers('service-request')).to.deep.equal({ status: ['not'], patient: undefined, identifier: undefined });
     for (const filter of canFilterBy('imaging-study')) expect(filter).not.to.have.property('modifier');
   });
