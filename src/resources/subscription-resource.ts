@@ -11,7 +11,7 @@ import type { Access } from '../fhir/access';
 import { badRequest, forbidden, notFound, unprocessable } from '../fhir/outcome';
 // The last delivery error, on the Subscription (R4's Subscription.error; R5 has no element for it).
 import { SUBSCRIPTION_ERROR_EXTENSION } from '../fhir/r4';
-import type { BundleEntry, Resource } from '../fhir/types';
+import type { Bundle, BundleEntry, Resource } from '../fhir/types';
 import type { Store } from '../store/store';
 import { validateResource } from '../validation';
 import { focusEntries, notificationBundle, subscriptionStatus } from './notifications';
@@ -169,16 +169,16 @@ function operations(deps: SubscriptionDeps): InstanceOperation[] {
     {
       name: 'status',
       definition: 'http://hl7.org/fhir/OperationDefinition/Subscription-status',
-      documentation: 'The SubscriptionStatus: status, events since the start, the last delivery error',
+      documentation: 'A searchset of the SubscriptionStatus: status, events since the start, the last delivery error',
       async invoke(id, context) {
         const { state, spec } = await stateOf(id, context);
-        return {
-          status: 200,
-          resource: subscriptionStatus({
-            baseUrl: context.baseUrl, subscriptionId: id, topic: spec.topic, status: state.status, type: 'query-status',
-            eventsSinceSubscriptionStart: state.events, ...(state.error ? { errors: [state.error] } : {}),
-          }),
-        };
+        const status = subscriptionStatus({
+          baseUrl: context.baseUrl, subscriptionId: id, topic: spec.topic, status: state.status, type: 'query-status',
+          eventsSinceSubscriptionStart: state.events, ...(state.error ? { errors: [state.error] } : {}),
+        });
+        // The operation answers a searchset of SubscriptionStatus (OperationDefinition Subscription-status).
+        const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset', total: 1, entry: [{ resource: status, search: { mode: 'match' } }] };
+        return { status: 200, resource: bundle };
       },
     },
     {

@@ -24,7 +24,12 @@ export class Receiver {
   readonly received: Received[] = [];
   mode: ReceiverMode = 'ok';
   private server?: Server;
-  private readonly hanging = new Set<ServerResponse>();
+  private readonly held = new Set<ServerResponse>();
+
+  /** Requests left unanswered (mode hang). */
+  get hanging(): number {
+    return this.held.size;
+  }
 
   private constructor(private port: number) {}
 
@@ -54,8 +59,8 @@ export class Receiver {
     const server = this.server;
     this.server = undefined;
     if (!server) return;
-    for (const response of this.hanging) response.destroy();
-    this.hanging.clear();
+    for (const response of this.held) response.destroy();
+    this.held.clear();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
@@ -65,7 +70,7 @@ export class Receiver {
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
       if (this.mode === 'hang') {
-        this.hanging.add(response);
+        this.held.add(response);
         return;
       }
       if (this.mode === 'fail') {
