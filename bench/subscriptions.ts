@@ -7,7 +7,8 @@
 //     rounds interleaved (the Subscriptions turned off and requested again
 //     between rounds): (a) 10 of the 100 match every Task (the other 90
 //     filter on another patient), (b) all 100 match. The ratio is with /
-//     without, medians of the rounds. Under (b) every Task write queues 100
+//     without, medians of the rounds. (0) none of the 100 match: the cost
+//     of matching alone. Under (b) every Task write queues 100
 //     events: the queue's backlog after the round, and how long delivery
 //     takes to drain it, are printed too.
 //  2. Notification latency, change to delivery: the event's timestamp (taken
@@ -106,7 +107,7 @@ async function main(): Promise<void> {
       const started = Date.now();
       for (;;) {
         const statuses = await Promise.all(ids.map((id) => fhir(orthanc, 'GET', `Subscription/${id}/$status`)));
-        const queued = statuses.reduce((n, s) => n + Number(s.eventsSinceSubscriptionStart), 0);
+        const queued = statuses.reduce((n, s) => n + Number(s.entry[0].resource.eventsSinceSubscriptionStart), 0);
         if (eventCount(receiver.received) >= queued) return Date.now() - started;
         if (Date.now() - started > timeoutMs) throw new Error('the queue did not drain');
         await sleep(100);
@@ -116,11 +117,13 @@ async function main(): Promise<void> {
     // 1. Throughput.
     await set('off', 10);
     await load(orthanc.httpPort, post, { clients: CLIENTS, seconds: 1, expectStatus: 201 });
-    const results: Record<string, LoadResult[]> = { none: [], ten: [], all: [] };
+    const results: Record<string, LoadResult[]> = { none: [], zero: [], ten: [], all: [] };
     const backlog: Array<{ events: number; drainMs: number }> = [];
     for (let round = 0; round < ROUNDS; round++) {
       await set('off', 10);
       results.none!.push(await load(orthanc.httpPort, post, { clients: CLIENTS, seconds: SECONDS, expectStatus: 201 }));
+      await set('requested', 0);
+      results.zero!.push(await load(orthanc.httpPort, post, { clients: CLIENTS, seconds: SECONDS, expectStatus: 201 }));
       await set('requested', 10);
       results.ten!.push(await load(orthanc.httpPort, post, { clients: CLIENTS, seconds: SECONDS, expectStatus: 201 }));
       await drained();
@@ -135,7 +138,7 @@ async function main(): Promise<void> {
     const rate = (key: string) => median(results[key]!.map((r) => r.perSecond));
     console.log('');
     console.log(`POST /fhir/Task, closed loop (medians of ${ROUNDS} rounds):`);
-    for (const [key, label] of [['none', 'no Subscription'], ['ten', '100 Subs, 10 match each'], ['all', '100 Subs, all 100 match']] as const) {
+    for (const [key, label] of [['none', 'no Subscription'], ['zero', '100 Subs, none match'], ['ten', '100 Subs, 10 match each'], ['all', '100 Subs, all 100 match']] as const) {
       const middle = results[key]!.find((r) => r.perSecond === rate(key))!;
       console.log(`${line(label, middle)}   ratio ${(rate(key) / rate('none')).toFixed(2)}x`);
     }

@@ -5,9 +5,9 @@
 // exists exactly when its change committed. A Subscription matches when its
 // filters (a search of the topic's type) match the focus, and its owner may
 // read the focus. The deliverer is woken once the transaction commits.
-import { reach } from '../fhir/access';
+import { reach, type Access } from '../fhir/access';
 import type { Resource } from '../fhir/types';
-import { matchesSearch, parseSearchQuery, type SearchRequest } from '../search';
+import { matchesSearch, memoizedItems, parseSearchQuery, type ItemsOf, type SearchRequest } from '../search';
 import type { Store, StoreWriter } from '../store/store';
 import type { QueuedEvent, SubscriberRow } from '../store/subscription-queue';
 import { compartmentFilter, readableBy } from './compartments';
@@ -35,6 +35,8 @@ interface Focus {
 interface Compiled {
   spec: SubscriptionSpec;
   filters: SearchRequest;
+  /** The owner's access, its scopes parsed. */
+  access?: Access;
 }
 
 /** Parsed specs, by their text: a few hundred Subscriptions, each parsed once. */
@@ -73,10 +75,12 @@ export class SubscriptionEvents {
     if (subscribers.length === 0) return;
     const recorded = Date.now();
     const events: QueuedEvent[] = [];
+    // Each focus's values are read once, whatever the number of Subscriptions whose filters read them.
+    const itemsOf = new Map(focus.map((item) => [item, memoizedItems()]));
     for (const subscriber of subscribers) {
       let matching: Focus[];
       try {
-        matching = await this.matching(this.compile(subscriber), topic, focus);
+        matching = await this.matching(this.compile(subscriber), topic, focus, itemsOf);
       } catch (error) {
         // One Subscription that cannot be evaluated must not fail the write (or stall the imaging index): it misses the event, said once here.
         this.log(`Subscription/${subscriber.id} could not be matched against ${focus.map((f) => f.reference).join(', ')}: ${(error as Error)?.message ?? String(error)}`);
@@ -94,7 +98,7 @@ export class SubscriptionEvents {
     if (!found) {
       const spec = JSON.parse(subscriber.spec) as SubscriptionSpec;
       const topic = TOPICS.find((t) => t.url === spec.topic)!;
-      found = { spec, filters: parseSearchQuery(searchDefinitionOf(topic.type), spec.filters) };
+      found = { spec, filters: parseSearchQuery(searchDefinitionOf(topic.type), spec.filters), ...(spec.access ? { access: accessOf(spec.access) } : {}) };
       if (this.compiled.size >= CACHE_ENTRIES) this.compiled.delete(this.compiled.keys().next().value as string);
       this.compiled.set(subscriber.spec, found);
     }
@@ -102,11 +106,10 @@ export class SubscriptionEvents {
   }
 
   /** The focus items a Subscription matches: in memory when the resource is known, else in one search of the index for all of them. */
-  private async matching({ spec, filters }: Compiled, topic: TopicDeclaration, focus: readonly Focus[]): Promise<Focus[]> {
-    const access = spec.access && accessOf(spec.access);
+  private async matching({ spec, filters, access }: Compiled, topic: TopicDeclaration, focus: readonly Focus[], itemsOf: ReadonlyMap<Focus, ItemsOf>): Promise<Focus[]> {
     const known = focus.filter((item) => item.resource !== undefined);
     const gone = focus.filter((item) => item.resource === undefined);
-    const matched = new Set(known.filter((item) => (!access || readableBy(access, item.resource!)) && matchesSearch(item.resource!, filters)));
+    const matched = new Set(known.filter((item) => (!access || readableBy(access, item.resource!)) && matchesSearch(item.resource!, filters, itemsOf.get(item))));
     if (gone.length > 0) {
       // Studies gone from Orthanc: their last indexed state answers (this runs before the index forgets them).
       let narrowing: Array<[string, string]> = [];

@@ -12,7 +12,7 @@ export {
   type SearchDefinition, type SearchParamDefinition, type SearchSetup,
 } from './definitions';
 export { compileFhirPath, evaluateFhirPath, FhirPathError, type CompiledFhirPath, type FhirPathItem } from './fhirpath';
-export { compareForSort, matchesFilter, matchesSearch, normalizeText } from './match';
+export { compareForSort, matchesFilter, matchesSearch, memoizedItems, normalizeText, type ItemsOf } from './match';
 export { parseSearchQuery, parseSearchRequest, preferLenient, type ParseOptions, type SearchInput } from './parse';
 export { indexRows, paramKey, type IndexKeys, type IndexRows } from './index-rows';
 export { readSubset, subset, SUBSETTED, type SubsetRequest } from './subset';

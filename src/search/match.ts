@@ -26,12 +26,32 @@ export function normalizeText(text: string): string {
   return text.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
 }
 
-export function matchesSearch(resource: Resource, search: SearchRequest): boolean {
-  return resource.resourceType === search.resourceType && search.filters.every((filter) => matchesFilter(resource, filter, search));
+/** The values a parameter's expression finds in a resource. */
+export type ItemsOf = (param: ResolvedSearchParam, resource: Resource) => FhirPathItem[];
+
+const evaluateParam: ItemsOf = (param, resource) => param.expression.evaluate(resource);
+
+/**
+ * Evaluates each parameter's expression once: one resource matched against
+ * many searches (the filters of many Subscriptions) reads its values once.
+ */
+export function memoizedItems(): ItemsOf {
+  const found = new Map<unknown, { resource: Resource; items: FhirPathItem[] }>();
+  return (param, resource) => {
+    const known = found.get(param.expression);
+    if (known && known.resource === resource) return known.items;
+    const items = param.expression.evaluate(resource);
+    found.set(param.expression, { resource, items });
+    return items;
+  };
 }
 
-export function matchesFilter(resource: Resource, filter: SearchFilter, search: Pick<SearchRequest, 'now' | 'baseUrl'>): boolean {
-  const items = filter.param.expression.evaluate(resource);
+export function matchesSearch(resource: Resource, search: SearchRequest, itemsOf: ItemsOf = evaluateParam): boolean {
+  return resource.resourceType === search.resourceType && search.filters.every((filter) => matchesFilter(resource, filter, search, itemsOf));
+}
+
+export function matchesFilter(resource: Resource, filter: SearchFilter, search: Pick<SearchRequest, 'now' | 'baseUrl'>, itemsOf: ItemsOf = evaluateParam): boolean {
+  const items = itemsOf(filter.param, resource);
   switch (filter.kind) {
     case 'missing':
       return (items.length === 0) === filter.missing;
