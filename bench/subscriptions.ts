@@ -66,9 +66,15 @@ function latencies(received: readonly Received[], since: number): number[] {
   return found.sort((a, b) => a - b);
 }
 
-function eventCount(received: readonly Received[], since = 0): number {
-  return received.filter((r) => r.at >= since && statusOf(r.body).type === 'event-notification')
-    .reduce((n, r) => n + (statusOf(r.body).notificationEvent?.length ?? 0), 0);
+/** Distinct events received (a notification sent again after a lost acknowledgement counts once). */
+function eventCount(received: readonly Received[]): number {
+  const seen = new Set<string>();
+  for (const r of received) {
+    const status = statusOf(r.body);
+    if (status.type !== 'event-notification') continue;
+    for (const event of status.notificationEvent ?? []) seen.add(`${r.path}#${event.eventNumber}`);
+  }
+  return seen.size;
 }
 
 async function main(): Promise<void> {
@@ -142,6 +148,7 @@ async function main(): Promise<void> {
       const middle = results[key]!.find((r) => r.perSecond === rate(key))!;
       console.log(`${line(label, middle)}   ratio ${(rate(key) / rate('none')).toFixed(2)}x`);
     }
+    console.log(`per round, req/s (none / 0 match / 10 / 100): ${results.none!.map((_, i) => ['none', 'zero', 'ten', 'all'].map((k) => results[k]![i]!.perSecond.toFixed(0)).join(' / ')).join(';  ')}`);
     console.log(`all 100 matching: backlog at the round's end ${median(backlog.map((b) => b.events))} events, drained in ${(median(backlog.map((b) => b.drainMs)) / 1000).toFixed(1)} s`);
 
     // 2. Latency, paced writes: each Task matches one Subscription, then every one.

@@ -73,12 +73,14 @@ const STUDY_EVENTS: Readonly<Record<string, TopicEvent>> = { NewStudy: 'create',
 
 /**
  * The events of one study in a page: a new study's instances are part of its
- * creation, a deleted study's changes before its deletion are moot.
+ * creation, a deleted study's changes before its deletion are moot. A study
+ * that only became stable was not read again: without its resource, its
+ * Subscriptions are matched against the index.
  */
 function studyChange(studyId: string, found: ReadonlySet<TopicEvent>, resource: Resource | undefined): StudyChange {
   let events = [...found].sort((a, b) => EVENT_ORDER.indexOf(a) - EVENT_ORDER.indexOf(b));
   if (found.has('create')) events = events.filter((event) => event !== 'update');
-  if (found.has('delete') || resource === undefined) events = found.has('delete') ? ['delete'] : [];
+  if (found.has('delete')) events = ['delete'];
   return { studyId, events, ...(resource ? { resource } : {}) };
 }
 

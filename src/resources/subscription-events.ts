@@ -19,7 +19,7 @@ import { topicsOf, TOPICS, type TopicDeclaration, type TopicEvent } from './subs
 export interface StudyChange {
   studyId: string;
   events: readonly TopicEvent[];
-  /** The study as indexed now; undefined when it is gone from Orthanc. */
+  /** The study as read now; undefined when it is gone from Orthanc, or was not read again (it only became stable). */
   resource?: Resource;
 }
 
@@ -111,7 +111,7 @@ export class SubscriptionEvents {
     const gone = focus.filter((item) => item.resource === undefined);
     const matched = new Set(known.filter((item) => (!access || readableBy(access, item.resource!)) && matchesSearch(item.resource!, filters, itemsOf.get(item))));
     if (gone.length > 0) {
-      // Studies gone from Orthanc: their last indexed state answers (this runs before the index forgets them).
+      // Studies not read again (only stable) or gone from Orthanc: their indexed state answers (this runs before the index forgets them).
       let narrowing: Array<[string, string]> = [];
       let reachable = true;
       if (access && !access.admin) {

@@ -15,6 +15,7 @@ import { Orthanc } from '../support/orthanc';
 import { orderTransaction, patient, serviceRequest, task } from '../support/orders';
 import { POSTGRESQL_INDEX_PLUGIN, PostgresCluster } from '../support/postgres';
 import { findWorklist } from '../support/worklist';
+import { Receiver, statusOf } from '../support/receiver';
 
 type Json = Record<string, any>;
 
@@ -63,16 +64,19 @@ describe('several Orthancs on one PostgreSQL', function () {
   let a: Orthanc;
   let b: Orthanc;
   let patientRef: string;
+  let receiver: Receiver;
   const STUDIES_BEFORE = 12;
 
   const start = (name: string, fhir: Json = {}) => Orthanc.start({
-    fhir: { Enable: true, Store: 'PostgreSQL', RequestTimeout: REQUEST_TIMEOUT_S, Worklist: { Enable: true }, ...fhir },
+    fhir: { Enable: true, Store: 'PostgreSQL', RequestTimeout: REQUEST_TIMEOUT_S, Worklist: { Enable: true },
+      Subscriptions: { AllowedEndpoints: [`${receiver.url}/`], MaxRetryInterval: 2 }, ...fhir },
     extraPlugins: [POSTGRESQL_INDEX_PLUGIN],
     extra: { PostgreSQL: cluster.orthancIndexConfig(), DatabaseServerIdentifier: name, DicomAlwaysAllowFindWorklist: true, StableAge: 1 },
     storageDir: storage,
   });
 
   before(async () => {
+    receiver = await Receiver.start();
     cluster = await PostgresCluster.start();
     storage = mkdtempSync(join(tmpdir(), 'orthanc-fhir-shared-'));
     // Studies already in Orthanc before the plugin is enabled: its imaging index is built once, for both.
@@ -93,6 +97,7 @@ describe('several Orthancs on one PostgreSQL', function () {
     await a?.dispose();
     await b?.dispose();
     await cluster?.dispose();
+    await receiver?.close();
     if (storage && !process.env.ORTHANC_FHIR_KEEP) rmSync(storage, { recursive: true, force: true });
   });
 
@@ -155,6 +160,44 @@ describe('several Orthancs on one PostgreSQL', function () {
     const statuses = (history.body!.entry as Json[]).map((e) => e.resource.status).reverse();
     expect(statuses).to.deep.equal(['requested', 'in-progress', 'completed']);
     expect(findWorklist(a.dicomPort, ['AccessionNumber=PGACC-1'])).to.have.length(0);
+  });
+
+  it('Subscriptions across A and B: each event queued once, numbered without gaps, delivered once by one of them', async () => {
+    const p = (await post(a.fhirUrl, 'Patient', patient('PG-SUB'))).body!;
+    const order = (await post(b.fhirUrl, 'ServiceRequest', serviceRequest(`Patient/${p.id}`, 'PGSUB-1'))).body!;
+    const subscription = (path: string, topic: string, filterBy: Json[]) => ({
+      resourceType: 'Subscription', status: 'requested', topic, endpoint: `${receiver.url}${path}`, content: 'id-only', filterBy,
+      channelType: { system: 'http://terminology.hl7.org/CodeSystem/subscription-channel-type', code: 'rest-hook' },
+    });
+    expect((await post(a.fhirUrl, 'Subscription', subscription('/pg-tasks', 'urn:orthanc-fhir:topic:task', [{ filterParameter: 'patient', value: `Patient/${p.id}` }]))).status).to.equal(201);
+    expect((await post(b.fhirUrl, 'Subscription', subscription('/pg-studies', 'urn:orthanc-fhir:topic:imaging-study', [{ filterParameter: 'identifier', value: 'PGSUB-STUDY' }]))).status).to.equal(201);
+    await receiver.waitFor('/pg-tasks', (got) => got.length > 0);
+    await receiver.waitFor('/pg-studies', (got) => got.length > 0);
+    // 40 Tasks, written through A and B at once.
+    const written = await Promise.all(Array.from({ length: 40 }, async (_, i) =>
+      (await post(i % 2 === 0 ? a.fhirUrl : b.fhirUrl, 'Task', task(`ServiceRequest/${order.id}`, `Patient/${p.id}`))).body!.id as string));
+    // A study stored to A: both Orthancs follow the shared change log; the page that tells of it is applied once.
+    storescu(a.dicomPort, makeDicomFiles([{ patientId: 'PG-SUB', studyUid: newUid(), seriesUid: newUid(), sopInstanceUid: newUid(), modality: 'CT', accessionNumber: 'PGSUB-STUDY' }]));
+    const numbered = (path: string) => {
+      const seen = new Map<number, string>();
+      for (const r of receiver.at(path)) {
+        const status = statusOf(r.body);
+        if (status.type !== 'event-notification') continue;
+        for (const event of status.notificationEvent) seen.set(Number(event.eventNumber), `${event.focus.reference}`);
+      }
+      return seen;
+    };
+    await until('every Task event', async () => (numbered('/pg-tasks').size >= 40 ? true : undefined));
+    await until('the study\'s create and stable events', async () => (numbered('/pg-studies').size >= 2 ? true : undefined));
+    await sleep(3000); // time for a second delivery or a second queueing, were there one
+    const tasks = numbered('/pg-tasks');
+    expect([...tasks.keys()].sort((x, y) => x - y)).to.deep.equal(Array.from({ length: 40 }, (_, i) => i + 1));
+    expect(new Set([...tasks.values()].map((reference) => reference.split('/')[5]))).to.deep.equal(new Set(written));
+    const studies = numbered('/pg-studies');
+    expect([...studies.keys()].sort((x, y) => x - y)).to.deep.equal(Array.from({ length: studies.size }, (_, i) => i + 1));
+    const creates = receiver.at('/pg-studies').flatMap((r) => r.body.entry.slice(1)).filter((e: Json) => e.request?.method === 'POST');
+    expect(new Set(creates.map((e: Json) => e.fullUrl)).size).to.equal(1);
+    expect(studies.size).to.be.at.most(3); // create, stable, and at most one update
   });
 
   it('applies a change Orthanc commits after later ones (a change number that was skipped), once', async () => {

@@ -179,7 +179,10 @@ function suite(label: string, options: { postgres: boolean }) {
       const studies = (await client().search({ resourceType: 'ImagingStudy', searchParams: { identifier: `urn:dicom:uid|urn:oid:${studyUid}` } })).entry;
       expect(studies).to.have.length(1);
       const studyId = studies[0].resource.id;
-      const idOnlyGot = await receiver.waitFor('/hook/study-id-only', (got) => distinctEvents(got).length >= 2);
+      // The study became stable (Orthanc's StableStudy) in the page that completed the Task: an event at that moment too.
+      const completedAt = Date.parse((await client().read({ resourceType: 'Task', id: step.id })).meta.lastUpdated);
+      const idOnlyGot = await receiver.waitFor('/hook/study-id-only', (got) => got.some((r) =>
+        (statusOf(r.body).notificationEvent ?? []).some((e: Json) => Math.abs(Date.parse(e.timestamp) - completedAt) < 500)));
       const idOnlyEvents = distinctEvents(idOnlyGot);
       expect(idOnlyEvents.map((e) => e.number)).to.deep.equal(idOnlyEvents.map((_, i) => i + 1));
       for (const event of idOnlyEvents) {
