@@ -7,7 +7,8 @@
 //     rounds interleaved (the Subscriptions turned off and requested again
 //     between rounds): (a) 10 of the 100 match every Task (the other 90
 //     filter on another patient), (b) all 100 match. The ratio is with /
-//     without, medians of the rounds. (0) none of the 100 match: the cost
+//     without, medians of the rounds; the ones that do not match each filter
+//     on a patient of their own. (0) none of the 100 match: the cost
 //     of matching alone. Under (b) every Task write queues 100
 //     events: the queue's backlog after the round, and how long delivery
 //     takes to drain it, are printed too.
@@ -95,7 +96,8 @@ async function main(): Promise<void> {
 
     // The 100 Subscriptions, made once, switched between rounds.
     const ids: string[] = [];
-    const filters = (matching: number) => (i: number) => [{ filterParameter: 'patient', value: `Patient/${i < matching ? patients[0] : other}` }];
+    // The Subscriptions that do not match each filter on a patient of their own (as a RIS's per-patient ones would): no two alike.
+    const filters = (matching: number) => (i: number) => [{ filterParameter: 'patient', value: `Patient/${i < matching ? patients[0] : i === 0 ? other : patients[i]}` }];
     for (let i = 0; i < SUBSCRIPTIONS; i++) ids.push((await fhir(orthanc, 'POST', 'Subscription', subscription(TASK_TOPIC, `${receiver.url}/s/${i}`, filters(10)(i)))).id);
     const set = async (status: 'off' | 'requested', matching: number) => {
       await Promise.all(ids.map(async (id, i) => fhir(orthanc, 'PUT', `Subscription/${id}`,

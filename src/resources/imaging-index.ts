@@ -73,9 +73,9 @@ const STUDY_EVENTS: Readonly<Record<string, TopicEvent>> = { NewStudy: 'create',
 
 /**
  * The events of one study in a page: a new study's instances are part of its
- * creation, a deleted study's changes before its deletion are moot. A study
- * that only became stable was not read again: without its resource, its
- * Subscriptions are matched against the index.
+ * creation, a deleted study's changes before its deletion are moot. Without
+ * its resource (gone from Orthanc), its Subscriptions are matched against
+ * the index.
  */
 function studyChange(studyId: string, found: ReadonlySet<TopicEvent>, resource: Resource | undefined): StudyChange {
   let events = [...found].sort((a, b) => EVENT_ORDER.indexOf(a) - EVENT_ORDER.indexOf(b));
@@ -354,13 +354,19 @@ export class ImagingIndex {
     // A study that only became stable is not read again in full: its summary is what the order tracker needs.
     const summaries = new Map(indexed.studies.map(({ id, study }) => [id, study]));
     const stableOnly = [...arrivals.keys()].filter((id) => !summaries.has(id));
-    for (const [i, study] of (await mapLimited(stableOnly, PARALLEL_READS, (id) => this.reader.index.study(id))).entries()) summaries.set(stableOnly[i]!, study);
+    // Their resource too, for the Subscriptions' filters (it is not indexed again: nothing in it changed).
+    const stableResources = new Map<string, Resource | undefined>();
+    await mapLimited(stableOnly, PARALLEL_READS, async (id) => {
+      const study = await this.reader.index.study(id);
+      summaries.set(id, study);
+      stableResources.set(id, study ? await this.reader.fullStudy(study) : undefined);
+    });
     const events: StudyEvent[] = [];
     for (const [id, stable] of arrivals) {
       const study = summaries.get(id);
       if (study) events.push({ studyId: id, stable, study });
     }
-    const resources = new Map(indexed.studies.map(({ id, resource }) => [id, resource]));
+    const resources = new Map([...stableResources, ...indexed.studies.map(({ id, resource }): [string, Resource | undefined] => [id, resource])]);
     return { indexed, events, changes: [...happened].map(([studyId, found]) => studyChange(studyId, found, resources.get(studyId))) };
   }
 

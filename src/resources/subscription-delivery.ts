@@ -24,7 +24,7 @@ export interface DeliveryHooks {
   /** An event's focus now (a versioned reference: that version); undefined when it is gone. */
   focus(reference: string, baseUrl: string): Promise<Resource | undefined>;
   /** Records a status the server decides (a new version of the Subscription), unless it changed since `claimed`. */
-  setStatus(id: string, status: 'active' | 'error' | 'off', claimed: { status: string; spec: string }, error?: string): Promise<void>;
+  setStatus(id: string, status: 'active' | 'error' | 'off', claimed: { generation: number }, error?: string): Promise<void>;
   /** The R4 (backport) form of a notification, for an R4 subscriber. */
   toR4(resource: Resource): Resource;
   log(message: string): void;
@@ -43,6 +43,8 @@ const PARALLEL = 32;
 const PER_ORIGIN = 8;
 /** A lease outlives its delivery's timeout by this much. */
 const LEASE_MARGIN_MS = 5000;
+/** Time allowed for reading up to maxCount focus resources (full-resource) before the POST. */
+const FOCUS_READS_MS = 30000;
 /** Failed handshakes before a requested Subscription is in error. */
 const HANDSHAKE_ATTEMPTS = 3;
 /** Failed deliveries in a row before an active Subscription is in error (it keeps being retried). */
@@ -120,7 +122,7 @@ export class SubscriptionDelivery {
   private lastPrune = 0;
   /** Parsed specs by their text (a few hundred Subscriptions; bounded). */
   private readonly specs = new Map<string, SubscriptionSpec>();
-  private settling: Array<{ id: string; settlement: Settlement; resolve: (settled: boolean) => void; reject: (error: unknown) => void }> = [];
+  private settling: Array<{ id: string; generation: number; settlement: Settlement; resolve: (settled: boolean) => void; reject: (error: unknown) => void }> = [];
 
   constructor(private readonly store: Store, private readonly hooks: DeliveryHooks, private readonly options: DeliveryOptions) {}
 
@@ -178,20 +180,29 @@ export class SubscriptionDelivery {
     const now = Date.now();
     const states = await this.store.subscriptions.candidates(now, CANDIDATES);
     let next = now + this.options.pollMs;
-    const due: Array<{ id: string; origin: string; timeoutSeconds: number }> = [];
+    const due: Array<{ id: string; origin: string; leaseMs: number }> = [];
     for (const state of states) {
       if (this.inFlight.has(state.id)) continue;
-      const spec = this.specOf(state);
+      let spec: SubscriptionSpec;
+      let origin: string;
+      try {
+        spec = this.specOf(state);
+        origin = new URL(spec.endpoint).origin;
+      } catch (error) {
+        // One row that cannot be read must not hold up the others.
+        this.unreadable(state.id, error);
+        continue;
+      }
       const work = dueWork(state, spec, now);
       if (!work) continue;
       if (work.at > now) {
         next = Math.min(next, work.at);
         continue;
       }
-      const origin = new URL(spec.endpoint).origin;
       if (this.inFlight.size >= PARALLEL || (this.perOrigin.get(origin) ?? 0) >= PER_ORIGIN) continue; // woken when one ends
       this.reserve(state.id, origin, 1);
-      due.push({ id: state.id, origin, timeoutSeconds: spec.timeoutSeconds });
+      // The lease covers the POST's deadline, and the reads of the focus resources before it.
+      due.push({ id: state.id, origin, leaseMs: spec.timeoutSeconds * 1000 + LEASE_MARGIN_MS + (spec.content === 'full-resource' ? FOCUS_READS_MS : 0) });
     }
     if (due.length > 0) await this.claimAndDeliver(due, now);
     this.schedule(Math.max(0, next - Date.now()));
@@ -211,6 +222,14 @@ export class SubscriptionDelivery {
     return spec;
   }
 
+  private readonly reported = new Set<string>();
+
+  private unreadable(id: string, error: unknown): void {
+    if (this.reported.has(id) || this.reported.size > SPEC_CACHE) return;
+    this.reported.add(id);
+    this.hooks.log(`Subscription/${id} cannot be delivered: ${(error as Error)?.message ?? String(error)}`);
+  }
+
   private reserve(id: string, origin: string, delta: 1 | -1): void {
     if (delta > 0) this.inFlight.add(id);
     else this.inFlight.delete(id);
@@ -219,8 +238,8 @@ export class SubscriptionDelivery {
   }
 
   /** Takes the leases of the due Subscriptions in one transaction, then delivers each. */
-  private async claimAndDeliver(due: ReadonlyArray<{ id: string; origin: string; timeoutSeconds: number }>, now: number): Promise<void> {
-    const until = now + Math.max(...due.map((d) => d.timeoutSeconds)) * 1000 + LEASE_MARGIN_MS;
+  private async claimAndDeliver(due: ReadonlyArray<{ id: string; origin: string; leaseMs: number }>, now: number): Promise<void> {
+    const until = now + Math.max(...due.map((d) => d.leaseMs));
     let claimed: DeliveryState[];
     try {
       claimed = await this.store.transaction((writer) => writer.subscriptions.claim(due.map((d) => d.id), this.owner, now, until), LAZY);
@@ -256,9 +275,9 @@ export class SubscriptionDelivery {
    * share one transaction (one commit instead of one each): a settlement
    * lost in a crash only means the receiver gets that notification again.
    */
-  private settle(id: string, settlement: Settlement): Promise<boolean> {
+  private settle(state: DeliveryState, settlement: Settlement): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
-      this.settling.push({ id, settlement, resolve, reject });
+      this.settling.push({ id: state.id, generation: state.generation, settlement, resolve, reject });
       if (this.settling.length === 1) setImmediate(() => void this.flush());
     });
   }
@@ -268,7 +287,7 @@ export class SubscriptionDelivery {
     try {
       const results = await this.store.transaction(async (writer) => {
         const settled: boolean[] = [];
-        for (const item of batch) settled.push(await writer.subscriptions.settle(item.id, this.owner, item.settlement));
+        for (const item of batch) settled.push(await writer.subscriptions.settle(item.id, this.owner, item.generation, item.settlement));
         return settled;
       }, LAZY);
       batch.forEach((item, i) => item.resolve(results[i]!));
@@ -285,17 +304,17 @@ export class SubscriptionDelivery {
     const due = dueWork(state, spec, now);
     const keep: Settlement = { attempts: state.attempts, nextAttempt: state.nextAttempt };
     if (!due || due.at > now) {
-      await this.settle(id, keep);
+      await this.settle(state, keep);
       return;
     }
-    const claimed = { status: state.status, spec: state.spec };
+    const claimed = { generation: state.generation };
     if (due.work === 'end') {
-      if (await this.settle(id, keep)) await this.hooks.setStatus(id, 'off', claimed);
+      if (await this.settle(state, keep)) await this.hooks.setStatus(id, 'off', claimed);
       return;
     }
     if (!endpointAllowed(spec.endpoint, this.options.allowedEndpoints)) {
       const reason = `the endpoint ${spec.endpoint} is no longer in "Fhir.Subscriptions.AllowedEndpoints": nothing is sent to it`;
-      if (await this.settle(id, { attempts: state.attempts, nextAttempt: now + this.options.maxRetrySeconds * 1000, error: reason }) && state.status !== 'error') {
+      if (await this.settle(state, { attempts: state.attempts, nextAttempt: now + this.options.maxRetrySeconds * 1000, error: reason }) && state.status !== 'error') {
         this.hooks.log(`Subscription/${id}: ${reason}`);
         await this.hooks.setStatus(id, 'error', claimed, reason);
       }
@@ -304,19 +323,25 @@ export class SubscriptionDelivery {
     let failure: string | undefined;
     let delivered: number | undefined;
     try {
-      delivered = await this.send(state, spec, due.work);
+      const sent = await this.send(state, spec, due.work);
+      if (sent === null) {
+        // Nothing left to send (retired meanwhile): nothing is posted.
+        await this.settle(state, keep);
+        return;
+      }
+      delivered = sent;
     } catch (error) {
       failure = (error as Error)?.message ?? String(error);
     }
     // A lease lost meanwhile (another Orthanc took over): that one decides the status.
     if (failure === undefined) {
-      const settled = await this.settle(id, { ...(delivered !== undefined ? { delivered } : {}), attempts: 0, nextAttempt: 0, lastSent: Date.now(), error: null });
+      const settled = await this.settle(state, { ...(delivered !== undefined ? { delivered } : {}), attempts: 0, nextAttempt: 0, lastSent: Date.now(), error: null });
       if (settled && state.status !== 'active') await this.hooks.setStatus(id, 'active', claimed);
       return;
     }
     if (state.events - state.delivered >= MAX_BACKLOG) failure += `; ${MAX_BACKLOG} events wait: newer ones are not queued until these are delivered`;
     const attempts = state.attempts + 1;
-    const settled = await this.settle(id, { attempts, nextAttempt: Date.now() + retryDelayMs(attempts, this.options.maxRetrySeconds), error: failure });
+    const settled = await this.settle(state, { attempts, nextAttempt: Date.now() + retryDelayMs(attempts, this.options.maxRetrySeconds), error: failure });
     const giveUp = state.status === 'requested' ? attempts >= HANDSHAKE_ATTEMPTS : state.status === 'active' && attempts >= ERROR_AFTER;
     if (settled && giveUp) {
       this.hooks.log(`Subscription/${id}: ${failure}; it is in error (still retried every ${this.options.maxRetrySeconds} s at most)`);
@@ -324,14 +349,13 @@ export class SubscriptionDelivery {
     }
   }
 
-  /** Sends the notification `work` calls for; the last event number it carried, if any. */
-  private async send(state: DeliveryState, spec: SubscriptionSpec, work: Exclude<Work, 'end'>): Promise<number | undefined> {
-    let type: NotificationType = work === 'events' ? 'event-notification' : work;
+  /** Sends the notification `work` calls for; the last event number it carried, if any; null when there was nothing to send. */
+  private async send(state: DeliveryState, spec: SubscriptionSpec, work: Exclude<Work, 'end'>): Promise<number | undefined | null> {
+    const type: NotificationType = work === 'events' ? 'event-notification' : work;
     let events: EventRow[] = [];
     if (work === 'events') {
       events = await this.store.subscriptions.events(state.id, state.delivered + 1, state.events, spec.maxCount);
-      // None left to send (a retired Subscription's): a heartbeat says where the count is, and acknowledges them all.
-      if (events.length === 0) type = 'heartbeat';
+      if (events.length === 0) return null;
     }
     const resources = new Map<string, Resource>();
     if (spec.content === 'full-resource') {
@@ -349,6 +373,6 @@ export class SubscriptionDelivery {
     });
     const bundle = notificationBundle(status, focusEntries(spec.baseUrl, events, spec.content, resources));
     await post(spec, JSON.stringify(spec.fhirVersion === '4.0' ? this.hooks.toR4(bundle) : bundle));
-    return work === 'events' ? (events.length > 0 ? events[events.length - 1]!.number : state.events) : undefined;
+    return events.length > 0 ? events[events.length - 1]!.number : undefined;
   }
 }

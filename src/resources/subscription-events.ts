@@ -19,7 +19,7 @@ import { topicsOf, TOPICS, type TopicDeclaration, type TopicEvent } from './subs
 export interface StudyChange {
   studyId: string;
   events: readonly TopicEvent[];
-  /** The study as read now; undefined when it is gone from Orthanc, or was not read again (it only became stable). */
+  /** The study as read now; undefined when it is gone from Orthanc. */
   resource?: Resource;
 }
 
@@ -34,6 +34,8 @@ interface Focus {
 
 interface Compiled {
   spec: SubscriptionSpec;
+  /** What matching depends on: the filters and the owner's access. */
+  key: string;
   filters: SearchRequest;
   /** The owner's access, its scopes parsed. */
   access?: Access;
@@ -45,6 +47,8 @@ const IMAGING_TOPIC = TOPICS.find((topic) => topic.type === 'ImagingStudy')!;
 
 export class SubscriptionEvents {
   private readonly compiled = new Map<string, Compiled>();
+  /** Per topic, its Subscriptions as of a generation of the queue (a few hundred at most). */
+  private readonly byTopic = new Map<string, { generation: string; subscribers: Array<{ id: string; compiled: Compiled }> }>();
 
   constructor(
     private readonly store: Store,
@@ -70,19 +74,50 @@ export class SubscriptionEvents {
     if (focus.length > 0) await this.fire(writer, IMAGING_TOPIC, focus);
   }
 
+  /**
+   * The Subscriptions of a topic, compiled: read again only when one changed
+   * (the queue's generation, in this transaction), not at every write.
+   */
+  private async subscribersOf(writer: StoreWriter, topic: TopicDeclaration): Promise<Array<{ id: string; compiled: Compiled }>> {
+    const generation = await writer.subscriptions.generation();
+    const known = this.byTopic.get(topic.url);
+    if (known && known.generation === generation) return known.subscribers;
+    const subscribers: Array<{ id: string; compiled: Compiled }> = [];
+    for (const row of await writer.subscriptions.subscribers(topic.url)) {
+      try {
+        subscribers.push({ id: row.id, compiled: this.compile(row) });
+      } catch (error) {
+        // One Subscription that cannot be read must not fail the write: it hears nothing, said here.
+        this.log(`Subscription/${row.id} cannot be evaluated (it is told no event): ${(error as Error)?.message ?? String(error)}`);
+      }
+    }
+    this.byTopic.set(topic.url, { generation, subscribers });
+    return subscribers;
+  }
+
   private async fire(writer: StoreWriter, topic: TopicDeclaration, focus: readonly Focus[]): Promise<void> {
-    const subscribers = await writer.subscriptions.subscribers(topic.url);
+    const subscribers = await this.subscribersOf(writer, topic);
     if (subscribers.length === 0) return;
     const recorded = Date.now();
     const events: QueuedEvent[] = [];
     // Each focus's values are read once, whatever the number of Subscriptions whose filters read them.
     const itemsOf = new Map(focus.map((item) => [item, memoizedItems()]));
+    const known = focus.filter((item) => item.resource !== undefined);
+    const gone = focus.filter((item) => item.resource === undefined);
+    // Subscriptions with the same filters and the same owner's access match alike: evaluated once.
+    const alike = new Map<string, Focus[]>();
     for (const subscriber of subscribers) {
-      let matching: Focus[];
+      let matching = alike.get(subscriber.compiled.key);
       try {
-        matching = await this.matching(this.compile(subscriber), topic, focus, itemsOf);
+        if (!matching) {
+          // In memory, without yielding (this runs inside the write's transaction); the index only for what was not read.
+          const matched = new Set(this.matchKnown(subscriber.compiled, known, itemsOf));
+          if (gone.length > 0) for (const item of await this.matchGone(subscriber.compiled, topic, gone)) matched.add(item);
+          matching = focus.filter((item) => matched.has(item));
+          alike.set(subscriber.compiled.key, matching);
+        }
       } catch (error) {
-        // One Subscription that cannot be evaluated must not fail the write (or stall the imaging index): it misses the event, said once here.
+        // One Subscription that cannot be evaluated must not fail the write (or stall the imaging index): it misses the event, said here.
         this.log(`Subscription/${subscriber.id} could not be matched against ${focus.map((f) => f.reference).join(', ')}: ${(error as Error)?.message ?? String(error)}`);
         continue;
       }
@@ -98,37 +133,38 @@ export class SubscriptionEvents {
     if (!found) {
       const spec = JSON.parse(subscriber.spec) as SubscriptionSpec;
       const topic = TOPICS.find((t) => t.url === spec.topic)!;
-      found = { spec, filters: parseSearchQuery(searchDefinitionOf(topic.type), spec.filters), ...(spec.access ? { access: accessOf(spec.access) } : {}) };
+      found = {
+        spec, key: JSON.stringify([spec.filters, spec.access ?? null]), filters: parseSearchQuery(searchDefinitionOf(topic.type), spec.filters),
+        ...(spec.access ? { access: accessOf(spec.access) } : {}),
+      };
       if (this.compiled.size >= CACHE_ENTRIES) this.compiled.delete(this.compiled.keys().next().value as string);
       this.compiled.set(subscriber.spec, found);
     }
     return found;
   }
 
-  /** The focus items a Subscription matches: in memory when the resource is known, else in one search of the index for all of them. */
-  private async matching({ spec, filters, access }: Compiled, topic: TopicDeclaration, focus: readonly Focus[], itemsOf: ReadonlyMap<Focus, ItemsOf>): Promise<Focus[]> {
-    const known = focus.filter((item) => item.resource !== undefined);
-    const gone = focus.filter((item) => item.resource === undefined);
-    const matched = new Set(known.filter((item) => (!access || readableBy(access, item.resource!)) && matchesSearch(item.resource!, filters, itemsOf.get(item))));
-    if (gone.length > 0) {
-      // Studies not read again (only stable) or gone from Orthanc: their indexed state answers (this runs before the index forgets them).
-      let narrowing: Array<[string, string]> = [];
-      let reachable = true;
-      if (access && !access.admin) {
-        const found = reach(access, topic.type, 'r') !== 'none' ? reach(access, topic.type, 'r') : reach(access, topic.type, 's');
-        reachable = found !== 'none';
-        if (found === 'compartment') narrowing = compartmentFilter(topic.type, access.patient!);
-      }
-      if (reachable) {
-        const ids = [...new Set(gone.map((item) => item.id))];
-        const search = parseSearchQuery(searchDefinitionOf(topic.type),
-          [['_id', ids.join(',')], ...spec.filters, ...narrowing, ['_count', String(ids.length)]]);
-        const hits = new Set((await this.store.search(search)).ids);
-        for (const item of gone) if (hits.has(item.id)) matched.add(item);
-      }
-    }
-    return focus.filter((item) => matched.has(item));
+  /** The focus items read now that a Subscription matches: its owner may read them, its filters match them. */
+  private matchKnown({ filters, access }: Compiled, known: readonly Focus[], itemsOf: ReadonlyMap<Focus, ItemsOf>): Focus[] {
+    return known.filter((item) => (!access || readableBy(access, item.resource!)) && matchesSearch(item.resource!, filters, itemsOf.get(item)));
   }
+
+  /**
+   * Studies gone from Orthanc: their indexed state answers, in one search of
+   * their ids (this runs before the index forgets them).
+   */
+  private async matchGone({ spec, access }: Compiled, topic: TopicDeclaration, gone: readonly Focus[]): Promise<Focus[]> {
+    let narrowing: Array<[string, string]> = [];
+    if (access && !access.admin) {
+      const found = reach(access, topic.type, 'r') !== 'none' ? reach(access, topic.type, 'r') : reach(access, topic.type, 's');
+      if (found === 'none') return [];
+      if (found === 'compartment') narrowing = compartmentFilter(topic.type, access.patient!);
+    }
+    const ids = [...new Set(gone.map((item) => item.id))];
+    const search = parseSearchQuery(searchDefinitionOf(topic.type), [['_id', ids.join(',')], ...spec.filters, ...narrowing, ['_count', String(ids.length)]]);
+    const hits = new Set((await this.store.search(search)).ids);
+    return gone.filter((item) => hits.has(item.id));
+  }
+
 }
 
 /** A stored type's setup whose writes fire its topics' events, in their transaction. */

@@ -19,7 +19,7 @@ import type { InstanceOperation, InteractionContext, ResourceProvider } from './
 import { readableBy } from './compartments';
 import type { ResourceRegistry } from './registry';
 import { createStoredResource, type StoredTypeSetup } from './stored-resource';
-import { isTimed, MAX_MAX_COUNT, ownerOf, requestedStatus, subscriptionSpec, type Content, type SubscriptionSpec } from './subscription-spec';
+import { accessOf, isTimed, MAX_MAX_COUNT, ownerOf, requestedStatus, subscriptionSpec, type Content, type SubscriptionSpec } from './subscription-spec';
 
 
 export interface SubscriptionDeps {
@@ -64,11 +64,15 @@ export function masked(resource: Resource): Resource {
 function unmasked(resource: Resource, previous: Resource | undefined): Resource {
   if (!parametersOf(resource).some((p) => p.value === HIDDEN_VALUE)) return resource;
   const stored = parametersOf(previous);
+  const seen = new Map<string | undefined, number>();
   return {
     ...resource,
     parameter: parametersOf(resource).map((p, i) => {
+      // The n-th header of a name takes the n-th stored value of that name.
+      const nth = seen.get(p.name) ?? 0;
+      seen.set(p.name, nth + 1);
       if (p.value !== HIDDEN_VALUE) return p;
-      const kept = stored.find((s) => s.name === p.name);
+      const kept = stored.filter((s) => s.name === p.name)[nth];
       if (!kept) throw unprocessable(`The header ${String(p.name)} has no stored value to keep: send its value`, [`Subscription.parameter[${i}].value`]);
       return { ...p, value: kept.value };
     }),
@@ -107,13 +111,19 @@ function subscriptionSetup(deps: SubscriptionDeps): StoredTypeSetup {
     async changed(writer, _previous, version, context) {
       // A new one is the writer's; one that is (or was, deleted) someone's is theirs.
       const state = await writer.subscriptions.state(version.id);
-      if (state) checkOwner(JSON.parse(state.spec) as SubscriptionSpec, context.access, version.id);
+      const stored = state && (JSON.parse(state.spec) as SubscriptionSpec);
+      if (stored) checkOwner(stored, context.access, version.id);
+      if (context.access && ownerOf(context.access) === undefined) {
+        throw forbidden('A Subscription needs an owner: the token has no subject (sub) nor client (client_id)');
+      }
       if (!version.resource) {
         await writer.subscriptions.retire(version.id);
       } else {
+        // The administrator changing someone's Subscription leaves it theirs: its events stay within what its owner may read.
+        const access = stored?.access && context.access?.admin && ownerOf(stored.access) !== ownerOf(context.access) ? accessOf(stored.access) : context.access;
         const spec = subscriptionSpec(version.resource, {
           allowedEndpoints, baseUrl: context.baseUrl, ...(context.fhirVersion ? { fhirVersion: context.fhirVersion } : {}),
-          ...(context.access ? { access: context.access } : {}),
+          ...(access ? { access } : {}),
         });
         await writer.subscriptions.register(version.id, spec.topic, version.resource.status as string, JSON.stringify(spec), isTimed(spec));
       }
@@ -122,22 +132,18 @@ function subscriptionSetup(deps: SubscriptionDeps): StoredTypeSetup {
   };
 }
 
-/** The delivery a status change comes from: the status and spec it claimed. */
+/** The delivery a status change comes from: the generation of the Subscription's row it claimed. */
 export interface ClaimedDelivery {
-  status: string;
-  spec: string;
+  generation: number;
 }
 
-/**
- * Sets a status the server decides, as a new version of the Subscription,
- * when the Subscription is still as the delivery that decided it claimed it
- * (a client that re-requested, re-pointed or stopped it meanwhile wins).
- */
+/** Sets a status the server decides, as a new version of the Subscription, if nobody wrote it since the delivery that decided it claimed it. */
 export async function setSubscriptionStatus(store: Store, id: string, status: 'active' | 'error' | 'off', claimed: ClaimedDelivery, error?: string): Promise<void> {
   await store.transaction(async (writer) => {
     const current = (await writer.current('Subscription', id))?.resource;
     const state = await writer.subscriptions.state(id);
-    if (!current || !state || state.status !== claimed.status || state.spec !== claimed.spec || current.status === status) return;
+    // Written since the delivery claimed it (re-requested, re-pointed, stopped, deleted): the client's word stands.
+    if (!current || !state || state.generation !== claimed.generation || current.status === status) return;
     const { meta: _meta, ...body } = withoutError(current);
     const updated: Resource = { ...body, status, ...(status === 'error' && error
       ? { extension: [...((body.extension as unknown[] | undefined) ?? []), { url: SUBSCRIPTION_ERROR_EXTENSION, valueString: error }] } : {}) };
@@ -174,7 +180,10 @@ function operations(deps: SubscriptionDeps): InstanceOperation[] {
         const { state, spec } = await stateOf(id, context);
         const status = subscriptionStatus({
           baseUrl: context.baseUrl, subscriptionId: id, topic: spec.topic, status: state.status, type: 'query-status',
-          eventsSinceSubscriptionStart: state.events, ...(state.error ? { errors: [state.error] } : {}),
+          eventsSinceSubscriptionStart: state.events, errors: [
+            ...(state.error ? [state.error] : []),
+            ...(state.dropped > 0 ? [`${state.dropped} events were not queued: the backlog of undelivered events was full`] : []),
+          ],
         });
         // The operation answers a searchset of SubscriptionStatus (OperationDefinition Subscription-status).
         const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset', total: 1, entry: [{ resource: status, search: { mode: 'match' } }] };

@@ -409,9 +409,10 @@ export class SqliteStore implements Store {
       subscriptions: this.subscriptionWrites,
     };
     // In WAL mode, NORMAL commits without syncing the log; the next FULL commit syncs it, earlier frames included.
+    // Restored whatever happens (BEGIN itself may fail), so that no later write is left without its sync.
     if (!durable) this.writer.pragma('synchronous = NORMAL');
-    this.writer.exec('BEGIN IMMEDIATE');
     try {
+      this.writer.exec('BEGIN IMMEDIATE');
       const result = await this.ambient.run(writer, () => work(writer));
       this.writer.exec('COMMIT');
       return result;

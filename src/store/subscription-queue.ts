@@ -38,6 +38,10 @@ export interface DeliveryState extends SubscriberRow {
   nextAttempt: number;
   /** Epoch ms of the last notification the receiver acknowledged (heartbeats count from it). */
   lastSent: number;
+  /** Bumped by every register(): a delivery settles only the generation it claimed. */
+  generation: number;
+  /** Events not queued because the backlog was full. */
+  dropped: number;
   error?: string;
 }
 
@@ -71,6 +75,8 @@ export interface SubscriptionReads {
 export interface SubscriptionWrites extends SubscriptionReads {
   /** The Subscriptions of `topic` that are not off. */
   subscribers(topic: string): Promise<SubscriberRow[]>;
+  /** Changes whenever a Subscription's row does (registered, retired, its status set): what subscribers() answers may be kept until then. */
+  generation(): Promise<string>;
   /** Queues events, numbering each after its Subscription's last. */
   enqueue(events: readonly QueuedEvent[]): Promise<void>;
   /**
@@ -87,13 +93,20 @@ export interface SubscriptionWrites extends SubscriptionReads {
   retire(id: string): Promise<void>;
   /** Takes the delivery of these Subscriptions until `until` (epoch ms): those no other holds. */
   claim(ids: readonly string[], owner: string, now: number, until: number): Promise<DeliveryState[]>;
-  /** Ends a claimed delivery: the lease is released. False when the lease was lost meanwhile. */
-  settle(id: string, owner: string, settlement: Settlement): Promise<boolean>;
+  /**
+   * Ends a claimed delivery: the lease is released. Its outcome is recorded
+   * only if the Subscription is still at the generation claimed (not written
+   * meanwhile); false when it was, or the lease was lost.
+   */
+  settle(id: string, owner: string, generation: number, settlement: Settlement): Promise<boolean>;
   /** Deletes up to `limit` acknowledged events recorded before `before`; how many. */
   prune(before: number, limit: number): Promise<number>;
 }
 
 export type Dialect = 'sqlite' | 'postgresql';
+
+/** The setting that changes with every change of a Subscription's row. */
+const GENERATION = 'subscriptions-generation';
 
 /** Undelivered events one Subscription may have queued. */
 export const MAX_BACKLOG = 100000;
@@ -104,6 +117,7 @@ export function subscriptionSchema(dialect: Dialect): string {
   id ${text} PRIMARY KEY, topic ${text} NOT NULL, status ${text} NOT NULL, spec TEXT NOT NULL,
   events BIGINT NOT NULL DEFAULT 0, delivered BIGINT NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
   next_attempt BIGINT NOT NULL DEFAULT 0, last_sent BIGINT NOT NULL DEFAULT 0, timed INTEGER NOT NULL DEFAULT 0,
+  generation BIGINT NOT NULL DEFAULT 0, dropped BIGINT NOT NULL DEFAULT 0,
   lease_until BIGINT NOT NULL DEFAULT 0, lease_owner ${text}, error TEXT);
 CREATE INDEX IF NOT EXISTS subscription_by_topic ON subscription_state (topic, status);
 CREATE TABLE IF NOT EXISTS subscription_event (
@@ -119,19 +133,21 @@ interface StateRow {
   spec: string;
   events: number | string;
   delivered: number | string;
+  generation: number | string;
+  dropped: number | string;
   attempts: number;
   next_attempt: number | string;
   last_sent: number | string;
   error: string | null;
 }
 
-const STATE_COLUMNS = 'id, topic, status, spec, events, delivered, attempts, next_attempt, last_sent, error';
+const STATE_COLUMNS = 'id, topic, status, spec, events, delivered, generation, dropped, attempts, next_attempt, last_sent, error';
 
 function stateOf(row: StateRow): DeliveryState {
   return {
     id: row.id, topic: row.topic, status: row.status, spec: row.spec,
     events: Number(row.events), delivered: Number(row.delivered), attempts: row.attempts,
-    nextAttempt: Number(row.next_attempt), lastSent: Number(row.last_sent),
+    nextAttempt: Number(row.next_attempt), lastSent: Number(row.last_sent), generation: Number(row.generation), dropped: Number(row.dropped),
     ...(row.error !== null ? { error: row.error } : {}),
   };
 }
@@ -142,10 +158,14 @@ export type Execute = <T>(text: string, params: readonly SqlValue[]) => Promise<
 /** The queue's statements over a transaction's connection, for either dialect. */
 export function subscriptionWrites(execute: Execute, dialect: Dialect): SubscriptionWrites {
   const greatest = dialect === 'sqlite' ? 'max' : 'GREATEST';
+  const bump = () => execute(`INSERT INTO settings (key, value) VALUES (?, '1')
+    ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(settings.value AS BIGINT) + 1 AS TEXT)`, [GENERATION]);
   return {
-    // A receiver gone for good does not make the queue grow without end: past MAX_BACKLOG undelivered events, no more are queued (the deliverer says so).
-    subscribers: (topic) => execute<SubscriberRow>(
-      "SELECT id, status, spec FROM subscription_state WHERE topic = ? AND status <> 'off' AND events - delivered < ? ORDER BY id", [topic, MAX_BACKLOG]),
+    subscribers: (topic) => execute<SubscriberRow>("SELECT id, status, spec FROM subscription_state WHERE topic = ? AND status <> 'off' ORDER BY id", [topic]),
+
+    async generation() {
+      return (await execute<{ value: string }>('SELECT value FROM settings WHERE key = ?', [GENERATION]))[0]?.value ?? '0';
+    },
 
     async enqueue(events) {
       // Grouped by Subscription, in id order: one counter update each, and the
@@ -154,8 +174,14 @@ export function subscriptionWrites(execute: Execute, dialect: Dialect): Subscrip
       for (const event of events) bySubscription.set(event.subscription, [...(bySubscription.get(event.subscription) ?? []), event]);
       for (const id of [...bySubscription.keys()].sort()) {
         const queued = bySubscription.get(id)!;
-        const [row] = await execute<{ events: number | string }>('UPDATE subscription_state SET events = events + ? WHERE id = ? RETURNING events', [queued.length, id]);
-        if (!row) continue; // deleted in this transaction
+        // A receiver gone for good does not make the queue grow without end: past MAX_BACKLOG undelivered events, no more are queued (the deliverer says so).
+        const [row] = await execute<{ events: number | string }>('UPDATE subscription_state SET events = events + ? WHERE id = ? AND events - delivered < ? RETURNING events',
+          [queued.length, id, MAX_BACKLOG]);
+        if (!row) {
+          // Retired in this transaction, or its backlog is full: counted, for $status to tell.
+          await execute('UPDATE subscription_state SET dropped = dropped + ? WHERE id = ?', [queued.length, id]);
+          continue;
+        }
         const first = Number(row.events) - queued.length + 1;
         const values = queued.map(() => '(?, ?, ?, ?, ?)').join(', ');
         await execute(`INSERT INTO subscription_event (subscription, number, recorded, event, focus) VALUES ${values}`,
@@ -164,16 +190,20 @@ export function subscriptionWrites(execute: Execute, dialect: Dialect): Subscrip
     },
 
     async register(id, topic, status, spec, timed) {
+      await bump();
       await execute(`INSERT INTO subscription_state (id, topic, status, spec, timed) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT (id) DO UPDATE SET topic = excluded.topic, status = excluded.status, spec = excluded.spec, timed = excluded.timed,
+          generation = subscription_state.generation + 1,
           attempts = CASE WHEN excluded.status = 'requested' THEN 0 ELSE subscription_state.attempts END,
           next_attempt = CASE WHEN excluded.status = 'requested' THEN 0 ELSE subscription_state.next_attempt END,
           error = CASE WHEN excluded.status = 'requested' THEN NULL ELSE subscription_state.error END`, [id, topic, status, spec, timed ? 1 : 0]);
     },
 
     async retire(id) {
+      await bump();
       await execute('DELETE FROM subscription_event WHERE subscription = ?', [id]);
-      await execute("UPDATE subscription_state SET status = 'off', delivered = events, attempts = 0, next_attempt = 0, error = NULL WHERE id = ?", [id]);
+      await execute(`UPDATE subscription_state SET status = 'off', delivered = events, attempts = 0, next_attempt = 0, error = NULL,
+        generation = generation + 1 WHERE id = ?`, [id]);
     },
 
     async state(id) {
@@ -202,14 +232,17 @@ export function subscriptionWrites(execute: Execute, dialect: Dialect): Subscrip
       return rows.map((row) => ({ number: Number(row.number), recorded: Number(row.recorded), event: row.event, focus: row.focus }));
     },
 
-    async settle(id, owner, settlement) {
+    async settle(id, owner, generation, settlement) {
       const rows = await execute(`UPDATE subscription_state SET
           delivered = ${greatest}(delivered, ?), attempts = ?, next_attempt = ?, last_sent = ${greatest}(last_sent, ?),
           error = CASE WHEN ? = 1 THEN ? ELSE error END, lease_until = 0, lease_owner = NULL
-        WHERE id = ? AND lease_owner = ? RETURNING id`, [
+        WHERE id = ? AND lease_owner = ? AND generation = ? RETURNING id`, [
         settlement.delivered ?? 0, settlement.attempts, settlement.nextAttempt, settlement.lastSent ?? 0,
-        settlement.error !== undefined ? 1 : 0, settlement.error ?? null, id, owner]);
-      return rows.length > 0;
+        settlement.error !== undefined ? 1 : 0, settlement.error ?? null, id, owner, generation]);
+      if (rows.length > 0) return true;
+      // Written meanwhile: what this delivery found concerns a Subscription that is no more; only the lease goes.
+      await execute('UPDATE subscription_state SET lease_until = 0, lease_owner = NULL WHERE id = ? AND lease_owner = ?', [id, owner]);
+      return false;
     },
 
     async prune(before, limit) {

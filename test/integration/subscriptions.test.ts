@@ -402,5 +402,11 @@ describe('topic-based Subscriptions with SMART authorization', function () {
     expect((await system.read({ resourceType: 'Subscription', id: mine.id })).endpoint).to.equal(`${receiver.url}/hook/system`);
     // Its owner reads its queue.
     expect(statusIn(await system.request(`Subscription/${mine.id}/$status`)).eventsSinceSubscriptionStart).to.equal('2');
+    // The administrator may change it; it stays its owner's (who keeps reading its queue).
+    await admin.update({ resourceType: 'Subscription', id: mine.id, body: { ...mine, reason: 'checked by the administrator' } });
+    expect(statusIn(await system.request(`Subscription/${mine.id}/$status`)).eventsSinceSubscriptionStart).to.equal('2');
+    // A token that names no one cannot own one.
+    const nobody = fhirClient(orthanc.fhirUrl, await issuer.token({ scope: 'system/Subscription.c' })) as any;
+    expect((await failure(nobody.create({ resourceType: 'Subscription', body: subscription(TOPIC.task, `${receiver.url}/hook/nobody`) }))).status).to.equal(403);
   });
 });

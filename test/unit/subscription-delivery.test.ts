@@ -10,7 +10,7 @@ const SECOND = 1000;
 
 const state = (extra: Partial<DeliveryState> = {}): DeliveryState => ({
   id: 'sub1', status: 'active', spec: '{}', topic: 'urn:orthanc-fhir:topic:task',
-  events: 0, delivered: 0, attempts: 0, nextAttempt: 0, lastSent: NOW - 10 * SECOND, ...extra,
+  events: 0, delivered: 0, attempts: 0, nextAttempt: 0, lastSent: NOW - 10 * SECOND, generation: 1, dropped: 0, ...extra,
 });
 
 const spec = (extra: Partial<SubscriptionSpec> = {}): SubscriptionSpec => ({
