@@ -120,6 +120,8 @@ export class SubscriptionDelivery {
   private stopped = false;
   private failing = false;
   private lastPrune = 0;
+  /** Subscriptions whose row could not be read, said once each. */
+  private readonly reported = new Set<string>();
   /** Parsed specs by their text (a few hundred Subscriptions; bounded). */
   private readonly specs = new Map<string, SubscriptionSpec>();
   private settling: Array<{ id: string; generation: number; settlement: Settlement; resolve: (settled: boolean) => void; reject: (error: unknown) => void }> = [];
@@ -221,8 +223,6 @@ export class SubscriptionDelivery {
     }
     return spec;
   }
-
-  private readonly reported = new Set<string>();
 
   private unreadable(id: string, error: unknown): void {
     if (this.reported.has(id) || this.reported.size > SPEC_CACHE) return;
