@@ -222,7 +222,7 @@ describe('imaging resources from Orthanc', function () {
   it('lists exactly these interactions and parameters in the CapabilityStatement', async () => {
     const statement = (await client().capabilityStatement()) as Json;
     const resources = Object.fromEntries(statement.rest[0].resource.map((r: Json) => [r.type, r]));
-    expect(Object.keys(resources).sort()).to.deep.equal(['Endpoint', 'ImagingStudy', 'Patient', 'ServiceRequest', 'Task']);
+    expect(Object.keys(resources).sort()).to.deep.equal(['Endpoint', 'ImagingStudy', 'Patient', 'ServiceRequest', 'Subscription', 'SubscriptionTopic', 'Task']);
     const params = (type: string) => resources[type].searchParam.map((p: Json) => p.name).sort();
     expect(params('Patient')).to.deep.equal(['_id', '_lastUpdated', 'birthdate', 'family', 'gender', 'given', 'identifier', 'name']);
     expect(params('ImagingStudy')).to.deep.equal(['_id', '_lastUpdated', 'based-on', 'dicom-class', 'endpoint', 'identifier', 'instance',
@@ -238,6 +238,8 @@ describe('imaging resources from Orthanc', function () {
       expect(resources[type].interaction.map((i: Json) => i.code)).to.deep.equal(['read', 'search-type']);
     }
     expect(resources.Patient.interaction.map((i: Json) => i.code)).to.deep.equal(['read', 'vread', 'update', 'create', 'search-type']);
+    expect(resources.SubscriptionTopic.interaction.map((i: Json) => i.code)).to.deep.equal(['read', 'search-type']);
+    expect(params('Subscription')).to.deep.equal(['_id', '_lastUpdated', 'content-level', 'identifier', 'name', 'status', 'topic', 'type', 'url']);
   });
 });
 
