@@ -6,11 +6,11 @@ import type { FhirConfig } from '../config';
 import { notFound } from '../fhir/outcome';
 import type { Resource } from '../fhir/types';
 import type { DicomIndex } from '../orthanc/dicom-index';
-import { defineSearch, runSearch, searchParamDeclarations, type SearchRequest } from '../search';
+import { defineSearch, searchParamDeclarations } from '../search';
 import { buildDicomWebEndpoint, dicomWebAddress, DICOMWEB_ENDPOINT_ID, endpointReference } from './imaging';
 import type { InteractionContext, ResourceProvider } from './provider';
 import type { ResourceRegistry } from './registry';
-import { searchAllOf, searchBundle, type SearchSource } from './search-flow';
+import { inMemorySource, searchAllOf, searchBundle } from './search-flow';
 import { SEARCH_CATALOG } from './search-catalog';
 
 const DICOMWEB_PLUGIN = 'dicom-web';
@@ -52,19 +52,10 @@ export function createEndpointResource(endpoints: DicomWebEndpoints, registry: R
     maxCount: config.maxCount,
   });
   // One resource at most: matched in memory.
-  const source = (context: InteractionContext): SearchSource => {
-    let page: Resource[] = [];
-    return {
-      definition,
-      async find(search: SearchRequest) {
-        const endpoint = await endpoints.endpoint(context);
-        const result = runSearch(endpoint ? [endpoint] : [], search);
-        page = result.page;
-        return { ids: page.map((r) => r.id!), more: search.offset + page.length < result.total, total: result.total };
-      },
-      load: async () => page,
-    };
-  };
+  const source = (context: InteractionContext) => inMemorySource(definition, async () => {
+    const endpoint = await endpoints.endpoint(context);
+    return endpoint ? [endpoint] : [];
+  });
   return {
     type: 'Endpoint',
     interactions: ['read', 'search-type'],

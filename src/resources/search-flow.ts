@@ -5,7 +5,7 @@ import type { Bundle, OperationOutcomeIssue, Resource } from '../fhir/types';
 import { unavailable } from '../fhir/outcome';
 import { searchNameFromR4 } from '../fhir/r4';
 import {
-  buildSearchBundle, includeReferences, joinedFilter, joinedTypes, matchesSearch, parseSearchQuery, parseSearchRequest, revIncludeQueries,
+  buildSearchBundle, includeReferences, joinedFilter, joinedTypes, matchesSearch, parseSearchQuery, parseSearchRequest, revIncludeQueries, runSearch,
   type ParseOptions, type SearchDefinition, type SearchRequest,
 } from '../search';
 import type { SearchIds } from '../store/store';
@@ -56,6 +56,23 @@ function parseOptions(context: InteractionContext): Pick<ParseOptions, 'catalog'
 }
 
 /** Chains and _has are joins in the index: before the imaging index is built, they wait for it. */
+/**
+ * The source of a type whose few resources are held or made in memory (the
+ * DICOMweb Endpoint, the SubscriptionTopics): matched there, nothing indexed.
+ */
+export function inMemorySource(definition: SearchDefinition, resources: () => Promise<readonly Resource[]>): SearchSource {
+  let page: Resource[] = [];
+  return {
+    definition,
+    async find(search: SearchRequest) {
+      const result = runSearch([...(await resources())], search);
+      page = result.page;
+      return { ids: page.map((r) => r.id!), more: search.offset + page.length < result.total, total: result.total };
+    },
+    load: async () => page,
+  };
+}
+
 export function refuseJoinsWhileBuilding(search: SearchRequest): void {
   const joined = joinedFilter(search);
   if (joined) throw unavailable(`'${joined}' needs the search index, which is being built from Orthanc's studies; try again shortly`);

@@ -3,10 +3,10 @@
 import type { FhirConfig } from '../config';
 import { notFound } from '../fhir/outcome';
 import type { Resource } from '../fhir/types';
-import { defineSearch, runSearch, searchParamDeclarations, type SearchRequest } from '../search';
+import { defineSearch, searchParamDeclarations } from '../search';
 import type { ResourceProvider } from './provider';
 import type { ResourceRegistry } from './registry';
-import { searchAllOf, searchBundle, type SearchSource } from './search-flow';
+import { inMemorySource, searchAllOf, searchBundle } from './search-flow';
 import { TOPICS, topicResource } from './subscription-topics';
 
 export function createSubscriptionTopicResource(registry: ResourceRegistry, config: FhirConfig, date: string): ResourceProvider {
@@ -17,18 +17,7 @@ export function createSubscriptionTopicResource(registry: ResourceRegistry, conf
     maxCount: config.maxCount,
   });
   const topics: Resource[] = TOPICS.map((topic) => topicResource(topic, date));
-  const source = (): SearchSource => {
-    let page: Resource[] = [];
-    return {
-      definition,
-      async find(search: SearchRequest) {
-        const result = runSearch(topics, search);
-        page = result.page;
-        return { ids: page.map((r) => r.id!), more: search.offset + page.length < result.total, total: result.total };
-      },
-      load: async () => page,
-    };
-  };
+  const source = () => inMemorySource(definition, async () => topics);
   return {
     type: 'SubscriptionTopic',
     interactions: ['read', 'search-type'],
