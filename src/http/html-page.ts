@@ -4,10 +4,9 @@
 // Self-contained (no script, no external resource); every value from data is
 // escaped.
 import type { OperationOutcome, Resource } from '../fhir/types';
+import { escapeHtml } from '../fhir/xhtml';
 
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
+export { escapeHtml };
 
 export interface PageContext {
   /** Public base URL of /fhir. */
