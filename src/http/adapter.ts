@@ -18,6 +18,9 @@ import type { NativeAnswer, NativeRequest } from '../native';
 import { publicBaseUrl } from './base-url';
 import { checkBodyContentType, fhirJson, HTML, negotiate, requestedFhirVersion, type ResponseFormat } from './negotiation';
 import type { PageContext } from './html-page';
+import { ASSET_PATH, ASSETS, PAGE_SECURITY_POLICY } from './pages/assets';
+import { dayRange } from './pages/day-range';
+import { gatherPageData } from './pages/page-data';
 import { landingPage, renderResource } from './render';
 
 export type { RequestHandler };
@@ -121,11 +124,22 @@ export interface HttpSecurity {
   throttle: Pick<RefusalThrottle, 'refused'>;
 }
 
+/** Orthanc's renderings of a study's series, for the pages' previews. */
+export interface PreviewSource {
+  image(studyId: string, seriesUid?: string): Promise<{ contentType: string; body: Buffer } | undefined>;
+}
+
+/** The headers of every page: nothing but the plugin's own style sheet, script and images. */
+const PAGE_HEADERS = { 'content-security-policy': PAGE_SECURITY_POLICY, 'x-content-type-options': 'nosniff', 'referrer-policy': 'same-origin',
+  // A page shows more than its resource (a patient's orders): never reused without asking, whatever Last-Modified suggests.
+  'cache-control': 'no-cache' };
+
 export function createHttpHandler(
   router: RequestHandler,
   config: FhirConfig,
   logError: Logger,
   security?: HttpSecurity,
+  previews?: PreviewSource,
 ): (request: NativeRequest) => Promise<NativeAnswer> {
   const forms = new Map<string, Map<string, string[]>>();
   // The search forms name the parameters of the version the page is in (R4's ServiceRequest 'code').
@@ -139,12 +153,30 @@ export function createHttpHandler(
     }
     return { baseUrl, status, searchParams, dicomWebRoot: config.dicomWebRoot };
   };
+  /** The page's own request, for its links, and what it shows beside the answer (read with the same credentials). */
+  interface PageRequest {
+    fhirRequest: FhirRequest;
+  }
   const answer = async (status: number, headers: Record<string, string>, resource: Resource | undefined,
-    format: ResponseFormat, pretty: boolean, baseUrl: string, fhirVersion?: string): Promise<NativeAnswer> => {
-    const page = format === 'html' ? await pageContext(baseUrl, status, fhirVersion) : { baseUrl, status, searchParams: new Map(), dicomWebRoot: '' };
+    format: ResponseFormat, pretty: boolean, baseUrl: string, fhirVersion?: string, pageRequest?: PageRequest): Promise<NativeAnswer> => {
+    let page: PageContext = { baseUrl, status, searchParams: new Map(), dicomWebRoot: '' };
+    if (format === 'html') {
+      page = await pageContext(baseUrl, status, fhirVersion);
+      const request = pageRequest?.fhirRequest;
+      if (request) {
+        page.path = request.path;
+        page.query = request.query;
+        if (resource && status < 300 && request.method === 'GET') {
+          page.data = await gatherPageData((path, query) => router.handle({ ...request, path, query, headers: {}, body: undefined })
+            .then((found) => found.resource, () => undefined), resource, request.path);
+        }
+      }
+      if (config.patientIdSystem) page.patientIdSystem = config.patientIdSystem;
+      if (config.defaultTimezoneOffset) page.timezoneOffset = config.defaultTimezoneOffset;
+    }
     const rendered = renderResource(resource, format, pretty, page);
     const contentType = format === 'json' && rendered.body !== '' ? fhirJson(fhirVersion) : rendered.contentType;
-    return { status, headers: { ...headers, 'content-type': contentType }, body: rendered.body };
+    return { status, headers: { ...headers, ...(format === 'html' ? PAGE_HEADERS : {}), 'content-type': contentType }, body: rendered.body };
   };
 
   /** What the audit trail needs to know of a request, filled in as it is served. */
@@ -155,7 +187,25 @@ export function createHttpHandler(
     reason?: string;
     /** The patient of the one resource answered (a read, a write), for the trail. */
     patient?: string;
+    /** The pages' style sheet and script: not worth a record each. */
+    quiet?: boolean;
   }
+
+  /**
+   * A series' preview (GET .assets/preview/{study}[/{series UID}]): served
+   * when the credentials may read the study (the same search the pages
+   * make, narrowed to what they reach), else 404 as for a study not there.
+   */
+  const preview = async (path: string[], baseUrl: string, access: Access | undefined): Promise<NativeAnswer> => {
+    const [kind, studyId, seriesUid] = path;
+    const missing = { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'Not found' };
+    if (kind !== 'preview' || !previews || !studyId || path.length > 3) return missing;
+    const readable = await router.handle({ method: 'GET', path: ['ImagingStudy'], query: [['_id', studyId], ['_summary', 'count']], headers: {}, baseUrl,
+      ...(access ? { access } : {}) }).then((found) => (found.resource as { total?: number } | undefined)?.total === 1, () => false);
+    const image = readable ? await previews.image(studyId, seriesUid) : undefined;
+    if (!image) return missing;
+    return { status: 200, headers: { 'content-type': image.contentType, 'cache-control': 'private, max-age=600', 'x-content-type-options': 'nosniff' }, body: image.body };
+  };
 
   const serve = async (request: NativeRequest, served: Served): Promise<NativeAnswer> => {
     let baseUrl = publicBaseUrl(config.publicBaseUrl, request.headers);
@@ -165,10 +215,21 @@ export function createHttpHandler(
     try {
       const parameters = [...decodeQuery(request.query), ...formParameters(request)];
       pretty = parameters.some(([name, value]) => name === '_pretty' && value === 'true');
-      chosen = negotiate(parameters.find(([name]) => name === '_format')?.[1], request.headers['accept']);
       const version = versionOf(splitPath(request.url), request.headers, baseUrl);
       baseUrl = version.baseUrl;
       served.path = version.path;
+      if (request.method === 'GET' && version.path[0] === ASSET_PATH) {
+        // The pages' own files and previews, asked for by the browser (Accept: text/css, image/*).
+        const asset = ASSETS.get(version.path.slice(1).join('/'));
+        if (asset) {
+          served.quiet = true;
+          return { status: 200, headers: { 'content-type': asset.contentType, 'cache-control': 'max-age=3600', 'x-content-type-options': 'nosniff' }, body: asset.body };
+        }
+        chosen = 'html';
+        if (security) served.access = await authorize(security, request, version.path, chosen);
+        return await preview(version.path.slice(1), baseUrl, served.access);
+      }
+      chosen = negotiate(parameters.find(([name]) => name === '_format')?.[1], request.headers['accept']);
       if (version.explicit) named = version.fhirVersion;
       if (security && request.method === 'GET' && version.path.join('/') === SMART_CONFIGURATION) {
         return { status: 200, headers: { 'content-type': 'application/json', 'cache-control': 'max-age=300' }, body: JSON.stringify(smartConfiguration(security.authorization)) };
@@ -188,11 +249,13 @@ export function createHttpHandler(
       if (chosen === 'html' && request.method === 'GET' && fhirRequest.path.length === 0) {
         // A person opening /fhir: a page to start from (FHIR clients get the base's own answers).
         const metadata = await router.handle({ ...fhirRequest, path: ['metadata'], query: [] });
-        return { status: 200, headers: { 'content-type': HTML }, body: landingPage(metadata.resource!, baseUrl, await countsOf(router, fhirRequest, metadata.resource!)) };
+        const counts = await countsOf(router, fhirRequest, metadata.resource!);
+        return { status: 200, headers: { ...PAGE_HEADERS, 'content-type': HTML },
+          body: landingPage(metadata.resource!, baseUrl, counts, dayRange(new Date(), 1, config.defaultTimezoneOffset)) };
       }
       const response = await router.handle(fhirRequest);
       if (security && response.resource) served.patient = PATIENT_COMPARTMENT[response.resource.resourceType]?.patientsOf(response.resource)[0];
-      return answer(response.status, response.headers ?? {}, response.resource, chosen, pretty, baseUrl, named);
+      return answer(response.status, response.headers ?? {}, response.resource, chosen, pretty, baseUrl, named, { fhirRequest });
     } catch (error) {
       const mapped = toOutcome(error);
       if (mapped.unexpected) {
@@ -208,7 +271,7 @@ export function createHttpHandler(
   return async (request) => {
     const served: Served = {};
     const response = await serve(request, served);
-    if (security) {
+    if (security && !served.quiet) {
       const described = describeFhirRequest(request.method, served.path ?? [], served.body);
       const record: AuditRecord = {
         recorded: new Date().toISOString(),

@@ -2,28 +2,32 @@
 // the page of html-page.ts.
 import type { Resource } from '../fhir/types';
 import { escapeHtml, resourcePage, type PageContext } from './html-page';
+import { link, orthancRoot, pageShell, withQuery } from './pages/page-shell';
 import { FHIR_JSON, HTML, type ResponseFormat } from './negotiation';
 
-/** The page a person gets at /fhir: the server, its FHIR version, its resource types. */
-export function landingPage(capabilityStatement: Resource, baseUrl: string, counts: ReadonlyMap<string, number> = new Map()): string {
+/** The page a person gets at /fhir: the server, its FHIR version, its resource types, where the day's work is. */
+export function landingPage(capabilityStatement: Resource, baseUrl: string, counts: ReadonlyMap<string, number> = new Map(),
+  today: Array<[string, string]> = []): string {
   const rest = (capabilityStatement.rest as Array<{ resource?: Array<{ type: string; documentation?: string }> }> | undefined)?.[0];
   const types = (rest?.resource ?? [])
     .map((r) => {
       const count = counts.has(r.type) ? ` (${counts.get(r.type)})` : '';
-      return `<li><a href="${escapeHtml(`${baseUrl}/${r.type}`)}">${escapeHtml(r.type)}</a>${count}${r.documentation ? ` - ${escapeHtml(r.documentation)}` : ''}</li>`;
+      return `<li>${link(`${baseUrl}/${r.type}`, r.type)}${escapeHtml(count)}${r.documentation ? ` - ${escapeHtml(r.documentation)}` : ''}</li>`;
     })
     .join('');
   const software = capabilityStatement.software as { name?: string; version?: string } | undefined;
-  return [
-    '<!DOCTYPE html>',
-    '<html lang="en"><head><meta charset="utf-8"><title>Orthanc FHIR</title>',
-    '<style>body{font-family:sans-serif;margin:2em}</style></head><body>',
-    `<h1>${escapeHtml(`${software?.name ?? 'orthanc-fhir'} ${software?.version ?? ''}`)}</h1>`,
-    `<p>FHIR ${escapeHtml(String(capabilityStatement.fhirVersion ?? ''))} server of this Orthanc, base URL <code>${escapeHtml(baseUrl)}</code>.</p>`,
-    `<ul>${types}</ul>`,
-    `<p><a href="${escapeHtml(baseUrl)}/metadata">CapabilityStatement</a> - <a href="/app/explorer.html">Orthanc Explorer</a></p>`,
-    '</body></html>',
-  ].join('\n');
+  const root = baseUrl.replace(/\/R[45]$/, '');
+  return pageShell({
+    title: `${software?.name ?? 'orthanc-fhir'} ${software?.version ?? ''}`.trim(),
+    location: { baseUrl, path: [], query: [] },
+    body: [
+      `<p>FHIR ${escapeHtml(String(capabilityStatement.fhirVersion ?? ''))} server of this Orthanc, base URL <code>${escapeHtml(baseUrl)}</code>.</p>`,
+      `<h2>Today</h2><ul><li>${link(withQuery(`${baseUrl}/ImagingStudy`, [...today, ['_sort', '-started']]), "Today's studies")}</li>`
+        + `<li>${link(`${root}/$worklist`, "Today's worklist")}</li></ul>`,
+      `<h2>Resource types</h2><ul>${types}</ul>`,
+      `<p>${link(`${baseUrl}/metadata`, 'CapabilityStatement')} - ${link(`${orthancRoot(baseUrl)}/app/explorer.html`, 'Orthanc Explorer')}</p>`,
+    ].join('\n'),
+  });
 }
 
 /** Resources answered again and again unchanged (the CapabilityStatement) are serialized once. */

@@ -13,6 +13,14 @@ import { activeOrder, ordersOf, WORKLIST_KEYS, worklistPatientRef } from './work
 
 type QueryJson = Record<string, unknown>;
 
+/** One scheduled procedure step: its Task, order and patient, and the item a modality gets. */
+export interface WorklistStep {
+  task: Resource;
+  order: Resource;
+  patient: Resource | undefined;
+  item: WorklistItem;
+}
+
 export interface WorklistAnswer {
   items: WorklistItem[];
   /** Most answers (0: no limit); Orthanc marks the answer incomplete beyond it. */
@@ -79,7 +87,7 @@ export class WorklistService {
   ) {}
 
   /** The index conditions a query narrows the candidates by, the store drives from the narrowest. */
-  private conditions(query: QueryJson, issuerAet: string): KeyCondition[] {
+  private conditions(query: QueryJson, issuerAet: string, byIssuer: boolean): KeyCondition[] {
     const step = ((query[TAGS.ScheduledProcedureStepSequence!] as QueryJson[] | undefined) ?? [])[0] ?? {};
     const conditions: KeyCondition[] = [];
     const equal = (key: string, value: string | undefined) => {
@@ -90,14 +98,14 @@ export class WorklistService {
     equal(WORKLIST_KEYS.accession, exact(query[TAGS.AccessionNumber!]));
     const date = dateRange(step[TAGS.ScheduledProcedureStepStartDate!]);
     if (date) conditions.push({ key: WORKLIST_KEYS.date, ...date });
-    equal(WORKLIST_KEYS.station, this.config.worklist.filterIssuerAet ? issuerAet : exact(step[TAGS.ScheduledStationAETitle!]));
+    equal(WORKLIST_KEYS.station, byIssuer ? issuerAet : exact(step[TAGS.ScheduledStationAETitle!]));
     equal(WORKLIST_KEYS.modality, exact(step[TAGS.Modality!]));
     conditions.push({ key: WORKLIST_KEYS.member, values: ['1'] });
     return conditions;
   }
 
-  /** The item of one candidate Task; undefined when it left the worklist meanwhile. */
-  private async item(task: Resource, orders: Map<string, Resource | undefined>, patients: Map<string, Promise<Resource | undefined>>): Promise<WorklistItem | undefined> {
+  /** The step of one candidate Task; undefined when it left the worklist meanwhile. */
+  private async step(task: Resource, orders: Map<string, Resource | undefined>, patients: Map<string, Promise<Resource | undefined>>): Promise<WorklistStep | undefined> {
     if (!SCHEDULED_TASK_STATUSES.includes(task.status as string)) return undefined;
     const order = activeOrder(task, (_type, id) => orders.get(id));
     const patientRef = order && worklistPatientRef(task, order);
@@ -106,21 +114,44 @@ export class WorklistService {
     const patient = await patients.get(patientRef);
     const patientId = patient && patientIdOf(patient, this.config.patientIdSystem);
     if (!patientId) return undefined;
-    return worklistItem(task, order, patient, { patientId, timezoneOffset: this.config.defaultTimezoneOffset });
+    return { task, order, patient, item: worklistItem(task, order, patient, { patientId, timezoneOffset: this.config.defaultTimezoneOffset }) };
   }
 
   /** `queryText`: the query as Orthanc's DICOM JSON keyed by tag ("0010,0010"). */
   async answer(queryText: string, issuerAet: string): Promise<WorklistAnswer> {
     const query = byTag(JSON.parse(queryText || '{}') as QueryJson);
-    const candidates = await this.store.keyed('Task', this.conditions(query, issuerAet));
+    const steps = await this.matching(query, issuerAet);
+    const tagged = (item: WorklistItem) => byTag(item) as WorklistItem;
+    return { items: steps.map((step) => withRequestedKeys(query, tagged(step.item))), limit: this.config.worklist.limitAnswers };
+  }
+
+  /**
+   * The steps of one day, of a station and a modality when given: what a
+   * modality's C-FIND with those exact keys gets (the same candidates and
+   * items as answer()), in the order of their scheduled time, for the
+   * worklist page. `date` is YYYYMMDD.
+   */
+  async day(date: string, station?: string, modality?: string): Promise<WorklistStep[]> {
+    const step: QueryJson = { [TAGS.ScheduledProcedureStepStartDate!]: date };
+    if (station) step[TAGS.ScheduledStationAETitle!] = station;
+    if (modality) step[TAGS.Modality!] = modality;
+    // The issuer's AE title plays no part here: the page names its station itself.
+    const steps = await this.matching({ [TAGS.ScheduledProcedureStepSequence!]: [step] }, station ?? '', false);
+    const start = (found: WorklistStep) => {
+      const sps = (found.item.ScheduledProcedureStepSequence as Array<Record<string, string>>)[0]!;
+      return `${sps.ScheduledProcedureStepStartDate ?? ''}${sps.ScheduledProcedureStepStartTime ?? ''} ${sps.ScheduledStationAETitle ?? ''}`;
+    };
+    return steps.sort((a, b) => start(a).localeCompare(start(b)) || (a.task.id ?? '').localeCompare(b.task.id ?? ''));
+  }
+
+  private async matching(query: QueryJson, issuerAet: string, byIssuer = this.config.worklist.filterIssuerAet): Promise<WorklistStep[]> {
+    const candidates = await this.store.keyed('Task', this.conditions(query, issuerAet, byIssuer));
     // The candidates, then their orders, read now in one read each (a Task may have left the worklist meanwhile).
     const tasks = (await this.store.currentOf('Task', candidates)).flatMap((version) => (version.resource ? [version.resource] : []));
     const orderIds = [...new Set(tasks.flatMap((task) => ordersOf(task).map((order) => order.id)))];
     const orders = new Map((await this.store.currentOf('ServiceRequest', orderIds)).map((version) => [version.id, version.resource]));
     const patients = new Map<string, Promise<Resource | undefined>>();
-    const items = (await Promise.all(tasks.map((task) => this.item(task, orders, patients))))
-      .filter((item): item is WorklistItem => item !== undefined && preselected(query, item));
-    const tagged = (item: WorklistItem) => byTag(item) as WorklistItem;
-    return { items: items.map((item) => withRequestedKeys(query, tagged(item))), limit: this.config.worklist.limitAnswers };
+    return (await Promise.all(tasks.map((task) => this.step(task, orders, patients))))
+      .filter((found): found is WorklistStep => found !== undefined && preselected(query, found.item));
   }
 }

@@ -28,6 +28,21 @@ export interface InstanceSpec {
   sopInstanceUid: string;
   sopClassUid?: string;
   instanceNumber?: number;
+  /** Side of the square image (default 4): the demo's previews use a larger one. */
+  imageSize?: number;
+}
+
+/** A size x size 8-bit image: rings whose phase moves with the instance number, so that series look apart. */
+function pixels(size: number, phase: number): string {
+  const values: string[] = [];
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const r = Math.hypot(x - size / 2, y - size / 2);
+      const v = r > size / 2 ? 0 : Math.round(127 + 120 * Math.cos(r / 3 + phase));
+      values.push(v.toString(16).padStart(2, '0'));
+    }
+  }
+  return values.join('\\');
 }
 
 const CT_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.2';
@@ -77,16 +92,19 @@ export function dump(spec: InstanceSpec): string {
   text += line('0020,0011', 'IS', spec.seriesNumber);
   text += line('0020,0013', 'IS', spec.instanceNumber);
   text += line('0020,0060', 'CS', spec.laterality);
-  // A tiny 4x4 monochrome image, so that viewers have something to show.
+  // A tiny monochrome image (4x4 unless asked), so that viewers have something to show.
   text += line('0028,0002', 'US', 1);
   text += line('0028,0004', 'CS', 'MONOCHROME2');
-  text += line('0028,0010', 'US', 4);
-  text += line('0028,0011', 'US', 4);
+  const size = spec.imageSize ?? 4;
+  text += line('0028,0010', 'US', size);
+  text += line('0028,0011', 'US', size);
   text += line('0028,0100', 'US', 8);
   text += line('0028,0101', 'US', 8);
   text += line('0028,0102', 'US', 7);
   text += line('0028,0103', 'US', 0);
-  text += `(7fe0,0010) OB ${[...Array(16)].map((_, i) => (i * 16).toString(16).padStart(2, '0')).join('\\')}\n`;
+  text += size === 4
+    ? `(7fe0,0010) OB ${[...Array(16)].map((_, i) => (i * 16).toString(16).padStart(2, '0')).join('\\')}\n`
+    : `(7fe0,0010) OB ${pixels(size, (spec.instanceNumber ?? 0) + (spec.seriesNumber ?? 0) * 2)}\n`;
   return text;
 }
 
@@ -96,7 +114,7 @@ export function makeDicomFiles(specs: InstanceSpec[], dir = mkdtempSync(join(tmp
     const dumpFile = join(dir, `${index}.dump`);
     const dicomFile = join(dir, `${index}.dcm`);
     writeFileSync(dumpFile, dump(spec));
-    execFileSync('dump2dcm', ['--write-file', '--update-meta-info', dumpFile, dicomFile], { stdio: 'pipe' });
+    execFileSync('dump2dcm', ['--write-file', '--update-meta-info', '--line', '200000', dumpFile, dicomFile], { stdio: 'pipe' });
     return dicomFile;
   });
 }
