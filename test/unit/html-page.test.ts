@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { escapeHtml, jsonHtml, resourcePage, type PageContext } from '../../src/http/html-page';
+import { emptyPageData } from '../../src/http/pages/page-data';
 
 const context: PageContext = {
   baseUrl: 'http://pacs/fhir',
@@ -41,7 +42,61 @@ describe('HTML pages', () => {
       link: [{ relation: 'self', url: 'http://pacs/fhir/ImagingStudy?_count=20' }, { relation: 'next', url: 'http://pacs/fhir/ImagingStudy?_count=20&_offset=20' }],
     }, context);
     expect(page).to.contain('action="http://pacs/fhir/ImagingStudy"').and.contain('name="patient"').and.contain('name="started"');
-    expect(page).to.contain('>next</a>');
+    expect(page).to.contain('>Next page</a>');
+  });
+
+  const study = (id: string, started: string, patient: string) => ({
+    fullUrl: `http://pacs/fhir/ImagingStudy/${id}`, search: { mode: 'match' as const },
+    resource: {
+      resourceType: 'ImagingStudy', id, started, subject: { reference: `Patient/${patient}` }, description: `<i>${id}</i>`,
+      modality: [{ coding: [{ code: 'CT' }] }], numberOfSeries: 2, numberOfInstances: 7,
+      identifier: [{ type: { coding: [{ code: 'ACSN' }] }, value: `A-${id}` }],
+    },
+  });
+
+  it('shows a searchset of studies as a table: patient and MRN from the page data, sortable date, filters that keep the search', () => {
+    const data = emptyPageData();
+    data.related.set('Patient/p1', { resourceType: 'Patient', id: 'p1', name: [{ family: 'Müller', given: ['Jürgen'] }], identifier: [{ value: 'MRN-1' }] });
+    const page = resourcePage({ resourceType: 'Bundle', type: 'searchset', total: 2, entry: [study('s1', '2024-01-31T10:15:30+01:00', 'p1'), study('s2', '2024-01-30', 'p2')] },
+      { ...context, path: ['ImagingStudy'], query: [['modality', 'CT'], ['_sort', '-started'], ['_offset', '20']], data, now: new Date('2024-01-31T12:00:00Z'),
+        timezoneOffset: '+01:00' });
+    const rows = page.split('<tr>').slice(2);
+    expect(rows).to.have.length(2);
+    expect(rows[0]).to.contain('2024-01-31 10:15:30 +01:00').and.contain('Müller, Jürgen').and.contain('MRN MRN-1').and.contain('A-s1')
+      .and.contain('&#60;i&#62;s1&#60;/i&#62;').and.contain('2 / 7');
+    expect(rows[1]).to.contain('2024-01-30').and.contain('href="http://pacs/fhir/Patient/p2"');
+    // The date header is sorted descending now; a click sorts ascending, keeps the filter and starts again at the first page.
+    expect(page).to.contain('aria-sort="descending"');
+    expect(page).to.contain('href="http://pacs/fhir/ImagingStudy?modality=CT&#38;_sort=started"');
+    // "Today" in the configured zone, and the modality filter replaced, not added.
+    expect(page).to.contain('started=ge2024-01-31T00%3A00%3A00%2B01%3A00&#38;started=lt2024-02-01T00%3A00%3A00%2B01%3A00');
+    expect(page).to.contain('href="http://pacs/fhir/ImagingStudy?_sort=-started&#38;modality=MR"');
+  });
+
+  it('shows one preview per series on the study page, through the plugin, each with a text alternative', () => {
+    const page = resourcePage({
+      resourceType: 'ImagingStudy', id: 's1', subject: { reference: 'Patient/p1' },
+      series: [{ uid: '1.2.1', number: 1, modality: { coding: [{ code: 'CT' }] }, description: 'axial', numberOfInstances: 3 },
+        { uid: '1.2.2', number: 2, modality: { coding: [{ code: 'CT' }] }, numberOfInstances: 1 }],
+    }, { ...context, path: ['ImagingStudy', 's1'] });
+    expect(page.match(/<img /g)).to.have.length(2);
+    expect(page).to.contain('src="http://pacs/fhir/.assets/preview/s1/1.2.1" alt="Preview of Series 1 · CT · axial"');
+    expect(page).to.contain('src="http://pacs/fhir/.assets/preview/s1/1.2.2"');
+    expect(page).to.not.match(/<script>|style="/);
+  });
+
+  it("shows a patient's studies newest first with a preview each, and the orders with their Tasks' status", () => {
+    const data = emptyPageData();
+    data.studies = { resourceType: 'Bundle', type: 'searchset', total: 2, entry: [study('s2', '2024-02-01', 'p1'), study('s1', '2023-01-01', 'p1')] };
+    data.orders = { resourceType: 'Bundle', type: 'searchset', total: 1, entry: [{ search: { mode: 'match' }, resource: {
+      resourceType: 'ServiceRequest', id: 'o1', status: 'active', identifier: [{ type: { coding: [{ code: 'ACSN' }] }, value: 'ACC-9' }],
+      code: { concept: { text: 'CT chest' } } } }] };
+    data.tasksByOrder.set('o1', [{ resourceType: 'Task', id: 't1', status: 'in-progress', owner: { identifier: { value: 'CT01' } }, requestedPeriod: { start: '2024-03-01T09:00:00Z' } }]);
+    const page = resourcePage({ resourceType: 'Patient', id: 'p1', name: [{ family: 'Doe', given: ['Jane'] }] }, { ...context, path: ['Patient', 'p1'], data });
+    const timeline = page.slice(page.indexOf('<ol class="timeline">'), page.indexOf('</ol>'));
+    expect(timeline.indexOf('2024-02-01')).to.be.lessThan(timeline.indexOf('2023-01-01'));
+    expect(timeline).to.contain('src="http://pacs/fhir/.assets/preview/s2"');
+    expect(page).to.contain('ACC-9').and.contain('CT chest').and.contain('in-progress').and.contain('CT01').and.contain('2024-03-01 09:00 UTC');
   });
 
   it('shows an OperationOutcome of an error as an error', () => {

@@ -77,3 +77,51 @@ describe('HTTP adapter', () => {
     expect(publicBaseUrl(undefined, { host: 'bad host<>' })).to.equal('http://localhost/fhir');
   });
 });
+
+describe('HTTP adapter: the pages\' files and previews', () => {
+  const image = { contentType: 'image/jpeg', body: Buffer.from([0xff, 0xd8, 0xff]) };
+  const asked: string[] = [];
+  const previews = {
+    async image(studyId: string, seriesUid?: string) {
+      asked.push(`${studyId} ${seriesUid ?? ''}`);
+      return studyId === 'gone' ? undefined : image;
+    },
+  };
+  // The router counts the study readable when its search finds one.
+  const readable = new Set(['s1', 'gone']);
+  const router = {
+    async handle(request: FhirRequest): Promise<FhirResponse> {
+      const id = request.query.find(([name]) => name === '_id')?.[1] ?? '';
+      return { status: 200, resource: { resourceType: 'Bundle', type: 'searchset', total: readable.has(id) ? 1 : 0 } };
+    },
+  };
+  const handle = createHttpHandler(router, config, () => undefined, undefined, previews);
+
+  it('serves its style sheet and script with their types, and nothing else under .assets', async () => {
+    const css = await handle(nativeRequest({ url: '/fhir/.assets/pages.css', headers: { host: 'pacs', accept: 'text/css' } }));
+    expect(css.status).to.equal(200);
+    expect(css.headers['content-type']).to.match(/^text\/css/);
+    const script = await handle(nativeRequest({ url: '/fhir/.assets/pages.js' }));
+    expect(script.headers['content-type']).to.match(/^text\/javascript/);
+    expect((await handle(nativeRequest({ url: '/fhir/.assets/../../etc/passwd' }))).status).to.equal(404);
+  });
+
+  it('serves a preview only of a study the reader may search, and 404 otherwise', async () => {
+    const shown = await handle(nativeRequest({ url: '/fhir/.assets/preview/s1/1.2.3', headers: { host: 'pacs', accept: 'image/*' } }));
+    expect(shown.status).to.equal(200);
+    expect(shown.headers['content-type']).to.equal('image/jpeg');
+    expect(asked).to.deep.equal(['s1 1.2.3']);
+    expect((await handle(nativeRequest({ url: '/fhir/.assets/preview/other' }))).status).to.equal(404);
+    expect((await handle(nativeRequest({ url: '/fhir/.assets/preview/gone' }))).status).to.equal(404);
+    expect(asked).to.deep.equal(['s1 1.2.3', 'gone ']);
+  });
+
+  it('sends pages with a policy that allows only its own files', async () => {
+    const page = await handle(nativeRequest({ url: '/fhir/ImagingStudy', headers: { host: 'pacs', accept: 'text/html' } }));
+    expect(page.headers['content-type']).to.match(/^text\/html/);
+    expect(page.headers['content-security-policy']).to.contain("default-src 'none'").and.contain("script-src 'self'");
+    expect(page.headers['cache-control']).to.equal('no-cache');
+    const json = await handle(nativeRequest({ url: '/fhir/ImagingStudy' }));
+    expect(json.headers['content-security-policy']).to.equal(undefined);
+  });
+});
