@@ -99,7 +99,7 @@ async function main(): Promise<void> {
       const answer = await fetch(orthanc.fhirUrl, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: JSON.stringify(transaction) });
       if (!answer.ok) throw new Error(`transaction: ${answer.status} ${await answer.text()}`);
     }
-    const studies = (await (await fetch(`${orthanc.fhirUrl}/ImagingStudy?_sort=-started&_count=1&modality=CT`)).json()) as { entry: Array<{ resource: { id: string; subject: { reference: string } } }> };
+    const studies = (await (await fetch(`${orthanc.fhirUrl}/ImagingStudy?identifier=ACC-2001`)).json()) as { entry: Array<{ resource: { id: string; subject: { reference: string } } }> };
     const first = studies.entry[0]!.resource;
     const dir = join(ROOT, 'docs/screenshots');
     mkdirSync(dir, { recursive: true });

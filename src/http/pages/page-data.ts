@@ -71,7 +71,8 @@ export async function gatherPageData(search: PageSearch, answer: Resource, path:
         await byIds('Patient', unique(found.map(patientOf)));
         break;
       case 'Patient':
-        await Promise.all(found.map(async (patient) => {
+        // One count each, for the first PAGE_LIMIT rows (a page asked with a large _count shows the rest without).
+        await Promise.all(found.slice(0, PAGE_LIMIT).map(async (patient) => {
           const counted = await search(['ImagingStudy'], [['subject', `Patient/${patient.id}`], ['_summary', 'count']]);
           const total = (counted as Bundle | undefined)?.total;
           if (total !== undefined) data.studyCounts.set(patient.id!, total);
