@@ -6,6 +6,7 @@
 
 import { existsSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
+import { normalizeOffset } from './resources/imaging/time-zone';
 
 export interface FhirConfig {
   requestTimeoutSeconds: number;
@@ -26,7 +27,13 @@ export interface FhirConfig {
   worklist: { enable: boolean; filterIssuerAet: boolean; limitAnswers: number };
   /** Folder of the plugin's database file (orders, stored Patients). */
   databaseDirectory: string;
-  /** UTC offset assumed for DICOM times without TimezoneOffsetFromUTC (e.g. "+01:00"); none: date precision. */
+  /**
+   * The zone of DICOM times without TimezoneOffsetFromUTC, and of worklist
+   * times (resources/imaging/time-zone.ts): "local" (the default: the
+   * Orthanc process's zone, DST-aware at each date and time), a fixed UTC
+   * offset normalized as "+01:00" (or "Z"), or "none" (date precision).
+   * readConfig always sets it; a configuration made by hand without it has none.
+   */
   defaultTimezoneOffset?: string;
   /** JavaScript heap limit in MiB (the shim applies it; validated here too). */
   heapLimitMiB: number;
@@ -333,13 +340,16 @@ function resolvePath(configurationPath: string, path: string): string {
   return resolve(base, path);
 }
 
-function timezoneOffset(value: unknown): string | undefined {
-  if (value === undefined) return undefined;
-  const match = typeof value === 'string' ? /^([+-])(\d\d):?(\d\d)$/.exec(value) : null;
-  if (!match || Number(match[2]) > 14 || Number(match[3]) > 59) {
-    throw new ConfigurationError('"Fhir.DefaultTimezoneOffset" must be a UTC offset such as "+01:00"');
+/** "local" (default), "none", or a fixed UTC offset, normalized ("+0100" -> "+01:00"). */
+function timezoneSetting(value: unknown): string {
+  if (value === undefined) return 'local';
+  if (value === 'local' || value === 'none') return value;
+  const offset = typeof value === 'string' ? normalizeOffset(value) : undefined;
+  if (!offset) {
+    throw new ConfigurationError('"Fhir.DefaultTimezoneOffset" must be "local" (the default: the zone of the Orthanc process, from TZ or the system), '
+      + '"none" (no times without their own offset), or a fixed UTC offset such as "+01:00" (for a named zone, set TZ in Orthanc\'s environment)');
   }
-  return `${match[1]}${match[2]}:${match[3]}`;
+  return offset;
 }
 
 function stringOption(section: Json, key: string): string | undefined {
@@ -412,7 +422,7 @@ export function readConfig(orthanc: Json, configurationPath = ''): FhirConfig {
         stringOption(orthanc, 'IndexDirectory') ?? stringOption(orthanc, 'StorageDirectory') ?? 'OrthancStorage',
     ),
     accessionNumberSystem: optionalUri(section, 'AccessionNumberSystem'),
-    defaultTimezoneOffset: timezoneOffset(section.DefaultTimezoneOffset),
+    defaultTimezoneOffset: timezoneSetting(section.DefaultTimezoneOffset),
     heapLimitMiB: heapLimit(section.HeapLimit),
     cacheBytes: positiveInteger(section, 'CacheSize', 64, 4096) * 1024 * 1024,
     store: storeConfig(section, orthanc),

@@ -15,6 +15,7 @@ import { DicomIndex } from './orthanc/dicom-index';
 import { createEndpointResource, DicomWebEndpoints } from './resources/endpoint-resource';
 import { ImagingIndex } from './resources/imaging-index';
 import { ImagingReader } from './resources/imaging-reader';
+import { zonePolicy, zoneSignature } from './resources/imaging/time-zone';
 import { createImagingStudyResource } from './resources/imaging-study-resource';
 import { createPatientResource } from './resources/patient-resource';
 import { ResourceRegistry } from './resources/registry';
@@ -74,11 +75,15 @@ function validatorFor(type: ValidatedType, config: FhirConfig): (resource: Resou
  */
 function openStore(config: FhirConfig, libraryDirectory: string, native: NativeBinding): Store {
   const log = (message: string) => native.log(LogLevel.Warning, message);
-  const indexer = createIndexer({
-    keys: { Task: worklistKeys(config.defaultTimezoneOffset) },
-    // A Task's worklist keys read its ServiceRequest.
-    dependents: { ServiceRequest: [{ type: 'Task', param: 'based-on' }] },
-  });
+  const indexer = {
+    ...createIndexer({
+      keys: { Task: worklistKeys(config.defaultTimezoneOffset) },
+      // A Task's worklist keys read its ServiceRequest.
+      dependents: { ServiceRequest: [{ type: 'Task', param: 'based-on' }] },
+    }),
+    // A Task's date key is a local date in the worklist's zone: another zone (or its rules) re-indexes them.
+    signature: `worklist-zone ${zoneSignature(zonePolicy(config.defaultTimezoneOffset))}`,
+  };
   if (config.store.kind === 'postgresql') {
     return new PostgresStore({ config: config.store, statementTimeoutMs: config.requestTimeoutSeconds * 1000, indexer, log,
       error: (message) => native.log(LogLevel.Error, message) });
@@ -120,7 +125,8 @@ function createResources(native: NativeBinding, config: FhirConfig, store: Store
     error: (message) => native.log(LogLevel.Error, message),
   }, async () => ({
     dicomWeb: await endpoints.available(),
-    timezone: config.defaultTimezoneOffset ?? null,
+    // The effective zone, not the setting: "local" in another TZ (or with other rules) gives other `started` values.
+    timezone: zoneSignature(zonePolicy(config.defaultTimezoneOffset)),
     accessionNumberSystem: config.accessionNumberSystem ?? null,
     patientIdSystem: config.patientIdSystem ?? null,
   }));

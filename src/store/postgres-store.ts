@@ -29,7 +29,7 @@ import type { Sql, SqlValue } from '../search/search-sql';
 import type { PostgresConfig } from '../config';
 import { keyedIds, lookupQuery, runSearch, type SqlRunner } from './index-search';
 import { AUDIT_INSERT, AUDIT_READ, auditCountSql, auditSchema, auditSearchSql, auditValues, type AuditLog, type AuditRow } from './audit-log';
-import { INDEX_TABLES, INDEX_VERSION, INDEX_VERSION_KEY, NO_INDEXER, rebuildingError, reindexInBatches } from './reindex';
+import { INDEX_TABLES, INDEX_VERSION_KEY, indexVersionOf, NO_INDEXER, rebuildingError, reindexInBatches } from './reindex';
 import {
   CommitHooks,
   type HistoryPage, type HistoryQuery, type IndexedSearch, type KeyCondition, type PutOptions, type ResourceIndexer, type ResourceVersion,
@@ -59,7 +59,7 @@ const MIGRATIONS: readonly string[] = [
   subscriptionSchema('postgresql'),
 ];
 
-/** The search index tables, dropped and made again when INDEX_VERSION changes. */
+/** The search index tables, dropped and made again when the index's version (indexVersionOf) changes. */
 const INDEX_SCHEMA = `
 CREATE TABLE sp_resource (rid BIGSERIAL PRIMARY KEY, type TEXT COLLATE "C" NOT NULL, id TEXT COLLATE "C" NOT NULL, UNIQUE (type, id));
 CREATE INDEX sp_resource_by_type ON sp_resource (type, rid);
@@ -365,7 +365,7 @@ export class PostgresStore implements Store {
       if (found === 0) await client.query('INSERT INTO schema_version (version) VALUES ($1)', [MIGRATIONS.length]);
       else if (found < MIGRATIONS.length) await client.query('UPDATE schema_version SET version = $1', [MIGRATIONS.length]);
       const index = (await client.query<{ value: string }>('SELECT value FROM settings WHERE key = $1', [INDEX_VERSION_KEY])).rows[0]?.value;
-      if (index !== INDEX_VERSION && index !== REBUILDING) {
+      if (index !== indexVersionOf(this.indexer) && index !== REBUILDING) {
         // A new database, an older index, or one deleted: the tables are made again, the stored resources indexed in
         // maintain(). Once: an Orthanc starting while another re-indexes finds REBUILDING and leaves the tables be.
         for (const table of ['sp_resource', ...INDEX_TABLES]) await client.query(`DROP TABLE IF EXISTS ${table}`);
@@ -373,7 +373,7 @@ export class PostgresStore implements Store {
         // The imaging index is rebuilt by its own module, from Orthanc.
         await client.query("DELETE FROM settings WHERE key LIKE 'imaging-index%'");
         const stored = Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM current')).rows[0]!.n);
-        if (stored === 0) await client.query(numbered(VERSION_STATEMENTS.putSetting), [INDEX_VERSION_KEY, INDEX_VERSION]);
+        if (stored === 0) await client.query(numbered(VERSION_STATEMENTS.putSetting), [INDEX_VERSION_KEY, indexVersionOf(this.indexer)]);
         else await client.query(numbered(VERSION_STATEMENTS.putSetting), [INDEX_VERSION_KEY, REBUILDING]);
       }
       await client.query('COMMIT');
@@ -431,7 +431,7 @@ export class PostgresStore implements Store {
   }
 
   private async indexCurrent(): Promise<boolean> {
-    if (!this.indexReady) this.indexReady = (await this.reads.one<{ value: string }>(VERSION_STATEMENTS.setting, INDEX_VERSION_KEY))?.value === INDEX_VERSION;
+    if (!this.indexReady) this.indexReady = (await this.reads.one<{ value: string }>(VERSION_STATEMENTS.setting, INDEX_VERSION_KEY))?.value === indexVersionOf(this.indexer);
     return this.indexReady;
   }
 
@@ -681,7 +681,7 @@ export class PostgresStore implements Store {
   }
 
   async indexComplete(): Promise<void> {
-    await this.ambient.getStore()!.writer.putSetting(INDEX_VERSION_KEY, INDEX_VERSION);
+    await this.ambient.getStore()!.writer.putSetting(INDEX_VERSION_KEY, indexVersionOf(this.indexer));
     this.indexReady = true;
   }
 

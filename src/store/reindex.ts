@@ -14,6 +14,16 @@ export const INDEX_TABLES = ['sp_token', 'sp_string', 'sp_date', 'sp_number', 's
 
 export const NO_INDEXER: ResourceIndexer = { rows: async () => undefined, dependents: () => [] };
 
+/**
+ * The version an index made by `indexer` is recorded with: INDEX_VERSION
+ * and the indexer's signature (what its rows depend on besides the
+ * resources: the worklist's zone), so that a change of either makes the
+ * index again at start, with the same machinery as an upgrade.
+ */
+export function indexVersionOf(indexer: ResourceIndexer): string {
+  return indexer.signature ? `${INDEX_VERSION} ${indexer.signature}` : INDEX_VERSION;
+}
+
 /** The 503 of a store whose stored resources are being indexed again (here, with its progress; or by another Orthanc). */
 export function rebuildingError(progress?: { done: number; total: number }): OperationOutcomeError {
   const where = progress ? ` (${progress.done} of ${progress.total} resources)` : ' (by another Orthanc sharing the database)';

@@ -12,7 +12,7 @@ import { paramKey } from '../search/index-rows';
 import type { Sql, SqlValue } from '../search/search-sql';
 import { keyedIds, lookupQuery, runSearch, type SqlRunner } from './index-search';
 import { AUDIT_INSERT, AUDIT_READ, auditCountSql, auditSchema, auditSearchSql, auditValues, type AuditLog, type AuditRow } from './audit-log';
-import { INDEX_TABLES, INDEX_VERSION, INDEX_VERSION_KEY, NO_INDEXER, rebuildingError, reindexInBatches } from './reindex';
+import { INDEX_TABLES, INDEX_VERSION_KEY, indexVersionOf, NO_INDEXER, rebuildingError, reindexInBatches } from './reindex';
 import { CommitHooks, type HistoryPage, type HistoryQuery, type IndexedSearch, type KeyCondition, type PutOptions, type ResourceIndexer, type ResourceVersion, type SearchIds, type Store, type StoreWriter, type TransactionOptions } from './store';
 import { subscriptionSchema, subscriptionWrites, type SubscriptionReads, type SubscriptionWrites } from './subscription-queue';
 import { bodyOf, indexedAs, stamped, toVersion, VERSION_STATEMENTS, type VersionRow } from './versions';
@@ -267,7 +267,7 @@ export class SqliteStore implements Store {
       this.writer.prepare("DELETE FROM settings WHERE key LIKE 'imaging-index%'").run();
       const total = (this.writer.prepare('SELECT count(*) AS n FROM current').get() as { n: number }).n;
       if (total > 0) this.rebuilding = { done: 0, total };
-      else this.writes.run(VERSION_STATEMENTS.putSetting, INDEX_VERSION_KEY, INDEX_VERSION); // a new database: nothing to index
+      else this.writes.run(VERSION_STATEMENTS.putSetting, INDEX_VERSION_KEY, indexVersionOf(this.indexer)); // a new database: nothing to index
     }
     this.log = options.log ?? (() => undefined);
   }
@@ -278,7 +278,7 @@ export class SqliteStore implements Store {
 
   private indexOutdated(): boolean {
     const row = this.writer.prepare(VERSION_STATEMENTS.setting).get(INDEX_VERSION_KEY) as { value: string } | undefined;
-    return row?.value !== INDEX_VERSION;
+    return row?.value !== indexVersionOf(this.indexer);
   }
 
   /**
@@ -455,7 +455,7 @@ export class SqliteStore implements Store {
 
   /** Says the index is complete (inside the last batch's transaction). */
   async indexComplete(): Promise<void> {
-    this.writes.run(VERSION_STATEMENTS.putSetting, INDEX_VERSION_KEY, INDEX_VERSION);
+    this.writes.run(VERSION_STATEMENTS.putSetting, INDEX_VERSION_KEY, indexVersionOf(this.indexer));
   }
 
   private auditFile(): NonNullable<SqliteStore['audited']> {

@@ -44,6 +44,12 @@ export interface ResourceIndexer {
    * through `param` are re-indexed in the same transaction.
    */
   dependents(type: string): ReadonlyArray<{ type: string; param: string }>;
+  /**
+   * What the rows depend on besides the resources (a setting such as the
+   * worklist's zone, which its date keys are computed in); the stores
+   * record it with the index's version, so that a change rebuilds the index.
+   */
+  readonly signature?: string;
 }
 
 export interface PutOptions {

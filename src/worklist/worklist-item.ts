@@ -4,7 +4,7 @@
 // table documents the same choices.
 import { createHash } from 'node:crypto';
 import type { CodeableConcept, Coding, Identifier, Reference, Resource } from '../fhir/types';
-import { CODING_SCHEME_SYSTEMS, DCM_SYSTEM } from '../resources/imaging';
+import { CODING_SCHEME_SYSTEMS, DCM_SYSTEM, wallClockAt, zonePolicy, type ZonePolicy } from '../resources/imaging';
 import { accessionNumber, studyInstanceUid } from '../resources/orders';
 
 export type WorklistItem = Record<string, string | Array<Record<string, string>>>;
@@ -42,16 +42,26 @@ export function personName(names: HumanName[] | undefined): string {
   return (names ?? []).slice(0, 3).map(group).join('=').replace(/=+$/, '');
 }
 
-/** YYYYMMDD and HHMMSS of a FHIR dateTime, in `offset` when given, else at the clock time written. */
-export function dicomDateTime(value: string | undefined, offset?: string): { date: string; time: string } {
+/** A FHIR dateTime that carries a time and a zone: an instant the worklist's zone can express. */
+const ZONED = /T\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:\d\d)$/;
+
+/**
+ * YYYYMMDD and HHMMSS of a FHIR dateTime as the modality's local date and
+ * time (DICOM's are local, without a zone): a zoned time is expressed in
+ * `zone` (a fixed offset, or the process's local zone at that instant,
+ * DST-aware; time-zone.ts); with no zone ("none", or absent), or for a value
+ * without a time, the clock time written in the value.
+ */
+export function dicomDateTime(value: string | undefined, zone?: string | ZonePolicy): { date: string; time: string } {
   if (!value) return { date: '', time: '' };
-  let text = value;
-  if (offset && /T/.test(value)) {
-    const [, sign, hours, minutes] = /^([+-])(\d\d):(\d\d)$/.exec(offset) ?? [];
-    const shift = (sign === '-' ? -1 : 1) * (Number(hours) * 60 + Number(minutes)) * 60000;
-    text = new Date(new Date(value).getTime() + shift).toISOString();
+  const policy = zonePolicy(zone);
+  // Not a Date for a leap second ("23:59:60Z"), which Date cannot parse: the clock time written.
+  const clock = ZONED.test(value) ? wallClockAt(policy, Date.parse(value)) : undefined;
+  if (clock) {
+    const pad = (n: number, width = 2) => String(n).padStart(width, '0');
+    return { date: `${pad(clock.year, 4)}${pad(clock.month)}${pad(clock.day)}`, time: `${pad(clock.hour)}${pad(clock.minute)}${pad(clock.second)}` };
   }
-  const match = /^(\d{4})(?:-(\d\d))?(?:-(\d\d))?(?:T(\d\d):(\d\d)(?::(\d\d))?)?/.exec(text);
+  const match = /^(\d{4})(?:-(\d\d))?(?:-(\d\d))?(?:T(\d\d):(\d\d)(?::(\d\d))?)?/.exec(value);
   if (!match) return { date: '', time: '' };
   const [, y, mo, d, h, mi, s] = match;
   return { date: `${y}${mo ?? ''}${d ?? ''}`, time: h ? `${h}${mi}${s ?? '00'}` : '' };
@@ -92,12 +102,12 @@ function display(reference: unknown): string {
 export interface WorklistContext {
   /** PatientID of the Patient (see patient-identity.ts). */
   patientId: string;
-  /** Offset to express scheduled times in (the configured DefaultTimezoneOffset). */
-  timezoneOffset?: string;
+  /** The zone scheduled times are expressed in (the configured DefaultTimezoneOffset: "local", "none" or an offset). */
+  timezoneOffset?: string | ZonePolicy;
 }
 
 /** When the step is scheduled: the Task's requested start, else the order's occurrence. */
-export function scheduledStart(task: Resource, serviceRequest: Resource, timezoneOffset?: string): { date: string; time: string } {
+export function scheduledStart(task: Resource, serviceRequest: Resource, timezoneOffset?: string | ZonePolicy): { date: string; time: string } {
   return dicomDateTime(
     ((task.requestedPeriod as { start?: string } | undefined)?.start) ?? (serviceRequest.occurrenceDateTime as string | undefined),
     timezoneOffset,

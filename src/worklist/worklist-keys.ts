@@ -5,6 +5,7 @@
 // its order changes). Pure.
 import type { Reference, Resource } from '../fhir/types';
 import type { IndexKeys } from '../search';
+import { zonePolicy, type ZonePolicy } from '../resources/imaging';
 import { accessionNumber } from '../resources/orders';
 import { aeTitle, modality, scheduledStart, SCHEDULED_TASK_STATUSES, shortId } from './worklist-item';
 
@@ -44,7 +45,14 @@ export function ordersOf(task: Resource): Array<{ type: string; id: string }> {
   });
 }
 
-export function worklistKeys(timezoneOffset: string | undefined) {
+/**
+ * `timezoneOffset`: the zone scheduled times are expressed in, as the items'
+ * (a date key is the local date of the start in that zone, DST-aware at that
+ * instant). The store's index signature carries the zone, so that a change
+ * of zone re-indexes the keys (main.ts).
+ */
+export function worklistKeys(timezoneOffset: string | ZonePolicy | undefined) {
+  const zone = zonePolicy(timezoneOffset);
   return { reads: ordersOf, keys: (task: Resource, read: (type: string, id: string) => Resource | undefined): IndexKeys => {
     if (!SCHEDULED_TASK_STATUSES.includes(task.status as string)) return {};
     const order = activeOrder(task, read);
@@ -56,7 +64,7 @@ export function worklistKeys(timezoneOffset: string | undefined) {
       [WORKLIST_KEYS.member]: ['1'],
       [WORKLIST_KEYS.station]: present(aeTitle(task)),
       [WORKLIST_KEYS.modality]: present(modality(task)),
-      [WORKLIST_KEYS.date]: present(scheduledStart(task, order, timezoneOffset).date),
+      [WORKLIST_KEYS.date]: present(scheduledStart(task, order, zone).date),
       [WORKLIST_KEYS.patient]: [patient],
       [WORKLIST_KEYS.accession]: present(shortId(accessionNumber(order) ?? '')),
     };

@@ -50,6 +50,12 @@ export interface OrthancOptions {
   ports?: { http: number; dicom: number };
   /** Orthanc's --verbose, so that info lines (console.log) reach the log; default true. */
   verbose?: boolean;
+  /**
+   * More environment for the Orthanc process, over the tests' own. TZ is
+   * UTC unless given here, so that the plugin's local zone (its default
+   * DefaultTimezoneOffset) does not depend on the machine running the tests.
+   */
+  env?: Record<string, string>;
 }
 
 export interface Exit {
@@ -139,6 +145,7 @@ export class Orthanc {
     const args = [`--logfile=${this.logFile}`, ...(this.options.verbose === false ? [] : ['--verbose']), config];
     const child = spawn(ORTHANC, args, {
       cwd: this.dir,
+      env: { ...process.env, TZ: 'UTC', ...this.options.env },
       stdio: ['ignore', 'ignore', 'ignore'],
     });
     this.child = child;

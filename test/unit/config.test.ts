@@ -35,6 +35,19 @@ describe('configuration', () => {
     expect(() => readConfig({ Fhir: [] })).to.throw(ConfigurationError);
   });
 
+  it('DefaultTimezoneOffset: the local zone by default, "none", or a fixed offset (normalized); anything else refused', () => {
+    expect(readConfig({}).defaultTimezoneOffset).to.equal('local');
+    expect(readConfig({ Fhir: { DefaultTimezoneOffset: 'local' } }).defaultTimezoneOffset).to.equal('local');
+    expect(readConfig({ Fhir: { DefaultTimezoneOffset: 'none' } }).defaultTimezoneOffset).to.equal('none');
+    expect(readConfig({ Fhir: { DefaultTimezoneOffset: '+0100' } }).defaultTimezoneOffset).to.equal('+01:00');
+    expect(readConfig({ Fhir: { DefaultTimezoneOffset: '-05:00' } }).defaultTimezoneOffset).to.equal('-05:00');
+    expect(readConfig({ Fhir: { DefaultTimezoneOffset: '-0000' } }).defaultTimezoneOffset).to.equal('+00:00');
+    expect(readConfig({ Fhir: { DefaultTimezoneOffset: 'Z' } }).defaultTimezoneOffset).to.equal('Z');
+    for (const bad of ['CET', 'Europe/Brussels', 'Local', 'NONE', '', '+15:00', '+14:30', '+01:60', '0100', 1, null, true]) {
+      expect(() => readConfig({ Fhir: { DefaultTimezoneOffset: bad } }), JSON.stringify(bad)).to.throw(ConfigurationError, /DefaultTimezoneOffset.*"local".*"none"/);
+    }
+  });
+
   it('the store: SQLite by default; PostgreSQL from Orthanc\'s own section, or one of its own', () => {
     expect(readConfig({}).store).to.deep.equal({ kind: 'sqlite' });
     const orthancSection = { EnableIndex: true, Host: 'db', Port: 5433, Database: 'pacs', Username: 'orthanc', Password: 's', Lock: false };

@@ -4,6 +4,7 @@ import { mapImagingStudy } from '../../src/resources/imaging/imaging-study';
 import type { ImagingStudySeries } from '../../src/resources/imaging/fhir-r5';
 import type { OrthancSeries } from '../../src/resources/imaging/orthanc-types';
 import { loadFixture, studyInput } from './fixtures/imaging/load';
+import { withTimeZone } from './with-time-zone';
 
 const ENDPOINT = { reference: 'Endpoint/dicomweb' };
 
@@ -245,6 +246,33 @@ describe('imaging: ImagingStudy mapper', () => {
         uid: '1.2.826.0.1.3680043.8.498.77.5.1.1',
         sopClass: { system: 'urn:ietf:rfc:3986', code: 'urn:oid:1.2.840.10008.5.1.4.1.1.7' },
       });
+    });
+  });
+
+  describe('times without TimezoneOffsetFromUTC, in the local zone (TZ=Europe/Brussels)', () => {
+    withTimeZone('Europe/Brussels');
+
+    it('started and series started take the offset in force at their date: winter +01:00, summer +02:00', () => {
+      const winter = mapImagingStudy(studyInput(loadFixture('study-pet-ct'), { seriesTags: false }), { defaultTimezoneOffset: 'local' });
+      expect(winter.started).to.equal('2024-01-31T10:15:30.123456+01:00');
+      expect(seriesByNumber(winter.series, 1).started).to.equal('2024-01-31T10:16:00+01:00');
+      expect(mapImagingStudy(studyInput(loadFixture('study-minimal')), { defaultTimezoneOffset: 'local' }).started).to.equal('2023-03-05T10:00:00+01:00');
+      const summer = mapImagingStudy(studyInput(loadFixture('study-mammo')), { defaultTimezoneOffset: 'local' });
+      expect(summer.started).to.equal('2022-06-10T09:30:00+02:00');
+    });
+
+    it('the data\'s own offset wins over the local zone', () => {
+      const study = mapImagingStudy(studyInput(loadFixture('study-pet-ct')), { defaultTimezoneOffset: 'local' });
+      expect(study.started).to.equal('2024-01-31T10:15:30.123456+01:00');
+      expect(mapImagingStudy(studyInput(loadFixture('study-ultrasound')), { defaultTimezoneOffset: 'local' }).started).to.equal('2021-01-01T23:59:59.5-05:00');
+    });
+
+    it('a fixed offset overrides it; none, or no option, gives the date alone', () => {
+      const mammo = studyInput(loadFixture('study-mammo'));
+      expect(mapImagingStudy(mammo, { defaultTimezoneOffset: '+01:00' }).started).to.equal('2022-06-10T09:30:00+01:00');
+      expect(mapImagingStudy(mammo, { defaultTimezoneOffset: 'none' }).started).to.equal('2022-06-10');
+      expect(mapImagingStudy(mammo).started).to.equal('2022-06-10');
+      expect(() => mapImagingStudy(mammo, { defaultTimezoneOffset: 'Europe/Brussels' })).to.throw(RangeError, /TZ/);
     });
   });
 

@@ -4,9 +4,10 @@
 // Timezone policy. A FHIR dateTime that carries a time SHALL carry a UTC
 // offset, while DICOM times are local times whose offset is only known when
 // the instance has TimezoneOffsetFromUTC (0008,0201) (or a DT with a suffix).
-// So: date + time is emitted only when an offset is known, from the data or
-// from a default the caller configures (e.g. the site's zone); without one
-// the value falls back to date precision rather than inventing a zone.
+// So: the data's own offset wins; else the caller's zone (time-zone.ts: the
+// process's local zone, DST-aware at that date and time, or a fixed offset)
+// gives it; with no zone ("none") the value falls back to date precision
+// rather than inventing one.
 // Missing minutes and seconds (TM "HH" or "HHMM") are zero-filled, as FHIR
 // prescribes ("seconds must be provided ... may be zero-filled").
 //
@@ -16,6 +17,7 @@
 // pre-3.0 form YYYY.MM.DD that PS3.5 asks readers to accept is accepted too.
 // Anything else (impossible day, month 13, year 0000, dashes...) is invalid
 // and yields undefined.
+import { normalizeOffset, offsetOfLocalTime, zonePolicy, type ZonePolicy } from './time-zone';
 
 export interface DicomDate {
   year: number;
@@ -125,53 +127,61 @@ export function parseDicomTime(value: string | undefined): DicomTime | undefined
  * (-13:59..+14:00).
  */
 export function parseTimezoneOffset(value: string | undefined): string | undefined {
-  const text = value?.trim();
-  if (!text) return undefined;
-  if (text === 'Z') return 'Z';
-  const match = /^([+-])(\d{2}):?(\d{2})$/.exec(text);
-  if (!match) return undefined;
-  const hours = Number(match[2]);
-  const minutes = Number(match[3]);
-  if (minutes > 59 || hours > 14 || (hours === 14 && minutes > 0)) return undefined;
-  // "-00:00" means "offset unknown" in RFC 3339; DICOM has no such meaning.
-  const sign = hours === 0 && minutes === 0 ? '+' : match[1];
-  return `${sign}${match[2]}:${match[3]}`;
+  return normalizeOffset(value);
 }
 
 function formatFhirTime(time: DicomTime): string {
   return `${pad(time.hour, 2)}:${pad(time.minute ?? 0, 2)}:${pad(time.second ?? 0, 2)}${time.fraction ?? ''}`;
 }
 
-function combine(date: DicomDate | undefined, time: DicomTime | undefined, offset: string | undefined): string | undefined {
+/**
+ * The date, and the time when it can be placed in time: its own offset
+ * (already parsed), else the zone's offset at that date and time.
+ */
+function combine(date: DicomDate | undefined, time: DicomTime | undefined, ownOffset: string | undefined, zone: ZonePolicy): string | undefined {
   if (!date) return undefined;
   // A time is only meaningful on a full date, and FHIR requires an offset with it.
-  if (time && offset && date.month !== undefined && date.day !== undefined) {
-    return `${formatFhirDate(date)}T${formatFhirTime(time)}${offset}`;
+  if (!time || date.month === undefined || date.day === undefined) return formatFhirDate(date);
+  const offset = ownOffset ?? offsetOfLocalTime(zone, {
+    year: date.year, month: date.month, day: date.day, hour: time.hour, minute: time.minute ?? 0, second: time.second ?? 0,
+  });
+  return offset ? `${formatFhirDate(date)}T${formatFhirTime(time)}${offset}` : formatFhirDate(date);
+}
+
+/**
+ * A zone given as a policy or a setting ("local", "none", an offset); a
+ * setting that is none of these counts as no zone here (the mappers check
+ * their options loudly with zonePolicy first).
+ */
+function lenientZone(zone: ZonePolicy | string | undefined): ZonePolicy {
+  try {
+    return zonePolicy(zone);
+  } catch {
+    return { kind: 'none' };
   }
-  return formatFhirDate(date);
 }
 
 /**
  * DA + TM (+ TimezoneOffsetFromUTC) as a FHIR dateTime: date and time when
- * the time is valid and an offset is known (the tag's, else `defaultOffset`),
- * otherwise the date alone; undefined without a valid date.
+ * the time is valid and an offset is known (the tag's, else the one of
+ * `zone` at that date and time), otherwise the date alone; undefined
+ * without a valid date.
  */
 export function dicomDateTimeToFhir(
   date: string | undefined,
   time: string | undefined,
   timezoneOffset?: string,
-  defaultOffset?: string,
+  zone?: ZonePolicy | string,
 ): string | undefined {
-  const offset = parseTimezoneOffset(timezoneOffset) ?? parseTimezoneOffset(defaultOffset);
-  return combine(parseDicomDate(date), parseDicomTime(time), offset);
+  return combine(parseDicomDate(date), parseDicomTime(time), parseTimezoneOffset(timezoneOffset), lenientZone(zone));
 }
 
 /**
  * A DT value (YYYY[MM[DD[HH[MM[SS[.F{1,6}]]]]]][&ZZXX]) as a FHIR dateTime.
- * Its own offset suffix wins over `fallbackOffset` (TimezoneOffsetFromUTC or
- * a configured default); without either, date precision.
+ * Its own offset suffix wins over `timezoneOffset` (TimezoneOffsetFromUTC),
+ * which wins over `zone`; without any, date precision.
  */
-export function dicomDtToFhirDateTime(value: string | undefined, fallbackOffset?: string): string | undefined {
+export function dicomDtToFhirDateTime(value: string | undefined, timezoneOffset?: string, zone?: ZonePolicy | string): string | undefined {
   const text = value?.trim();
   if (!text) return undefined;
   const match = /^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\.\d{1,6})?([+-]\d{4})?$/.exec(text);
@@ -187,9 +197,9 @@ export function dicomDtToFhirDateTime(value: string | undefined, fallbackOffset?
     offset = parseTimezoneOffset(suffix);
     if (!offset) return undefined;
   } else {
-    offset = parseTimezoneOffset(fallbackOffset);
+    offset = parseTimezoneOffset(timezoneOffset);
   }
-  return combine(date, time, offset);
+  return combine(date, time, offset, lenientZone(zone));
 }
 
 /**

@@ -39,6 +39,7 @@ import {
   sopClassCoding,
 } from './dicom-codes';
 import { checkConfiguredOffset, dicomDateTimeToFhir, orthancTimestampToInstant } from './dicom-datetime';
+import { zonePolicy, type ZonePolicy } from './time-zone';
 import { resolveIssuer } from './dicom-issuer';
 import { formatPersonName } from './dicom-pn';
 import { firstTagItems, firstTagString, parseUnsignedInt, tagString } from './dicom-tags';
@@ -65,11 +66,13 @@ export interface ImagingStudyMapOptions {
    */
   endpointOnSeries?: boolean;
   /**
-   * UTC offset ("+01:00", "+0100", "Z") to assume for DICOM times when the
-   * data has no TimezoneOffsetFromUTC. Without it such times are dropped and
-   * `started` has date precision (FHIR requires an offset with a time).
+   * The zone of DICOM times when the data has no TimezoneOffsetFromUTC
+   * (time-zone.ts): "local" (the process's zone, DST-aware at each date and
+   * time), a fixed UTC offset ("+01:00", "+0100", "Z"), or "none". Absent:
+   * none, so such times are dropped and `started` has date precision (FHIR
+   * requires an offset with a time).
    */
-  defaultTimezoneOffset?: string;
+  defaultTimezoneOffset?: string | ZonePolicy;
   /** Identifier.system of accession numbers without an issuer. */
   accessionNumberSystem?: string;
   /** Issuer of accession number local name -> system. */
@@ -121,7 +124,7 @@ function latest(values: readonly (string | undefined)[]): string | undefined {
 
 interface Context {
   options: ImagingStudyMapOptions;
-  defaultOffset?: string;
+  zone: ZonePolicy;
   studySources: readonly (OrthancTags | undefined)[];
 }
 
@@ -240,7 +243,7 @@ function mapSeries(
     tagString(tags, 'SeriesDate'),
     tagString(tags, 'SeriesTime'),
     firstTagString('TimezoneOffsetFromUTC', ...sources, ...context.studySources),
-    context.defaultOffset,
+    context.zone,
   );
   const result: ImagingStudySeries = {
     uid,
@@ -274,14 +277,14 @@ function sortSeries(series: readonly OrthancSeries[]): OrthancSeries[] {
 
 export function mapImagingStudy(input: ImagingStudyInput, options: ImagingStudyMapOptions = {}): ImagingStudyResource {
   const lastUpdateOffset = checkConfiguredOffset(options.lastUpdateOffset, 'lastUpdateOffset') ?? 'Z';
-  const defaultOffset = checkConfiguredOffset(options.defaultTimezoneOffset, 'defaultTimezoneOffset');
+  const zone = zonePolicy(options.defaultTimezoneOffset, 'defaultTimezoneOffset');
   const { study } = input;
   const tags = study.MainDicomTags;
   const orderedSeries = sortSeries(input.series);
   const firstSeriesTags = orderedSeries.map((series) => input.seriesTags?.[series.ID]).find((found) => found);
   const context: Context = {
     options,
-    defaultOffset,
+    zone,
     studySources: [tags, input.studyTags ?? firstSeriesTags],
   };
 
@@ -320,7 +323,7 @@ export function mapImagingStudy(input: ImagingStudyInput, options: ImagingStudyM
     tagString(tags, 'StudyDate'),
     tagString(tags, 'StudyTime'),
     firstTagString('TimezoneOffsetFromUTC', ...context.studySources),
-    defaultOffset,
+    zone,
   );
   const referrer = formatPersonName(firstTagString('ReferringPhysicianName', ...context.studySources));
   const procedure = procedures(context);

@@ -5,6 +5,7 @@ export * from './fhir-r5';
 export * from './dicom-tags';
 export * from './dicom-pn';
 export * from './dicom-datetime';
+export * from './time-zone';
 export * from './dicom-codes';
 export * from './dicom-issuer';
 export * from './patient';
