@@ -2,6 +2,7 @@
 // the resource modules, the router and the HTTP edge.
 import { ConfigurationError, readConfig, type FhirConfig } from './config';
 import { cannedAnswers, createHttpHandler } from './http/adapter';
+import { ImagePreviews } from './resources/image-previews';
 import { EXPLORER_EXTENSION } from './http/explorer-extension';
 import { Router } from './interactions/router';
 import { VersionView } from './interactions/version-view';
@@ -9,6 +10,7 @@ import { versionsOperation } from './interactions/versions';
 import { LogLevel, loadBinding, type NativeAnswer, type NativeBinding, type NativeRequest } from './native';
 import { OrderTracker } from './worklist/order-tracker';
 import { WorklistService } from './worklist/worklist-service';
+import { worklistOperation, worklistToday } from './worklist/worklist-operation';
 import { worklistKeys } from './worklist/worklist-keys';
 import { OrthancClient } from './orthanc/client';
 import { DicomIndex } from './orthanc/dicom-index';
@@ -219,7 +221,9 @@ export function startPlugin(options: PluginOptions = {}): void {
   const context: PluginContext = { native, config, orthanc, store, imagingIndex, registry };
   const security = createSecurity(native, config, store, orthanc);
   const providers = registry.all();
-  const router = new Router(providers, [versionsOperation, ...(options.operations?.(context) ?? [])], {
+  const patients = registry.get('Patient')!;
+  const worklist = new WorklistService(store, (id) => patients.read!(id, internalContext()).catch(() => undefined), config);
+  const router = new Router(providers, [versionsOperation, worklistOperation(worklist, () => worklistToday(config.defaultTimezoneOffset)), ...(options.operations?.(context) ?? [])], {
     name: 'orthanc-fhir',
     version: typeof ORTHANC_FHIR_VERSION === 'string' ? ORTHANC_FHIR_VERSION : '0.0.0',
     orthancVersion: native.orthancVersion,
@@ -229,9 +233,7 @@ export function startPlugin(options: PluginOptions = {}): void {
   router.setBundleProcessor(new BundleEntries((request) => router.handle(request),
     (type) => providers.find((provider) => provider.type === type), store));
   const logError = (message: string) => native.log(LogLevel.Error, message);
-  const handleHttp = createHttpHandler(new VersionView(router), config, logError, security?.http);
-  const patients = registry.get('Patient')!;
-  const worklist = new WorklistService(store, (id) => patients.read!(id, internalContext()).catch(() => undefined), config);
+  const handleHttp = createHttpHandler(new VersionView(router), config, logError, security?.http, new ImagePreviews(orthanc));
   const handle = async (request: NativeRequest): Promise<NativeAnswer> => {
     if (request.channel === 'worklist') {
       const answer = await worklist.answer(request.body.toString('utf8'), request.headers['issuer-aet'] ?? '');
