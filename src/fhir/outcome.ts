@@ -1,7 +1,9 @@
 // One error model: every failure is an OperationOutcomeError carrying its HTTP
 // status; toOutcome maps anything thrown to a status and an OperationOutcome,
-// and anything unexpected is a 500, never a 4xx.
+// and anything unexpected is a 500, never a 4xx. The outcome served carries
+// its generated narrative (toOutcome), made from its final issues.
 import type { IssueSeverity, OperationOutcome, OperationOutcomeIssue } from './types';
+import { escapeHtml } from './xhtml';
 
 export class OperationOutcomeError extends Error {
   constructor(
@@ -69,6 +71,40 @@ export function methodNotAllowed(diagnostics: string, allowed: string[]): Operat
   return new OperationOutcomeError(405, outcome('not-supported', diagnostics), { allow: allowed.join(', ') });
 }
 
+/** Characters XML 1.0 holds in no form, not even as a character reference: left out of narratives. */
+const NOT_XML = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g;
+
+/** Whatever narrativeText changes; most values hold none of it, and are given back as they are. */
+const UNSAFE = /[&<>"'\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
+
+/** A value from data as XHTML text: nothing in it can become markup. */
+export function narrativeText(value: string): string {
+  return UNSAFE.test(value) ? escapeHtml(value.replace(NOT_XML, '')) : value;
+}
+
+/**
+ * The generated narrative of an OperationOutcome (R5 narrative.html): one
+ * row per issue, its severity, code and diagnostics. Here rather than in
+ * src/resources/narrative.ts because the error model sits below the resource
+ * modules: every error the HTTP layer answers gets it through toOutcome.
+ */
+export function outcomeNarrative(issues: readonly OperationOutcomeIssue[]): { status: 'generated'; div: string } {
+  const rows = issues.map((issue) => `<tr><td>${narrativeText(String(issue.severity))}</td><td>${narrativeText(String(issue.code))}</td>`
+    + `<td>${narrativeText(issue.diagnostics ?? '')}</td></tr>`).join('');
+  return {
+    status: 'generated',
+    div: '<div xmlns="http://www.w3.org/1999/xhtml"><p><b>Operation outcome</b></p>'
+      + `<table><thead><tr><th>Severity</th><th>Code</th><th>Details</th></tr></thead><tbody>${rows}</tbody></table></div>`,
+  };
+}
+
+/** The outcome with its generated narrative, unless it has a text; a new object, never the one given changed. */
+export function withOutcomeNarrative(outcome: OperationOutcome): OperationOutcome {
+  if (outcome.text !== undefined || !Array.isArray(outcome.issue)) return outcome;
+  const { resourceType, id, meta, ...rest } = outcome;
+  return { resourceType, ...(id !== undefined ? { id } : {}), ...(meta !== undefined ? { meta } : {}), text: outcomeNarrative(outcome.issue), ...rest };
+}
+
 export interface MappedError {
   status: number;
   outcome: OperationOutcome;
@@ -77,13 +113,14 @@ export interface MappedError {
   unexpected: boolean;
 }
 
+/** What an error answers; its OperationOutcome with the narrative of its issues as they are now. */
 export function toOutcome(error: unknown): MappedError {
   if (error instanceof OperationOutcomeError) {
-    return { status: error.status, outcome: error.outcome, headers: error.headers, unexpected: false };
+    return { status: error.status, outcome: withOutcomeNarrative(error.outcome), headers: error.headers, unexpected: false };
   }
   return {
     status: 500,
-    outcome: outcome('exception', 'Internal error while processing the request', { severity: 'fatal' }),
+    outcome: withOutcomeNarrative(outcome('exception', 'Internal error while processing the request', { severity: 'fatal' })),
     headers: {},
     unexpected: true,
   };

@@ -188,7 +188,9 @@ export class BundleEntries implements BundleProcessor {
       ...issue,
       diagnostics: `Bundle.entry[${entry.index}] (${entry.method} ${entry.url}): ${issue.diagnostics ?? issue.code}`,
     }));
-    return new OperationOutcomeError(error.status, { ...error.outcome, issue: issues }, error.headers);
+    // A narrative of the issues before they were named (toOutcome makes one of these).
+    const { text: _stale, ...named } = error.outcome;
+    return new OperationOutcomeError(error.status, { ...named, issue: issues }, error.headers);
   }
 
   /**

@@ -1,11 +1,13 @@
 // Maps a FHIR REST URL (R5 http.html) to an interaction and calls the
 // resource module that declares it. Errors are thrown as
 // OperationOutcomeError; the HTTP layer maps them to statuses. Version
-// headers and Prefer: return=... are applied here, once for every type.
+// headers, Prefer: return=... and the generated narratives of what is
+// answered are applied here, once for every type.
 import { badRequest, methodNotAllowed, notFound, OperationOutcomeError, outcome } from '../fhir/outcome';
 import type { Bundle, Resource } from '../fhir/types';
 import { preferLenient, readSubset, subset } from '../search';
 import type { InteractionContext, ResourceProvider, SystemOperation, TypeInteraction } from '../resources/provider';
+import { withNarrative, withNarratives } from '../resources/narrative';
 import type { Reach } from '../fhir/access';
 import { AccessGuard } from './access-guard';
 import { buildCapabilityStatement, type ServerDescription } from './capability';
@@ -136,7 +138,20 @@ export class Router {
     this.capabilities.clear();
   }
 
+  /**
+   * Every answer's DomainResources carry a narrative (narrative.ts): made
+   * here for what the interactions leave without one (vread, history,
+   * writes, operations, batch entries). Searches and reads make theirs
+   * before _summary / _elements subset them; a subset is left as asked.
+   */
   async handle(request: FhirRequest): Promise<FhirResponse> {
+    const response = await this.route(request);
+    if (response.resource === undefined) return response;
+    const resource = withNarratives(response.resource);
+    return resource === response.resource ? response : { ...response, resource };
+  }
+
+  private async route(request: FhirRequest): Promise<FhirResponse> {
     const [first, second, third, fourth, ...rest] = request.path;
     if (first === undefined) {
       return this.base(request);
@@ -206,9 +221,9 @@ export class Router {
   capabilityStatement(baseUrl: string): Resource {
     let statement = this.capabilities.get(baseUrl);
     if (statement === undefined) {
-      // Frozen: shared by every answer, and serialized once (see render.ts).
-      statement = Object.freeze(buildCapabilityStatement([...this.providers.values()], [...this.operations.values()], this.server, baseUrl,
-        this.bundles ? ['batch', 'transaction'] : []));
+      // Frozen: shared by every answer, and serialized once (see render.ts); its narrative made once with it.
+      statement = Object.freeze(withNarrative(buildCapabilityStatement([...this.providers.values()], [...this.operations.values()], this.server, baseUrl,
+        this.bundles ? ['batch', 'transaction'] : [])));
       if (this.capabilities.size < 16) this.capabilities.set(baseUrl, statement); // bounded: Host comes from clients
     }
     return statement;
@@ -332,7 +347,8 @@ export class Router {
         const resource = await hidden(guard, found, what, () => provider.read!(id, interactionContext(request)));
         guard?.checkRead(resource, found!, what);
         const shape = readSubset(request.query);
-        return { status: 200, resource: shape ? subset(resource, shape) : resource, headers: versionHeaders(resource) };
+        // The narrative first: _summary=text keeps it, _elements without text drops it.
+        return { status: 200, resource: shape ? subset(withNarrative(resource), shape) : resource, headers: versionHeaders(resource) };
       }
     }
   }

@@ -4,9 +4,12 @@
 // converted back (src/fhir/r4). Stores and the worklist only ever see R5;
 // search is told the client's version (FhirRequest.fhirVersion) for the one
 // case the edge cannot rename: a chain through a reference to several types.
+// The narratives made for R5 hold for R4 (the converters keep text), but
+// that of the CapabilityStatement, made again of the R4 statement.
 import { fromR4, rewriteQueryString, toR4, queryFromR4 } from '../fhir/r4';
 import { OperationOutcomeError } from '../fhir/outcome';
 import type { OperationOutcome, Resource } from '../fhir/types';
+import { withNarrative } from '../resources/narrative';
 import { validateR4Resource, type R4ValidatedType } from '../validation';
 import type { FhirRequest, FhirResponse, RequestHandler } from './request';
 import { R4 } from './versions';
@@ -29,7 +32,9 @@ function validate(resource: Record<string, unknown>, entry?: number): void {
       ...i,
       ...(i.expression ? { expression: i.expression.map((e) => `Bundle.entry[${entry}].resource.${e}`) } : {}),
     }));
-    throw new OperationOutcomeError(error.status, { ...error.outcome, issue }, error.headers);
+    // Without the narrative of the issues before they were named (toOutcome makes one of these).
+    const { text: _stale, ...named } = error.outcome;
+    throw new OperationOutcomeError(error.status, { ...named, issue }, error.headers);
   }
 }
 
@@ -77,6 +82,9 @@ export class VersionView implements RequestHandler {
       if (error instanceof OperationOutcomeError) throw new OperationOutcomeError(error.status, toR4(error.outcome) as OperationOutcome, error.headers);
       throw error;
     }
-    return response.resource === undefined ? response : { ...response, resource: toR4(response.resource) };
+    if (response.resource === undefined) return response;
+    const resource = toR4(response.resource);
+    // Its R5 narrative named version 5.0.0 and the R5-only types: the R4 statement gets one of its own.
+    return { ...response, resource: resource.resourceType === 'CapabilityStatement' ? withNarrative(resource) : resource };
   }
 }

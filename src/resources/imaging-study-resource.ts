@@ -4,16 +4,20 @@
 // run on the imaging index (imaging-index.ts) once it is built; until then,
 // and if it cannot be brought up to date, they take the live path, which
 // asks Orthanc's own index (slow on a large Orthanc, but correct).
+// Its narrative is made here, where the Orthanc study is at hand: the
+// patient's name and MRN come from its patient tags (the resource holds
+// only a reference to the Patient), at no extra call.
 import type { FhirConfig } from '../config';
 import { notFound } from '../fhir/outcome';
 import type { Resource } from '../fhir/types';
 import type { OrthancSeries } from '../orthanc/dicom-index';
 import { defineSearch, runSearch, searchParamDeclarations, type SearchFilter, type SearchRequest, type TokenValue } from '../search';
 import type { Store } from '../store/store';
-import { mapImagingStudy, type ImagingStudyMapOptions, type OrthancStudy } from './imaging';
+import { formatPersonName, mapImagingStudy, tagString, type ImagingStudyMapOptions, type OrthancStudy } from './imaging';
 import type { ImagingIndex } from './imaging-index';
 import type { ImagingReader } from './imaging-reader';
 import { planStudySearch, widenUidForms, type StudySearchPlan } from './imaging-study-query';
+import { withNarrative } from './narrative';
 import { accessionNumber, studyInstanceUid } from './orders';
 import type { InteractionContext, ResourceProvider } from './provider';
 import type { ResourceRegistry } from './registry';
@@ -28,6 +32,21 @@ function intersect(sets: string[][]): Set<string> | undefined {
     result = result ? new Set([...result].filter((id) => next.has(id))) : next;
   }
   return result;
+}
+
+/** The ImagingStudy of `study` with its narrative, which names the patient as the study's DICOM does. */
+export function narratedStudy(study: OrthancStudy, resource: Resource): Resource {
+  const tags = study.PatientMainDicomTags;
+  const name = formatPersonName(tagString(tags, 'PatientName'));
+  const mrn = tagString(tags, 'PatientID');
+  return withNarrative(resource, { patient: { ...(name !== undefined ? { name } : {}), ...(mrn !== undefined ? { mrn } : {}) } });
+}
+
+/** reader.study, keeping the Orthanc study for the narrative. */
+async function readStudy(reader: ImagingReader, id: string): Promise<Resource | undefined> {
+  const study = await reader.index.study(id);
+  const resource = study && (await reader.fullStudy(study));
+  return study && resource ? narratedStudy(study, resource) : undefined;
 }
 
 export interface ImagingStudyDeps {
@@ -77,7 +96,7 @@ export function createImagingStudyResource({ reader, imagingIndex, store, regist
       return store.search({ ...search, filters });
     },
     async load(ids) {
-      const studies = await Promise.all(ids.map((id) => reader.study(id)));
+      const studies = await Promise.all(ids.map((id) => readStudy(reader, id)));
       return studies.filter((r): r is Resource => r !== undefined);
     },
   };
@@ -139,7 +158,11 @@ export function createImagingStudyResource({ reader, imagingIndex, store, regist
         const byId = new Map(studies.map((study) => [study.ID, study]));
         const summaries = await Promise.all(studies.map(async (study) => summary(study, plan, await reader.studyOptions(study))));
         const result = runSearch(summaries.filter((r): r is Resource => r !== undefined), plan.remaining);
-        const completed = await Promise.all(result.page.map((r) => reader.fullStudy(byId.get(r.id!)!)));
+        const completed = await Promise.all(result.page.map(async (r) => {
+          const study = byId.get(r.id!)!;
+          const resource = await reader.fullStudy(study);
+          return resource && narratedStudy(study, resource);
+        }));
         page = completed.filter((r): r is Resource => r !== undefined);
         return { ids: page.map((r) => r.id!), more: search.offset + result.page.length < result.total, total: result.total };
       },
@@ -157,7 +180,7 @@ export function createImagingStudyResource({ reader, imagingIndex, store, regist
     searchRevInclude: SEARCH_CATALOG.revIncludesOf('ImagingStudy'),
     documentation: "Orthanc's studies; ImagingStudy.id is Orthanc's study id",
     async read(id: string) {
-      const resource = await reader.study(id);
+      const resource = await readStudy(reader, id);
       if (!resource) throw notFound(`ImagingStudy/${id} is not known`);
       return resource;
     },

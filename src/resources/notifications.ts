@@ -2,10 +2,13 @@
 // subscriptionstatus.html): a Bundle of type subscription-notification, the
 // SubscriptionStatus first, then one entry per event's focus, whose content
 // follows the Subscription's: nothing (empty), the focus's URL and request
-// (id-only), or the focus itself too (full-resource). Pure.
+// (id-only), or the focus itself too (full-resource). The SubscriptionStatus
+// and each focus carry their narratives (narrative.ts): a notification is
+// sent to its endpoint, past the router that gives answers theirs. Pure.
 import { randomUUID } from 'node:crypto';
 import type { Bundle, BundleEntry, Resource } from '../fhir/types';
 import type { EventRow } from '../store/subscription-queue';
+import { withNarrative } from './narrative';
 import type { Content } from './subscription-spec';
 
 export type NotificationType = 'handshake' | 'heartbeat' | 'event-notification' | 'query-status' | 'query-event';
@@ -78,6 +81,9 @@ export function notificationBundle(status: Resource, entries: readonly BundleEnt
     id: randomUUID(),
     type: 'subscription-notification',
     timestamp: now.toISOString(),
-    entry: [{ fullUrl: `urn:uuid:${statusId}`, resource: { ...status, id: statusId } }, ...entries],
+    entry: [
+      { fullUrl: `urn:uuid:${statusId}`, resource: withNarrative({ ...status, id: statusId }) },
+      ...entries.map((entry) => (entry.resource ? { ...entry, resource: withNarrative(entry.resource) } : entry)),
+    ],
   };
 }

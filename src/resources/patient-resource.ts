@@ -15,6 +15,7 @@ import { mapPatient, type OrthancPatient, type PatientMapOptions } from './imagi
 import type { ImagingIndex } from './imaging-index';
 import type { ImagingReader } from './imaging-reader';
 import { dicomDateRange, exactCodes } from './orthanc-prefilter';
+import { withoutGeneratedText } from './narrative';
 import { mergePatient, orthancPatientId, patientIdOf } from './patient-identity';
 import type { InteractionContext, InteractionResult, ResourceProvider } from './provider';
 import type { ResourceRegistry } from './registry';
@@ -157,7 +158,9 @@ export function createPatientResource({ reader, imagingIndex, store, registry, c
       const patientId = patientIdOf(resource, config.patientIdSystem);
       return patientId ? orthancPatientId(patientId) : 'invalid';
     },
-    async create(resource, context) {
+    // A generated text is not stored (narrative.ts): it is made again from the Patient as served.
+    async create(sent, context) {
+      const resource = withoutGeneratedText(sent);
       const id = identity(resource);
       if (context.ifNoneExist !== undefined) {
         const existing = await existingMatch('Patient', context.ifNoneExist, (query, limit) => searchAll(query, context, limit));
@@ -167,7 +170,8 @@ export function createPatientResource({ reader, imagingIndex, store, registry, c
       // PatientID updates that Patient rather than making a twin.
       return write(id, resource, context);
     },
-    async update(id, resource, context) {
+    async update(id, sent, context) {
+      const resource = withoutGeneratedText(sent);
       if (resource.id !== id) throw badRequest(`The body's id (${resource.id ?? 'none'}) must be the URL's id (${id})`, ['Patient.id']);
       const derived = identity(resource);
       if (derived !== id) {

@@ -1,6 +1,8 @@
 // The steps every search shares: parse once, let the index find the page's
 // ids (in the database, never by listing a type), load those resources,
 // resolve _include / _revinclude through the registry, build the Bundle.
+// The matches and included resources get their narratives here, before
+// _summary / _elements subset them in the Bundle (narrative.ts).
 import type { Bundle, OperationOutcomeIssue, Resource } from '../fhir/types';
 import { unavailable } from '../fhir/outcome';
 import { searchNameFromR4 } from '../fhir/r4';
@@ -9,6 +11,7 @@ import {
   type ParseOptions, type SearchDefinition, type SearchRequest,
 } from '../search';
 import type { SearchIds } from '../store/store';
+import { withNarrative } from './narrative';
 import type { InteractionContext } from './provider';
 import type { ResourceRegistry } from './registry';
 import { SEARCH_CATALOG } from './search-catalog';
@@ -55,7 +58,6 @@ function parseOptions(context: InteractionContext): Pick<ParseOptions, 'catalog'
   return context.fhirVersion === R4_VERSION ? { catalog: SEARCH_CATALOG, alias: searchNameFromR4 } : { catalog: SEARCH_CATALOG };
 }
 
-/** Chains and _has are joins in the index: before the imaging index is built, they wait for it. */
 /**
  * The source of a type whose few resources are held or made in memory (the
  * DICOMweb Endpoint, the SubscriptionTopics): matched there, nothing indexed.
@@ -73,6 +75,7 @@ export function inMemorySource(definition: SearchDefinition, resources: () => Pr
   };
 }
 
+/** Chains and _has are joins in the index: before the imaging index is built, they wait for it. */
 export function refuseJoinsWhileBuilding(search: SearchRequest): void {
   const joined = joinedFilter(search);
   if (joined) throw unavailable(`'${joined}' needs the search index, which is being built from Orthanc's studies; try again shortly`);
@@ -129,7 +132,9 @@ export async function searchBundle(source: SearchSource, context: InteractionCon
     ? [{ severity: 'information', code: 'too-costly', diagnostics: `_include and _revinclude stopped at ${MAX_INCLUDED} resources for this page; ask for smaller pages` }]
     : [];
   const search = truncation.length > 0 ? { ...parsed, warnings: [...parsed.warnings, ...truncation] } : parsed;
-  return buildSearchBundle({ search, baseUrl: context.baseUrl, matches: page, total, more, included: included.resources });
+  return buildSearchBundle({
+    search, baseUrl: context.baseUrl, matches: page.map((r) => withNarrative(r)), total, more, included: included.resources.map((r) => withNarrative(r)),
+  });
 }
 
 /** The first `limit` matches of a query (for another type's _revinclude, or a condition). */

@@ -2,12 +2,15 @@
 // Task): the full set of REST interactions, versioned, with optimistic
 // locking (If-Match), conditional create (If-None-Exist), deletion that
 // leaves history (a later read answers 410), and search by the engine.
+// What is stored is what the client wrote, less a generated narrative
+// (narrative.ts: made again whenever the resource is served).
 import { randomUUID } from 'node:crypto';
 import type { FhirConfig } from '../config';
 import { badRequest, conflict, gone, notFound, preconditionFailed } from '../fhir/outcome';
 import type { Bundle, BundleEntry, Resource } from '../fhir/types';
 import { defineSearch, searchParamDeclarations, type SearchDefinition } from '../search';
 import type { ResourceVersion, Store, StoreWriter } from '../store/store';
+import { withoutGeneratedText } from './narrative';
 import type { InteractionContext, InteractionResult, ResourceProvider } from './provider';
 import type { ResourceRegistry } from './registry';
 import { SEARCH_DECLARATIONS, type IndexedType } from './search-declarations';
@@ -131,6 +134,17 @@ export function createStoredResource(setup: StoredTypeSetup, store: Store, regis
     return version;
   }
 
+  /**
+   * A written body as it is checked and stored: a generated text dropped, so
+   * that a client sending back what it read (a status changed) does not
+   * freeze a narrative of the old data; a text of its own is kept.
+   */
+  function received(resource: Resource): Resource {
+    const body = withoutGeneratedText(resource);
+    setup.validate(body);
+    return body;
+  }
+
   async function afterWrite(writer: StoreWriter, previous: Resource | undefined, version: ResourceVersion, context: InteractionContext): Promise<void> {
     await setup.changed?.(writer, previous, version, context);
     if (setup.written) writer.afterCommit(() => setup.written!(previous, version.resource));
@@ -162,8 +176,8 @@ export function createStoredResource(setup: StoredTypeSetup, store: Store, regis
     search: (context) => searchBundle(source, context, registry),
     searchAll: (query, context, limit) => searchAllOf(source, query, context, limit),
 
-    async create(resource, context) {
-      setup.validate(resource);
+    async create(sent, context) {
+      const resource = received(sent);
       return store.transaction(async (writer) => {
         // Inside the transaction, so that two creates with one condition cannot both go ahead.
         if (context.ifNoneExist !== undefined) {
@@ -215,9 +229,9 @@ export function createStoredResource(setup: StoredTypeSetup, store: Store, regis
       });
     },
 
-    async update(id, resource, context) {
-      if (resource.id !== id) throw badRequest(`The body's id (${resource.id ?? 'none'}) must be the URL's id (${id})`, [`${type}.id`]);
-      setup.validate(resource);
+    async update(id, sent, context) {
+      if (sent.id !== id) throw badRequest(`The body's id (${sent.id ?? 'none'}) must be the URL's id (${id})`, [`${type}.id`]);
+      const resource = received(sent);
       return store.transaction(async (writer) => {
         const current = await writer.current(type, id);
         checkVersion(type, id, current, context.ifMatch);

@@ -52,9 +52,10 @@ function r4Task(basedOn: string, subject: string, extra: Json = {}): Json {
 }
 
 /** What the server adds to what a client wrote: id, meta, and resolved references. */
+/** What the client wrote of a resource answered: less what the server adds (id, meta, the generated narrative). */
 function written(resource: Json): Json {
-  const { id: _id, meta: _meta, ...rest } = resource;
-  return rest;
+  const { id: _id, meta: _meta, text, ...rest } = resource;
+  return text === undefined || text.status === 'generated' ? rest : { ...rest, text };
 }
 
 describe('FHIR R4 beside R5', function () {
@@ -214,6 +215,8 @@ describe('FHIR R4 beside R5', function () {
     const updated = (await r4.update({ resourceType: 'ServiceRequest', id: created.id, body: changed })) as Json;
     expect(updated.meta.versionId).to.equal('2');
     expect(written(updated)).to.deep.equal(written(changed));
+    // Sent back with the narrative of the version read, served with one of the update.
+    expect(updated.text.div).to.contain('on-hold').and.not.to.equal(created.text.div);
     const batch = (await r4.batch({ body: { resourceType: 'Bundle', type: 'batch', entry: [
       { resource: { ...r4ServiceRequest(`Patient/${p.id}`, 'R4U-1'), status: 'revoked' }, request: { method: 'PUT', url: 'ServiceRequest?identifier=urn:oid:2.25.42|R4U-1' } },
       { resource: r4ServiceRequest(`Patient/${p.id}`, 'R4U-2'), request: { method: 'PUT', url: 'ServiceRequest?code=http://loinc.org|24627-2&identifier=R4U-2' } },

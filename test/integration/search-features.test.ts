@@ -161,8 +161,9 @@ function featuresSuite(title: string, launch: (fhir: Json, extra: Json) => Promi
       expect(study).to.include.keys('status', 'subject', 'series', 'modality');
       expect(study).not.to.have.property('text');
       const text = (await search('ServiceRequest', { _id: orders[0]!.id, _summary: 'text' })).entry[0].resource;
-      // ServiceRequest's mandatory elements: status, intent, subject.
-      expect(Object.keys(text).sort()).to.deep.equal(['id', 'intent', 'meta', 'resourceType', 'status', 'subject']);
+      // ServiceRequest's mandatory elements: status, intent, subject; and the text, its generated narrative.
+      expect(Object.keys(text).sort()).to.deep.equal(['id', 'intent', 'meta', 'resourceType', 'status', 'subject', 'text']);
+      expect(text.text.status).to.equal('generated');
       const elements = (await search('Task', { _id: tasks[0]!.id, _elements: 'owner' })).entry[0].resource;
       expect(Object.keys(elements).sort()).to.deep.equal(['id', 'intent', 'meta', 'owner', 'resourceType', 'status']);
       expect(elements.meta.tag).to.deep.include(SUBSETTED);

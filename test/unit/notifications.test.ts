@@ -3,6 +3,7 @@
 // around them, valid against the official R5 JSON schema. Pure units.
 import { expect } from 'chai';
 import type { BundleEntry, Resource } from '../../src/fhir/types';
+import { withNarrative } from '../../src/resources/narrative';
 import { focusEntries, focusEntry, notificationBundle, subscriptionStatus, type StatusInput } from '../../src/resources/notifications';
 import type { EventRow } from '../../src/store/subscription-queue';
 import { fhirProblems, loadFhirSchema } from '../support/fhir-schema';
@@ -141,7 +142,9 @@ describe('notification Bundles', function () {
     const statusId = first!.fullUrl!.slice('urn:uuid:'.length);
     expect(statusId).to.match(UUID);
     expect(statusId).not.to.equal(bundle.id);
-    expect(first!.resource).to.deep.equal({ ...statusResource, id: statusId });
+    // With its narrative: a notification goes out past the router that gives answers theirs.
+    expect(first!.resource).to.deep.equal(withNarrative({ ...statusResource, id: statusId }));
+    expect(first!.resource!.text).to.have.property('status', 'generated');
     expect(second).to.equal(entry);
     expect(rest).to.deep.equal([]);
     // The status given is not changed.
@@ -179,6 +182,6 @@ describe('notification Bundles', function () {
       expect(bundle.entry, content).to.have.length(content === 'empty' ? 1 : 3);
     }
     const full = notificationBundle(subscriptionStatus(status({ events, content: 'full-resource' })), focusEntries(BASE, events, 'full-resource', resources), now);
-    expect(full.entry![1]!.resource).to.deep.equal(taskVersion(2, 'in-progress'));
+    expect(full.entry![1]!.resource).to.deep.equal(withNarrative(taskVersion(2, 'in-progress')));
   });
 });

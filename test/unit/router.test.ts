@@ -3,6 +3,7 @@ import { notFound } from '../../src/fhir/outcome';
 import type { Bundle, Resource } from '../../src/fhir/types';
 import type { FhirRequest } from '../../src/interactions/request';
 import { Router } from '../../src/interactions/router';
+import { withNarrative } from '../../src/resources/narrative';
 import type { ResourceProvider } from '../../src/resources/provider';
 import { failureOf } from '../support/outcome-error';
 
@@ -30,7 +31,8 @@ describe('router', () => {
   const router = new Router([readOnly], [], server);
 
   it('serves read and search from the declaration', async () => {
-    expect((await router.handle(request('GET', 'Thing', 'one'))).resource).to.deep.equal({ resourceType: 'Thing', id: 'one' });
+    // With the generic narrative every DomainResource answered gets.
+    expect((await router.handle(request('GET', 'Thing', 'one'))).resource).to.deep.equal(withNarrative({ resourceType: 'Thing', id: 'one' }));
     expect((await router.handle(request('GET', 'Thing'))).resource?.resourceType).to.equal('Bundle');
     expect((await router.handle(request('POST', 'Thing', '_search'))).resource?.resourceType).to.equal('Bundle');
   });

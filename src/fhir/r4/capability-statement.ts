@@ -89,8 +89,14 @@ function convert(statement: Json, to: SearchVersion): Json {
   });
 }
 
+/**
+ * A generated narrative is left behind: it named the R5 version and the
+ * R5-only types, which the R4 statement has not (the edge makes the R4
+ * statement its own, src/interactions/version-view.ts).
+ */
 export function capabilityStatementToR4(resource: Json): Json {
-  return convert(resource, 'R4');
+  const { text, ...rest } = resource;
+  return convert(isObject(text) && text.status === 'generated' ? rest : resource, 'R4');
 }
 
 export function capabilityStatementFromR4(resource: Json): Json {
