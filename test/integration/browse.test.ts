@@ -210,6 +210,13 @@ describe('browsing /fhir in a real browser', function () {
     expect(found).to.deep.equal(['ACC-P1 WLP-1 08:00 CT', 'ACC-P2 WLP-2 09:30 CT']);
     expect(shown).to.deep.equal(found);
     expect(await page.locator('#refreshed h2').allTextContents()).to.deep.equal(['Station CT01 (2)']);
+    // The same as FHIR JSON, and a bad day is a 400 OperationOutcome.
+    const json = (await (await fetch(`${orthanc.fhirUrl}/$worklist?station=CT01&date=${today}`)).json()) as Json;
+    expect(json.total).to.equal(2);
+    expect(json.entry.filter((e: Json) => e.search.mode === 'match').map((e: Json) => e.resource.resourceType)).to.deep.equal(['Task', 'Task']);
+    const bad = await fetch(`${orthanc.fhirUrl}/$worklist?date=2024-02-30`);
+    expect(bad.status).to.equal(400);
+    expect(((await bad.json()) as Json).resourceType).to.equal('OperationOutcome');
     // Refreshing in place keeps the page (the script served by the plugin).
     expect(await page.locator('script[src$="/fhir/.assets/pages.js"]').count()).to.equal(1);
     expect(await page.getByRole('button', { name: 'Stop refreshing' }).count()).to.equal(1);
