@@ -122,7 +122,9 @@ function period(value: unknown): string | undefined {
 function humanName(value: unknown): string | undefined {
   if (!isObject(value)) return undefined;
   const strings = (list: unknown) => (Array.isArray(list) ? list.map(string) : []);
-  return string(value.text) ?? joined([...strings(value.prefix), ...strings(value.given), string(value.family), ...strings(value.suffix)], ' ');
+  // All its parts: a name is not a list to cut short.
+  const parts = [...strings(value.prefix), ...strings(value.given), string(value.family), ...strings(value.suffix)].filter((p) => p !== undefined);
+  return string(value.text) ?? (parts.length > 0 ? parts.join(' ') : undefined);
 }
 
 /** The name an EHR shows: the official one, else the usual one, else the first. */

@@ -145,6 +145,8 @@ describe('narratives', function () {
       const written = narrated({ resourceType: 'Patient', identifier: [{ type: MR, value: 'MRN 7' }],
         name: [{ use: 'nickname', given: ['Jo'] }, { use: 'official', family: 'Doe', given: ['Jane', 'Q'] }] });
       expect(rows(written)).to.deep.equal({ Name: 'Jane Q Doe', MRN: 'MRN 7' });
+      const long = narrated({ resourceType: 'Patient', name: [{ prefix: ['Prof.', 'Dr.'], given: ['Anna', 'Maria', 'Luisa'], family: 'Rossi', suffix: ['PhD'] }] });
+      expect(rows(long).Name).to.equal('Prof. Dr. Anna Maria Luisa Rossi PhD');
     });
 
     it('ServiceRequest: procedure, patient, accession, status and intent, occurrence, requester', () => {
