@@ -155,7 +155,7 @@ function createResources(native: NativeBinding, config: FhirConfig, store: Store
   }, { allowedEndpoints: config.subscriptions.allowedEndpoints, maxRetrySeconds: config.subscriptions.maxRetrySeconds, eventRetentionHours: config.subscriptions.eventRetentionHours, pollMs: store.shared ? 1000 : 5000 });
   // The audit trail is served only where it is written: with authorization on.
   if (config.authorization) registry.add(createAuditEventResource(store, config));
-  return { orthanc, registry, imagingIndex, delivery };
+  return { orthanc, registry, imagingIndex, delivery, previews: new ImagePreviews(index, orthanc) };
 }
 
 // Orthanc's change types (OrthancPluginChangeType).
@@ -215,7 +215,7 @@ export function startPlugin(options: PluginOptions = {}): void {
     native.fatal(error instanceof ConfigurationError ? `bad configuration: ${error.message}` : `cannot start: ${(error as Error)?.stack ?? String(error)}`);
     return;
   }
-  const { orthanc, registry, imagingIndex, delivery } = createResources(native, config, store);
+  const { orthanc, registry, imagingIndex, delivery, previews } = createResources(native, config, store);
   delivery.start();
   void store.maintain().catch((error) => native.log(LogLevel.Error, `re-indexing the stored resources failed: ${(error as Error)?.stack ?? String(error)}`));
   const context: PluginContext = { native, config, orthanc, store, imagingIndex, registry };
@@ -233,7 +233,7 @@ export function startPlugin(options: PluginOptions = {}): void {
   router.setBundleProcessor(new BundleEntries((request) => router.handle(request),
     (type) => providers.find((provider) => provider.type === type), store));
   const logError = (message: string) => native.log(LogLevel.Error, message);
-  const handleHttp = createHttpHandler(new VersionView(router), config, logError, security?.http, new ImagePreviews(orthanc));
+  const handleHttp = createHttpHandler(new VersionView(router), config, logError, security?.http, previews);
   const handle = async (request: NativeRequest): Promise<NativeAnswer> => {
     if (request.channel === 'worklist') {
       const answer = await worklist.answer(request.body.toString('utf8'), request.headers['issuer-aet'] ?? '');

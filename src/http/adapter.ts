@@ -151,18 +151,18 @@ export function createHttpHandler(
       searchParams = searchParamsOf(metadata.resource);
       if (forms.size < 16) forms.set(key, searchParams);
     }
-    return { baseUrl, status, searchParams, dicomWebRoot: config.dicomWebRoot };
+    return {
+      baseUrl, status, searchParams, dicomWebRoot: config.dicomWebRoot,
+      ...(config.patientIdSystem ? { patientIdSystem: config.patientIdSystem } : {}),
+      ...(config.defaultTimezoneOffset ? { timezoneOffset: config.defaultTimezoneOffset } : {}),
+    };
   };
-  /** The page's own request, for its links, and what it shows beside the answer (read with the same credentials). */
-  interface PageRequest {
-    fhirRequest: FhirRequest;
-  }
+  /** `request`: the page's own, for its links and for what it shows beside the answer (read with the same credentials). */
   const answer = async (status: number, headers: Record<string, string>, resource: Resource | undefined,
-    format: ResponseFormat, pretty: boolean, baseUrl: string, fhirVersion?: string, pageRequest?: PageRequest): Promise<NativeAnswer> => {
+    format: ResponseFormat, pretty: boolean, baseUrl: string, fhirVersion?: string, request?: FhirRequest): Promise<NativeAnswer> => {
     let page: PageContext = { baseUrl, status, searchParams: new Map(), dicomWebRoot: '' };
     if (format === 'html') {
       page = await pageContext(baseUrl, status, fhirVersion);
-      const request = pageRequest?.fhirRequest;
       if (request) {
         page.path = request.path;
         page.query = request.query;
@@ -171,8 +171,6 @@ export function createHttpHandler(
             .then((found) => found.resource, () => undefined), resource, request.path);
         }
       }
-      if (config.patientIdSystem) page.patientIdSystem = config.patientIdSystem;
-      if (config.defaultTimezoneOffset) page.timezoneOffset = config.defaultTimezoneOffset;
     }
     const rendered = renderResource(resource, format, pretty, page);
     const contentType = format === 'json' && rendered.body !== '' ? fhirJson(fhirVersion) : rendered.contentType;
@@ -255,7 +253,7 @@ export function createHttpHandler(
       }
       const response = await router.handle(fhirRequest);
       if (security && response.resource) served.patient = PATIENT_COMPARTMENT[response.resource.resourceType]?.patientsOf(response.resource)[0];
-      return answer(response.status, response.headers ?? {}, response.resource, chosen, pretty, baseUrl, named, { fhirRequest });
+      return answer(response.status, response.headers ?? {}, response.resource, chosen, pretty, baseUrl, named, fhirRequest);
     } catch (error) {
       const mapped = toOutcome(error);
       if (mapped.unexpected) {

@@ -2,7 +2,7 @@
 // the page of html-page.ts.
 import type { Resource } from '../fhir/types';
 import { escapeHtml, resourcePage, type PageContext } from './html-page';
-import { link, orthancRoot, pageShell, withQuery } from './pages/page-shell';
+import { fhirRoot, link, orthancRoot, pageShell, withQuery } from './pages/page-shell';
 import { FHIR_JSON, HTML, type ResponseFormat } from './negotiation';
 
 /** The page a person gets at /fhir: the server, its FHIR version, its resource types, where the day's work is. */
@@ -16,7 +16,7 @@ export function landingPage(capabilityStatement: Resource, baseUrl: string, coun
     })
     .join('');
   const software = capabilityStatement.software as { name?: string; version?: string } | undefined;
-  const root = baseUrl.replace(/\/R[45]$/, '');
+  const root = fhirRoot(baseUrl);
   return pageShell({
     title: `${software?.name ?? 'orthanc-fhir'} ${software?.version ?? ''}`.trim(),
     location: { baseUrl, path: [], query: [] },

@@ -5,6 +5,7 @@
 // through /fhir, behind its own credentials, so a page's images are exactly
 // those its reader may read.
 import type { OrthancClient } from '../orthanc/client';
+import type { DicomIndex } from '../orthanc/dicom-index';
 import type { OrthancSeries } from './imaging/orthanc-types';
 
 /** An Orthanc resource id: a SHA-1 in five groups of eight hexadecimal digits. */
@@ -26,13 +27,12 @@ export function previewInstance(series: readonly OrthancSeries[], seriesUid?: st
 }
 
 export class ImagePreviews {
-  constructor(private readonly orthanc: OrthancClient) {}
+  constructor(private readonly index: Pick<DicomIndex, 'studySeries'>, private readonly orthanc: OrthancClient) {}
 
   /** The Orthanc id of the instance to preview for a study (ImagingStudy id) and one of its series. */
   async instanceOf(studyId: string, seriesUid?: string): Promise<string | undefined> {
     if (!ORTHANC_ID.test(studyId)) return undefined;
-    const series = await this.orthanc.getJson<OrthancSeries[]>(`/studies/${studyId}/series`);
-    return series ? previewInstance(series, seriesUid) : undefined;
+    return previewInstance(await this.index.studySeries(studyId), seriesUid);
   }
 
   /** Orthanc's rendering of a study's series (JPEG), undefined when it has no image to render. */

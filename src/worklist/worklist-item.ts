@@ -106,12 +106,14 @@ export interface WorklistContext {
   timezoneOffset?: string | ZonePolicy;
 }
 
-/** When the step is scheduled: the Task's requested start, else the order's occurrence. */
+/** When the step is scheduled, as FHIR writes it: the Task's requested start, else the order's occurrence. */
+export function scheduledStartOf(task: Resource | undefined, serviceRequest: Resource | undefined): string | undefined {
+  return ((task?.requestedPeriod as { start?: string } | undefined)?.start) ?? (serviceRequest?.occurrenceDateTime as string | undefined);
+}
+
+/** The same as DICOM date and time, in the worklist's zone. */
 export function scheduledStart(task: Resource, serviceRequest: Resource, timezoneOffset?: string | ZonePolicy): { date: string; time: string } {
-  return dicomDateTime(
-    ((task.requestedPeriod as { start?: string } | undefined)?.start) ?? (serviceRequest.occurrenceDateTime as string | undefined),
-    timezoneOffset,
-  );
+  return dicomDateTime(scheduledStartOf(task, serviceRequest), timezoneOffset);
 }
 
 export function worklistItem(task: Resource, serviceRequest: Resource, patient: Resource | undefined, context: WorklistContext): WorklistItem {

@@ -50,7 +50,7 @@ describe('HTML pages', () => {
     resource: {
       resourceType: 'ImagingStudy', id, started, subject: { reference: `Patient/${patient}` }, description: `<i>${id}</i>`,
       modality: [{ coding: [{ code: 'CT' }] }], numberOfSeries: 2, numberOfInstances: 7,
-      identifier: [{ type: { coding: [{ code: 'ACSN' }] }, value: `A-${id}` }],
+      identifier: [{ type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'ACSN' }] }, value: `A-${id}` }],
     },
   });
 
@@ -89,7 +89,7 @@ describe('HTML pages', () => {
     const data = emptyPageData();
     data.studies = { resourceType: 'Bundle', type: 'searchset', total: 2, entry: [study('s2', '2024-02-01', 'p1'), study('s1', '2023-01-01', 'p1')] };
     data.orders = { resourceType: 'Bundle', type: 'searchset', total: 1, entry: [{ search: { mode: 'match' }, resource: {
-      resourceType: 'ServiceRequest', id: 'o1', status: 'active', identifier: [{ type: { coding: [{ code: 'ACSN' }] }, value: 'ACC-9' }],
+      resourceType: 'ServiceRequest', id: 'o1', status: 'active', identifier: [{ type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'ACSN' }] }, value: 'ACC-9' }],
       code: { concept: { text: 'CT chest' } } } }] };
     data.tasksByOrder.set('o1', [{ resourceType: 'Task', id: 't1', status: 'in-progress', owner: { identifier: { value: 'CT01' } }, requestedPeriod: { start: '2024-03-01T09:00:00Z' } }]);
     const page = resourcePage({ resourceType: 'Patient', id: 'p1', name: [{ family: 'Doe', given: ['Jane'] }] }, { ...context, path: ['Patient', 'p1'], data });

@@ -2,6 +2,11 @@
 // accession numbers, codes, stations and times as a person reads them.
 // Pure; nothing here is HTML (the pages escape what these return).
 import type { Resource } from '../../fhir/types';
+import { accessionNumber } from '../../resources/orders';
+import { scheduledStartOf } from '../../worklist/worklist-item';
+import { ordersOf, referencedId } from '../../worklist/worklist-keys';
+
+export { referencedId };
 
 interface HumanName { family?: string; given?: string[]; prefix?: string[]; suffix?: string[]; text?: string }
 interface Coding { system?: string; code?: string; display?: string }
@@ -9,7 +14,6 @@ interface Concept { coding?: Coding[]; text?: string }
 interface Identifier { system?: string; value?: string; type?: Concept }
 interface Reference { reference?: string; display?: string; identifier?: Identifier }
 
-const ACSN = 'ACSN';
 const MR = 'MR';
 
 function identifiers(resource: Resource | undefined): Identifier[] {
@@ -37,8 +41,14 @@ export function mrnOf(patient: Resource | undefined, patientIdSystem?: string): 
   return chosen?.value ?? '';
 }
 
+/** The accession number of an order or a study (the identifier typed v2-0203 ACSN). */
 export function accessionOf(resource: Resource | undefined): string {
-  return typed(resource, ACSN)?.value ?? '';
+  return (resource && accessionNumber(resource)) ?? '';
+}
+
+/** The ids of the ServiceRequests a Task or an ImagingStudy is based on. */
+export function orderIdsOf(resource: Resource): string[] {
+  return ordersOf(resource).map((order) => order.id);
 }
 
 export function conceptText(concept: Concept | undefined): string {
@@ -56,13 +66,6 @@ export function modalitiesOf(study: Resource): string[] {
   return [...new Set(codes)];
 }
 
-/** The id of a literal reference to `type` ("Patient/x" -> "x"). */
-export function referencedId(reference: unknown, type: string): string | undefined {
-  const text = (reference as Reference | undefined)?.reference;
-  const match = text ? new RegExp(`^(?:.*/)?${type}/([A-Za-z0-9.-]{1,64})$`).exec(text) : null;
-  return match?.[1];
-}
-
 /** The station a Task is scheduled on: its owner's (or first requested performer's) AE title or name. */
 export function stationOf(task: Resource | undefined): string {
   const candidates = [task?.owner, ...((task?.requestedPerformer ?? []) as Array<{ reference?: Reference } | Reference>)
@@ -74,10 +77,8 @@ export function stationOf(task: Resource | undefined): string {
   return '';
 }
 
-/** When a Task is scheduled: its requested start, else its order's occurrence. */
-export function scheduledOf(task: Resource | undefined, order: Resource | undefined): string | undefined {
-  return ((task?.requestedPeriod as { start?: string } | undefined)?.start) ?? (order?.occurrenceDateTime as string | undefined);
-}
+/** When a Task is scheduled (the worklist's rule). */
+export const scheduledOf = scheduledStartOf;
 
 /**
  * A FHIR date or dateTime as a person reads it: "2024-01-31 10:15" (seconds

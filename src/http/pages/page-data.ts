@@ -4,7 +4,7 @@
 // patient's studies and orders. Bounded: a page of results at most, and the
 // latest PAGE_LIMIT of a patient's history with a link to the rest.
 import type { Bundle, Resource } from '../../fhir/types';
-import { referencedId } from './fhir-values';
+import { orderIdsOf, referencedId } from './fhir-values';
 
 /** Runs a GET of this server (path below the base, parameters); undefined when it fails. */
 export type PageSearch = (path: string[], query: Array<[string, string]>) => Promise<Resource | undefined>;
@@ -42,7 +42,6 @@ function unique(ids: Array<string | undefined>): string[] {
 }
 
 const patientOf = (resource: Resource) => referencedId(resource.subject ?? resource.for, 'Patient');
-const ordersOf = (resource: Resource) => ((resource.basedOn ?? []) as unknown[]).map((reference) => referencedId(reference, 'ServiceRequest'));
 
 export async function gatherPageData(search: PageSearch, answer: Resource, path: readonly string[]): Promise<PageData> {
   const data = emptyPageData();
@@ -56,7 +55,7 @@ export async function gatherPageData(search: PageSearch, answer: Resource, path:
     if (orderIds.length === 0) return;
     const found = matches(await search(['Task'], [['based-on', orderIds.map((id) => `ServiceRequest/${id}`).join(',')], ['_count', '200']]));
     for (const task of found) {
-      for (const orderId of unique(ordersOf(task))) data.tasksByOrder.set(orderId, [...(data.tasksByOrder.get(orderId) ?? []), task]);
+      for (const orderId of unique(orderIdsOf(task))) data.tasksByOrder.set(orderId, [...(data.tasksByOrder.get(orderId) ?? []), task]);
     }
   };
 
@@ -82,7 +81,7 @@ export async function gatherPageData(search: PageSearch, answer: Resource, path:
         await Promise.all([byIds('Patient', unique(found.map(patientOf))), tasksOf(unique(found.map((order) => order.id)))]);
         break;
       case 'Task': {
-        const orderIds = unique(found.flatMap(ordersOf));
+        const orderIds = unique(found.flatMap(orderIdsOf));
         await Promise.all([byIds('Patient', unique(found.map(patientOf))), byIds('ServiceRequest', orderIds)]);
         break;
       }
@@ -95,7 +94,7 @@ export async function gatherPageData(search: PageSearch, answer: Resource, path:
   const limit = String(PAGE_LIMIT);
   switch (answer.resourceType) {
     case 'ImagingStudy': {
-      const orderIds = unique(ordersOf(answer));
+      const orderIds = unique(orderIdsOf(answer));
       await Promise.all([byIds('Patient', unique([patientOf(answer)])), byIds('ServiceRequest', orderIds), tasksOf(orderIds)]);
       break;
     }
@@ -119,7 +118,7 @@ export async function gatherPageData(search: PageSearch, answer: Resource, path:
       break;
     }
     case 'Task':
-      await Promise.all([byIds('Patient', unique([patientOf(answer)])), byIds('ServiceRequest', unique(ordersOf(answer)))]);
+      await Promise.all([byIds('Patient', unique([patientOf(answer)])), byIds('ServiceRequest', unique(orderIdsOf(answer)))]);
       break;
   }
   return data;

@@ -24,7 +24,7 @@ export function orthancRoot(baseUrl: string): string {
 }
 
 /** The FHIR base of /fhir itself (assets and the worklist live there whatever the version of the page). */
-function fhirRoot(baseUrl: string): string {
+export function fhirRoot(baseUrl: string): string {
   return baseUrl.replace(/\/R[45]$/, '');
 }
 

@@ -3,10 +3,10 @@
 import type { Bundle, Resource } from '../../fhir/types';
 import { escapeHtml } from '../../fhir/xhtml';
 import {
-  accessionOf, conceptText, dateTimeText, modalitiesOf, mrnOf, nameOf, procedureOf, referencedId, scheduledOf, stationOf,
+  accessionOf, conceptText, dateTimeText, modalitiesOf, mrnOf, nameOf, orderIdsOf, procedureOf, referencedId, scheduledOf, stationOf,
 } from './fhir-values';
 import type { PageData } from './page-data';
-import { link, orthancRoot, type PageLocation } from './page-shell';
+import { fhirRoot, link, orthancRoot, type PageLocation } from './page-shell';
 import { ASSET_PATH } from './assets';
 
 export interface ResourcePageContext {
@@ -30,8 +30,7 @@ function matches(bundle: Bundle | undefined): Resource[] {
 
 /** The preview Orthanc renders of a study's series (its first series without `seriesUid`), through the plugin's redirect. */
 export function previewUrl(baseUrl: string, studyId: string, seriesUid?: string): string {
-  const root = baseUrl.replace(/\/R[45]$/, '');
-  return `${root}/${ASSET_PATH}/preview/${encodeURIComponent(studyId)}${seriesUid ? `/${encodeURIComponent(seriesUid)}` : ''}`;
+  return `${fhirRoot(baseUrl)}/${ASSET_PATH}/preview/${encodeURIComponent(studyId)}${seriesUid ? `/${encodeURIComponent(seriesUid)}` : ''}`;
 }
 
 function patientLink(reference: unknown, context: ResourcePageContext): string {
@@ -49,11 +48,10 @@ function tasksList(tasks: readonly Resource[], context: ResourcePageContext): st
 }
 
 function ordersOf(resource: Resource, context: ResourcePageContext): Resource[] {
-  return ((resource.basedOn ?? []) as unknown[]).map((reference) => referencedId(reference, 'ServiceRequest'))
-    .flatMap((id) => {
-      const order = id ? context.data.related.get(`ServiceRequest/${id}`) : undefined;
-      return order ? [order] : [];
-    });
+  return orderIdsOf(resource).flatMap((id) => {
+    const order = context.data.related.get(`ServiceRequest/${id}`);
+    return order ? [order] : [];
+  });
 }
 
 function orderLine(order: Resource, context: ResourcePageContext): string {

@@ -4,7 +4,7 @@
 import type { Bundle, Resource } from '../../fhir/types';
 import { escapeHtml } from '../../fhir/xhtml';
 import {
-  accessionOf, dateTimeText, modalitiesOf, mrnOf, nameOf, procedureOf, referencedId, scheduledOf, stationOf,
+  accessionOf, dateTimeText, modalitiesOf, mrnOf, nameOf, orderIdsOf, procedureOf, referencedId, scheduledOf, stationOf,
 } from './fhir-values';
 import type { PageData } from './page-data';
 import { link, withQuery, type PageLocation } from './page-shell';
@@ -48,8 +48,7 @@ function patientCell(reference: unknown, context: TableContext): string {
 }
 
 function orderOfTask(task: Resource, context: TableContext): Resource | undefined {
-  const ids = ((task.basedOn ?? []) as unknown[]).map((reference) => referencedId(reference, 'ServiceRequest'));
-  return ids.map((id) => related(context, 'ServiceRequest', id)).find((order) => order !== undefined);
+  return orderIdsOf(task).map((id) => related(context, 'ServiceRequest', id)).find((order) => order !== undefined);
 }
 
 /** A Task's station and time, for an order: its first scheduled Task. */

@@ -7,7 +7,7 @@ import type { Bundle, Resource } from '../../fhir/types';
 import { escapeHtml } from '../../fhir/xhtml';
 import { patientIdOf } from '../../resources/patient-identity';
 import { aeTitle, modality, scheduledStart } from '../../worklist/worklist-item';
-import { accessionOf, nameOf, procedureOf, referencedId } from './fhir-values';
+import { accessionOf, nameOf, orderIdsOf, procedureOf, referencedId } from './fhir-values';
 import { link, withQuery, type PageLocation } from './page-shell';
 
 export interface WorklistPageContext {
@@ -43,8 +43,7 @@ function rowsOf(bundle: Bundle, context: WorklistPageContext): Row[] {
   const byReference = new Map((bundle.entry ?? []).flatMap((entry) => (entry.resource ? [[`${entry.resource.resourceType}/${entry.resource.id}`, entry.resource] as const] : [])));
   return (bundle.entry ?? []).filter((entry) => entry.search?.mode === 'match' && entry.resource).map((entry) => {
     const task = entry.resource!;
-    const order = ((task.basedOn ?? []) as unknown[]).map((reference) => referencedId(reference, 'ServiceRequest'))
-      .map((id) => byReference.get(`ServiceRequest/${id}`)).find((found) => found !== undefined);
+    const order = orderIdsOf(task).map((id) => byReference.get(`ServiceRequest/${id}`)).find((found) => found !== undefined);
     const patientId = referencedId(task.for, 'Patient') ?? referencedId(order?.subject, 'Patient');
     const { time } = order ? scheduledStart(task, order, context.timezoneOffset) : { time: '' };
     return {
