@@ -7,7 +7,8 @@ import type { Resource } from '../fhir/types';
 import type { DicomIndex, StudyDetails } from '../orthanc/dicom-index';
 import type { Store } from '../store/store';
 import type { DicomWebEndpoints } from './endpoint-resource';
-import { mapImagingStudy, mapPatient, tagString, type ImagingStudyMapOptions, type OrthancPatient, type OrthancStudy } from './imaging';
+import { formatPersonName, mapImagingStudy, mapPatient, tagString, type ImagingStudyMapOptions, type OrthancPatient, type OrthancStudy } from './imaging';
+import { withNarrative } from './narrative';
 import { orderOfStudy } from './order-lookup';
 import { mergePatient } from './patient-identity';
 
@@ -21,6 +22,14 @@ function sopClassUids(details: StudyDetails): Record<string, string> {
   return classes;
 }
 
+
+/** The ImagingStudy of `study` with its narrative, which names the patient as the study's DICOM does (read, search, notification alike). */
+export function narratedStudy(study: OrthancStudy, resource: Resource): Resource {
+  const tags = study.PatientMainDicomTags;
+  const name = formatPersonName(tagString(tags, 'PatientName'));
+  const mrn = tagString(tags, 'PatientID');
+  return withNarrative(resource, { patient: { ...(name !== undefined ? { name } : {}), ...(mrn !== undefined ? { mrn } : {}) } });
+}
 export class ImagingReader {
   constructor(
     readonly index: DicomIndex,
@@ -40,13 +49,13 @@ export class ImagingReader {
     };
   }
 
-  /** The whole ImagingStudy of an Orthanc study; undefined if it was deleted meanwhile. */
+  /** The whole ImagingStudy of an Orthanc study, with its narrative; undefined if it was deleted meanwhile. */
   async fullStudy(study: OrthancStudy, options?: ImagingStudyMapOptions): Promise<Resource | undefined> {
     const [details, mapOptions] = await Promise.all([this.index.studyDetails(study), options ?? this.studyOptions(study)]);
     if (!details) return undefined;
     // No file of its own for the study-level tags: the first series' file, which the details read anyway, serves
     // (the mapper's rule; study-level attributes are the same in every instance of a study).
-    return mapImagingStudy({ ...details, sopClassUids: sopClassUids(details) }, mapOptions);
+    return narratedStudy(study, mapImagingStudy({ ...details, sopClassUids: sopClassUids(details) }, mapOptions));
   }
 
   async study(id: string): Promise<Resource | undefined> {

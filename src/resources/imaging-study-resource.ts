@@ -13,11 +13,10 @@ import type { Resource } from '../fhir/types';
 import type { OrthancSeries } from '../orthanc/dicom-index';
 import { defineSearch, runSearch, searchParamDeclarations, type SearchFilter, type SearchRequest, type TokenValue } from '../search';
 import type { Store } from '../store/store';
-import { formatPersonName, mapImagingStudy, tagString, type ImagingStudyMapOptions, type OrthancStudy } from './imaging';
+import { mapImagingStudy, type ImagingStudyMapOptions, type OrthancStudy } from './imaging';
 import type { ImagingIndex } from './imaging-index';
 import type { ImagingReader } from './imaging-reader';
 import { planStudySearch, widenUidForms, type StudySearchPlan } from './imaging-study-query';
-import { withNarrative } from './narrative';
 import { accessionNumber, studyInstanceUid } from './orders';
 import type { InteractionContext, ResourceProvider } from './provider';
 import type { ResourceRegistry } from './registry';
@@ -32,21 +31,6 @@ function intersect(sets: string[][]): Set<string> | undefined {
     result = result ? new Set([...result].filter((id) => next.has(id))) : next;
   }
   return result;
-}
-
-/** The ImagingStudy of `study` with its narrative, which names the patient as the study's DICOM does. */
-export function narratedStudy(study: OrthancStudy, resource: Resource): Resource {
-  const tags = study.PatientMainDicomTags;
-  const name = formatPersonName(tagString(tags, 'PatientName'));
-  const mrn = tagString(tags, 'PatientID');
-  return withNarrative(resource, { patient: { ...(name !== undefined ? { name } : {}), ...(mrn !== undefined ? { mrn } : {}) } });
-}
-
-/** reader.study, keeping the Orthanc study for the narrative. */
-async function readStudy(reader: ImagingReader, id: string): Promise<Resource | undefined> {
-  const study = await reader.index.study(id);
-  const resource = study && (await reader.fullStudy(study));
-  return study && resource ? narratedStudy(study, resource) : undefined;
 }
 
 export interface ImagingStudyDeps {
@@ -96,7 +80,7 @@ export function createImagingStudyResource({ reader, imagingIndex, store, regist
       return store.search({ ...search, filters });
     },
     async load(ids) {
-      const studies = await Promise.all(ids.map((id) => readStudy(reader, id)));
+      const studies = await Promise.all(ids.map((id) => reader.study(id)));
       return studies.filter((r): r is Resource => r !== undefined);
     },
   };
@@ -156,12 +140,12 @@ export function createImagingStudyResource({ reader, imagingIndex, store, regist
           ? (await Promise.all([...allowed].map((id) => index.study(id)))).filter((s): s is OrthancStudy => s !== undefined)
           : await index.find<OrthancStudy>('Study', plan.query);
         const byId = new Map(studies.map((study) => [study.ID, study]));
-        const summaries = await Promise.all(studies.map(async (study) => summary(study, plan, await reader.studyOptions(study))));
+        const options = new Map(await Promise.all(studies.map(async (study) => [study.ID, await reader.studyOptions(study)] as const)));
+        const summaries = await Promise.all(studies.map((study) => summary(study, plan, options.get(study.ID)!)));
         const result = runSearch(summaries.filter((r): r is Resource => r !== undefined), plan.remaining);
         const completed = await Promise.all(result.page.map(async (r) => {
           const study = byId.get(r.id!)!;
-          const resource = await reader.fullStudy(study);
-          return resource && narratedStudy(study, resource);
+          return reader.fullStudy(study, options.get(study.ID));
         }));
         page = completed.filter((r): r is Resource => r !== undefined);
         return { ids: page.map((r) => r.id!), more: search.offset + result.page.length < result.total, total: result.total };
@@ -180,7 +164,7 @@ export function createImagingStudyResource({ reader, imagingIndex, store, regist
     searchRevInclude: SEARCH_CATALOG.revIncludesOf('ImagingStudy'),
     documentation: "Orthanc's studies; ImagingStudy.id is Orthanc's study id",
     async read(id: string) {
-      const resource = await readStudy(reader, id);
+      const resource = await reader.study(id);
       if (!resource) throw notFound(`ImagingStudy/${id} is not known`);
       return resource;
     },

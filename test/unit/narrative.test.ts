@@ -9,7 +9,7 @@ import { toR4 } from '../../src/fhir/r4';
 import type { Bundle, Resource } from '../../src/fhir/types';
 import { mapImagingStudy } from '../../src/resources/imaging/imaging-study';
 import { mapPatient } from '../../src/resources/imaging/patient';
-import { narratedStudy } from '../../src/resources/imaging-study-resource';
+import { narratedStudy } from '../../src/resources/imaging-reader';
 import { narrativeOf, withNarrative, withNarratives, withoutGeneratedText } from '../../src/resources/narrative';
 import { subset, SUBSETTED } from '../../src/search';
 import { fhirProblems, loadFhirSchema } from '../support/fhir-schema';
