@@ -140,14 +140,16 @@ const PROBES = ['1990-01-15', '1990-07-15', '2010-01-15', '2010-07-15', '2024-01
 /**
  * What values computed under the policy depend on, for the signature of the
  * indexes that hold them (a change rebuilds them): for "local", the zone's
- * name (Intl's, else TZ), the time zone database's version, and the offsets
- * at fixed instants (a zone Intl cannot name, or new rules in the same
- * database version, still changes it).
+ * name (Intl's, else TZ) and its offsets at fixed instants, which also tell
+ * a change of the zone's rules. Not the time zone database's version: it
+ * moves with every Node or ICU update, and a rebuild of every index (all the
+ * stored resources, the imaging index from Orthanc) is no small price for a
+ * release that did not change this zone.
  */
 export function zoneSignature(policy: ZonePolicy): string {
   if (policy.kind === 'none') return 'none';
   if (policy.kind === 'fixed') return policy.offset;
   const name = Intl.DateTimeFormat().resolvedOptions().timeZone ?? process.env.TZ ?? '';
   const offsets = PROBES.map((instant) => String(-new Date(instant).getTimezoneOffset())).join(',');
-  return `local ${name} tzdata ${process.versions.tz ?? '?'} ${offsets}`;
+  return `local ${name} ${offsets}`;
 }
