@@ -10,8 +10,9 @@
 // attribute but the namespace, every value from data escaped (a DICOM
 // PatientName may hold markup), short: a line per fact, long values cut.
 import { narrativeText, outcomeNarrative } from '../fhir/outcome';
-import type { CodeableConcept, Coding, Identifier, OperationOutcomeIssue, Reference, Resource } from '../fhir/types';
+import type { CodeableConcept, Coding, OperationOutcomeIssue, Reference, Resource } from '../fhir/types';
 import { SUBSETTED } from '../search';
+import { V2_0203_SYSTEM } from './imaging/dicom-codes';
 
 export interface Narrative {
   status: 'generated' | 'extensions' | 'additional' | 'empty';
@@ -45,7 +46,6 @@ const MAX_VALUE = 200;
 const MAX_ITEMS = 5;
 /** Bundles in Bundles (a batch-response entry holding a searchset): no deeper. */
 const MAX_DEPTH = 4;
-const V2_0203 = 'http://terminology.hl7.org/CodeSystem/v2-0203';
 /** The elements that come before text in a DomainResource (R5 element order). */
 const BEFORE_TEXT: ReadonlySet<string> = new Set(['resourceType', 'id', 'meta', 'implicitRules', 'language']);
 
@@ -95,7 +95,7 @@ function referenceText(reference: unknown): string | undefined {
 /** Whether an identifier is typed with a v2-0203 code (MR, ACSN). */
 function typed(identifier: Json, code: string): boolean {
   const type = identifier.type;
-  return isObject(type) && objects(type.coding).some((coding) => coding.system === V2_0203 && coding.code === code);
+  return isObject(type) && objects(type.coding).some((coding) => coding.system === V2_0203_SYSTEM && coding.code === code);
 }
 
 function identifierValues(resource: Json, code: string): string | undefined {
@@ -195,7 +195,7 @@ const DESCRIBE: Readonly<Record<string, Describe>> = {
       ['Status', withQualifier(string(task.status), conceptText(task.businessStatus))],
       ['Description', string(task.description)],
       ['Focus', referenceText(task.focus)],
-      ['Station', isObject(task.owner) ? string(task.owner.display) ?? string((task.owner.identifier as Identifier | undefined)?.value) ?? string(task.owner.reference) : undefined],
+      ['Station', referenceText(task.owner)],
       ['Scheduled start', isObject(task.requestedPeriod) ? dateTime(task.requestedPeriod.start) : undefined],
       ['For', referenceText(task.for)],
     ],
