@@ -223,7 +223,7 @@ export function startPlugin(options: PluginOptions = {}): void {
   const providers = registry.all();
   const patients = registry.get('Patient')!;
   const worklist = new WorklistService(store, (id) => patients.read!(id, internalContext()).catch(() => undefined), config);
-  const router = new Router(providers, [versionsOperation, worklistOperation(worklist, () => worklistToday(config.defaultTimezoneOffset)), ...(options.operations?.(context) ?? [])], {
+  const router = new Router(providers, [versionsOperation, worklistOperation(worklist, () => worklistToday(config.defaultTimezoneOffset), config.maxCount), ...(options.operations?.(context) ?? [])], {
     name: 'orthanc-fhir',
     version: typeof ORTHANC_FHIR_VERSION === 'string' ? ORTHANC_FHIR_VERSION : '0.0.0',
     orthancVersion: native.orthancVersion,

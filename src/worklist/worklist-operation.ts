@@ -2,7 +2,7 @@
 // modalities get them over C-FIND (WorklistService.day: the same candidates
 // and items), as a searchset of the Tasks with their orders and patients
 // included. The worklist page is its HTML form.
-import { badRequest } from '../fhir/outcome';
+import { badRequest, outcome } from '../fhir/outcome';
 import type { Bundle, BundleEntry, Resource } from '../fhir/types';
 import type { SystemOperation } from '../resources/provider';
 import { dicomDateTime } from './worklist-item';
@@ -33,7 +33,8 @@ export function worklistToday(timezoneOffset: string | undefined, now = new Date
   return `${date.slice(0, 4)}-${date.slice(4, 6)}-${date.slice(6, 8)}`;
 }
 
-export function worklistOperation(worklist: WorklistService, today: () => string): SystemOperation {
+/** `maxCount`: the most steps answered (the server's _count cap); past it the answer says how many were left out. */
+export function worklistOperation(worklist: WorklistService, today: () => string, maxCount: number): SystemOperation {
   return {
     name: 'worklist',
     methods: ['GET'],
@@ -48,7 +49,8 @@ export function worklistOperation(worklist: WorklistService, today: () => string
       const modality = single(context.query, 'modality');
       if (station !== undefined && !AE_TITLE.test(station)) throw badRequest(`'${station}' is not an AE title`, ['station']);
       if (modality !== undefined && !MODALITY.test(modality)) throw badRequest(`'${modality}' is not a modality code`, ['modality']);
-      const steps = await worklist.day(date, station, modality);
+      const all = await worklist.day(date, station, modality);
+      const steps = all.slice(0, maxCount);
       const entry = (resource: Resource, mode: 'match' | 'include'): BundleEntry =>
         ({ fullUrl: `${context.baseUrl}/${resource.resourceType}/${resource.id}`, resource, search: { mode } });
       const included = new Map<string, Resource>();
@@ -64,9 +66,11 @@ export function worklistOperation(worklist: WorklistService, today: () => string
       const bundle: Bundle = {
         resourceType: 'Bundle',
         type: 'searchset',
-        total: steps.length,
+        total: all.length,
         link: [{ relation: 'self', url: `${context.baseUrl}/$worklist?${query.toString()}` }],
-        entry: [...steps.map((step) => entry(step.task, 'match')), ...[...included.values()].map((resource) => entry(resource, 'include'))],
+        entry: [...steps.map((step) => entry(step.task, 'match')), ...[...included.values()].map((resource) => entry(resource, 'include')),
+          ...(all.length > steps.length ? [{ resource: outcome('too-costly', `The first ${steps.length} of ${all.length} steps: name a station or a modality`,
+            { severity: 'warning' }), search: { mode: 'outcome' as const } }] : [])],
       };
       return { status: 200, resource: bundle };
     },

@@ -136,12 +136,12 @@ export class WorklistService {
     if (station) step[TAGS.ScheduledStationAETitle!] = station;
     if (modality) step[TAGS.Modality!] = modality;
     // The issuer's AE title plays no part here: the page names its station itself.
-    const steps = await this.matching({ [TAGS.ScheduledProcedureStepSequence!]: [step] }, station ?? '', false);
-    const start = (found: WorklistStep) => {
+    const steps = await this.matching({ [TAGS.ScheduledProcedureStepSequence!]: [step] }, '', false);
+    const keyed = steps.map((found) => {
       const sps = (found.item.ScheduledProcedureStepSequence as Array<Record<string, string>>)[0]!;
-      return `${sps.ScheduledProcedureStepStartDate ?? ''}${sps.ScheduledProcedureStepStartTime ?? ''} ${sps.ScheduledStationAETitle ?? ''}`;
-    };
-    return steps.sort((a, b) => start(a).localeCompare(start(b)) || (a.task.id ?? '').localeCompare(b.task.id ?? ''));
+      return { found, key: `${sps.ScheduledProcedureStepStartDate ?? ''}${sps.ScheduledProcedureStepStartTime ?? ''} ${sps.ScheduledStationAETitle ?? ''} ${found.task.id ?? ''}` };
+    });
+    return keyed.sort((a, b) => a.key.localeCompare(b.key)).map(({ found }) => found);
   }
 
   private async matching(query: QueryJson, issuerAet: string, byIssuer = this.config.worklist.filterIssuerAet): Promise<WorklistStep[]> {

@@ -94,7 +94,8 @@ export function worklistPage(bundle: Bundle, context: WorklistPageContext): stri
   return [
     form(context.location, day, stations),
     `<p>${refresh} <span id="refresh-status" aria-live="polite"></span></p>`,
-    `<div id="refreshed"><p>${escapeHtml(`${rows.length} scheduled step${rows.length === 1 ? '' : 's'} on ${day}`)}</p>`,
+    `<div id="refreshed"><p>${escapeHtml(`${rows.length} scheduled step${rows.length === 1 ? '' : 's'} on ${day}`
+      + `${bundle.total !== undefined && bundle.total > rows.length ? ` (the first of ${bundle.total}: choose a station or a modality)` : ''}`)}</p>`,
     groups.length > 0 ? groups.join('\n') : '<p>Nothing scheduled.</p>',
     '</div>',
   ].join('\n');
