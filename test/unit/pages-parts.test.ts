@@ -3,7 +3,9 @@ import { dayRange } from '../../src/http/pages/day-range';
 import { dateTimeText, stationOf } from '../../src/http/pages/fhir-values';
 import { previewInstance } from '../../src/resources/image-previews';
 import type { OrthancSeries } from '../../src/resources/imaging/orthanc-types';
-import { worklistDate } from '../../src/worklist/worklist-operation';
+import type { Bundle } from '../../src/fhir/types';
+import { worklistDate, worklistOperation } from '../../src/worklist/worklist-operation';
+import type { WorklistService } from '../../src/worklist/worklist-service';
 
 describe('page parts', () => {
   const zone = process.env.TZ;
@@ -47,5 +49,31 @@ describe('page parts', () => {
     expect(dateTimeText('2024-01')).to.equal('2024-01');
     expect(stationOf({ resourceType: 'Task', requestedPerformer: [{ reference: { identifier: { value: 'MR01' } } }] })).to.equal('MR01');
     expect(stationOf({ resourceType: 'Task', owner: { display: 'CT 1' } })).to.equal('CT 1');
+  });
+});
+
+describe('$worklist', () => {
+  const step = (id: string) => ({ task: { resourceType: 'Task', id }, order: { resourceType: 'ServiceRequest', id: `o${id}` }, patient: undefined, item: {} });
+  const service = { day: async () => [step('1'), step('2'), step('3')] } as unknown as WorklistService;
+  const invoke = (query: Array<[string, string]>, maxCount = 2) =>
+    worklistOperation(service, () => '2024-01-15', maxCount).invoke({ baseUrl: 'http://pacs/fhir', query, lenient: false });
+
+  it('answers at most MaxCount steps, with the total and a warning naming what was left out', async () => {
+    const { resource } = await invoke([['station', 'CT01']]);
+    const bundle = resource as Bundle;
+    expect(bundle.total).to.equal(3);
+    expect(bundle.entry!.filter((e) => e.search?.mode === 'match').map((e) => e.resource!.id)).to.deep.equal(['1', '2']);
+    expect(bundle.entry!.filter((e) => e.search?.mode === 'outcome')).to.have.length(1);
+    expect(bundle.link![0]!.url).to.equal('http://pacs/fhir/$worklist?date=2024-01-15&station=CT01');
+    const whole = (await invoke([], 10)).resource as Bundle;
+    expect(whole.entry!.filter((e) => e.search?.mode === 'outcome')).to.have.length(0);
+  });
+
+  it('refuses unknown parameters, a repeated one, and values that are no AE title or modality', async () => {
+    for (const query of [[['patient', 'x']], [['station', 'A'], ['station', 'B']], [['station', 'A\\B']], [['modality', 'ct;']]] as Array<Array<[string, string]>>) {
+      let status = 0;
+      await invoke(query).catch((error: { status: number }) => { status = error.status; });
+      expect(status, JSON.stringify(query)).to.equal(400);
+    }
   });
 });
