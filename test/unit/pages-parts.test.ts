@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { dayRange } from '../../src/http/pages/day-range';
-import { dateTimeText, stationOf } from '../../src/http/pages/fhir-values';
+import { dateTimeText, modalitiesOf, stationOf } from '../../src/http/pages/fhir-values';
 import { previewInstance } from '../../src/resources/image-previews';
 import type { OrthancSeries } from '../../src/resources/imaging/orthanc-types';
 import type { Bundle } from '../../src/fhir/types';
@@ -75,5 +75,12 @@ describe('$worklist', () => {
       await invoke(query).catch((error: { status: number }) => { status = error.status; });
       expect(status, JSON.stringify(query)).to.equal(400);
     }
+  });
+});
+
+describe('page values in R4', () => {
+  it("reads an R4 study's modalities (Codings) as an R5 one's (CodeableConcepts)", () => {
+    expect(modalitiesOf({ resourceType: 'ImagingStudy', modality: [{ system: 'http://dicom.nema.org/resources/ontology/DCM', code: 'CT' }] })).to.deep.equal(['CT']);
+    expect(modalitiesOf({ resourceType: 'ImagingStudy', modality: [{ coding: [{ code: 'MR' }] }, { coding: [{ code: 'MR' }] }] })).to.deep.equal(['MR']);
   });
 });

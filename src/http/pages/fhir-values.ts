@@ -61,8 +61,9 @@ export function procedureOf(order: Resource | undefined): string {
   return conceptText(code?.concept ?? code);
 }
 
+/** A study's modality codes (R5 CodeableConcepts, or R4's Codings). */
 export function modalitiesOf(study: Resource): string[] {
-  const codes = ((study.modality ?? []) as Concept[]).map((concept) => concept.coding?.[0]?.code ?? '').filter((code) => code !== '');
+  const codes = ((study.modality ?? []) as Array<Concept & Coding>).map((concept) => concept.coding?.[0]?.code ?? concept.code ?? '').filter((code) => code !== '');
   return [...new Set(codes)];
 }
 
