@@ -228,7 +228,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("bundlePath", NodeRuntime::Instance().BundlePath());
   exports.Set("configurationPath", ConfigurationPath());
   exports.Set("libraryDirectory", LibraryDirectory());
-  exports.Set("worklistRegistered", WorklistRegistered());
+  // A function: the shim registers the worklist callback after JavaScript has started.
+  exports.Set("worklistRegistered", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), WorklistRegistered());
+  }));
   exports.Set("orthancVersion", Context() != nullptr ? Context()->orthancVersion : "");
   exports.Set("configuration", Napi::Function::New(env, Configuration));
   exports.Set("log", Napi::Function::New(env, LogMessage));

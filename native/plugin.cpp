@@ -78,8 +78,12 @@ constexpr std::chrono::milliseconds kStopTimeout{10000};
 // delay is stuck (an endless loop, say) and its environment is recreated.
 constexpr std::chrono::milliseconds kStallLimit{1000};
 
-// Reads what the shim itself needs from the "Fhir" section; JavaScript
-// validates the rest. Returns false with `enabled` unset when disabled.
+// Reads what the shim needs before JavaScript runs: whether to start it, the
+// bundle, V8's heap limit, the bridge's time-out and which of Orthanc's
+// callbacks to register. JavaScript validates the whole section
+// (src/config.ts) and refuses to start on a bad value, so beyond what must
+// hold before it runs, values are read leniently here and no rule is stated
+// twice. Returns an error, or "" with `enabled` set.
 std::string ReadSettings(OrthancPluginContext* context, bool& enabled, Settings& settings) {
   enabled = false;
   char* text = OrthancPluginGetConfiguration(context);
@@ -105,13 +109,6 @@ std::string ReadSettings(OrthancPluginContext* context, bool& enabled, Settings&
     return "\"Fhir.Enable\" must be true or false";
   }
   enabled = enable.isBool() && enable.asBool();
-  const Json::Value& timeout = section["RequestTimeout"];
-  if (!timeout.isNull()) {
-    if (!timeout.isNumeric() || timeout.asDouble() <= 0 || timeout.asDouble() > 3600) {
-      return "\"Fhir.RequestTimeout\" must be a number of seconds between 0 and 3600";
-    }
-    settings.requestTimeout = std::chrono::milliseconds(static_cast<int64_t>(timeout.asDouble() * 1000));
-  }
   // V8's own default (a share of the machine's memory) aborts the whole
   // process when reached; this limit restarts the environment instead.
   const Json::Value& heap = section["HeapLimit"];
@@ -126,19 +123,16 @@ std::string ReadSettings(OrthancPluginContext* context, bool& enabled, Settings&
     return "\"Fhir.Bundle\" must be a path";
   }
   settings.bundlePath = bundle.isString() ? bundle.asString() : LibraryDirectory() + "/orthanc-fhir.js";
-  const Json::Value& worklist = section["Worklist"]["Enable"];
-  if (!worklist.isNull() && !worklist.isBool()) {
-    return "\"Fhir.Worklist.Enable\" must be true or false";
+  const Json::Value& timeout = section["RequestTimeout"];
+  if (timeout.isNumeric() && timeout.asDouble() > 0 && timeout.asDouble() <= 3600) {
+    settings.requestTimeout = std::chrono::milliseconds(static_cast<int64_t>(timeout.asDouble() * 1000));
   }
-  settings.worklist = worklist.isBool() && worklist.asBool();
-  if (!section["Authorization"].isNull() && !section["Authorization"].isObject()) {
-    return "\"Fhir.Authorization\" must be an object";
-  }
-  const Json::Value& authorization = section["Authorization"]["Enable"];
-  if (!authorization.isNull() && !authorization.isBool()) {
-    return "\"Fhir.Authorization.Enable\" must be true or false";
-  }
-  settings.authorization = authorization.isBool() && authorization.asBool();
+  const auto enabledIn = [&section](const char* name) {
+    const Json::Value& part = section[name];
+    return part.isObject() && part["Enable"].isBool() && part["Enable"].asBool();
+  };
+  settings.worklist = enabledIn("Worklist");
+  settings.authorization = enabledIn("Authorization");
   return "";
 }
 
@@ -240,7 +234,7 @@ int32_t Initialize(OrthancPluginContext* context) {
     Log(LogLevel::Error, message.str());
     return -1;
   }
-  OrthancPluginSetDescription(context, "FHIR R5 and R4 server for the images and orders of Orthanc");
+  OrthancPluginSetDescription(context, "FHIR server for the images and orders of Orthanc");
 
   bool enabled = false;
   Settings settings;
@@ -273,7 +267,7 @@ int32_t Initialize(OrthancPluginContext* context) {
     // Orthanc serves one worklist plugin; the FHIR server keeps running.
     Log(LogLevel::Error, "cannot serve the modality worklist: another plugin already does (Debian's ModalityWorklists sample, say)");
   }
-  Log(LogLevel::Warning, settings.authorization ? "serving FHIR R5 and R4 at /fhir; every HTTP request is authorized" : "serving FHIR R5 and R4 at /fhir");
+  Log(LogLevel::Warning, settings.authorization ? "serving /fhir; every HTTP request is authorized" : "serving /fhir");
   return 0;
 }
 

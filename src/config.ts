@@ -1,8 +1,9 @@
 // The "Fhir" section of Orthanc's configuration, validated once at start-up.
 // A bad value stops Orthanc's start with a clear message rather than
-// surfacing later as odd answers. The shim reads Enable, RequestTimeout and
-// Bundle itself; they are validated here too so that the README's table is
-// the whole truth.
+// surfacing later as odd answers. The shim reads Enable, Bundle and
+// HeapLimit itself before this runs (and checks them, as it must), and
+// RequestTimeout, Worklist.Enable and Authorization.Enable leniently: the
+// rules are here, once.
 
 import { existsSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';

@@ -198,7 +198,7 @@ async function reportWorklistConflict({ native, config, orthanc }: PluginContext
   const plugins = (await orthanc.getJson<string[]>('/plugins').catch(() => undefined)) ?? [];
   const others = plugins.filter((name) => name === 'worklists' || /worklist/i.test(name));
   if (config.worklist.enable && others.length > 0) {
-    const serving = native.worklistRegistered ? 'orthanc-fhir (from FHIR orders)' : others.join(', ');
+    const serving = native.worklistRegistered() ? 'orthanc-fhir (from FHIR orders)' : others.join(', ');
     native.log(LogLevel.Warning, `both orthanc-fhir and ${others.join(', ')} are loaded and Orthanc accepts one worklist plugin: ${serving} answers modality worklist queries`);
   }
 }

@@ -50,8 +50,11 @@ export interface NativeBinding {
   readonly libraryDirectory: string;
   /** The configuration file or folder Orthanc was started with. */
   readonly configurationPath: string;
-  /** Whether Orthanc accepted this plugin's worklist callback ("Fhir.Worklist.Enable"). */
-  readonly worklistRegistered: boolean;
+  /**
+   * Whether Orthanc accepted this plugin's worklist callback ("Fhir.Worklist.Enable"): a function, as the
+   * shim registers it only once the bundle has started.
+   */
+  worklistRegistered(): boolean;
   /** Orthanc's whole configuration, as JSON text. */
   configuration(): string;
   log(level: LogLevel, message: string): void;

@@ -178,6 +178,8 @@ describe('modality worklist beside the ModalityWorklists sample plugin', functio
         log = orthanc.log();
       }
       expect(log).to.match(/both orthanc-fhir and worklists are loaded/);
+      // Loaded first, this plugin's callback is the one Orthanc kept: the log says so (the shim registers it after the bundle starts).
+      expect(log).to.match(/orthanc-fhir \(from FHIR orders\) answers modality worklist queries/);
     } finally {
       await orthanc.dispose();
     }
